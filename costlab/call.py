@@ -1,0 +1,38 @@
+"""The canonical shape of one LLM call, as every log format parser returns it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+
+class Call(TypedDict, total=False):
+    """One LLM call, provider-neutral. Token buckets are disjoint (see `costlab.usage`)."""
+
+    request_id: str | None
+    ts: datetime | None  # UTC, naive
+    provider: str | None
+    model: str | None  # as logged; prices.normalise() gives the catalogue name
+    feature: str | None
+    user_id: str | None
+    uncached_input_tokens: int
+    cached_input_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    total_tokens_logged: int | None
+    flags: list[str]
+    batch: bool
+    logged_cost_usd: str | None  # decimal text, never a float sum
+    latency_ms: float | None
+    status: str  # "ok" | "error"
+    system_prompt: str | None
+    prompt: str | None  # the last user turn
+    messages: Any  # JSON-serialisable list of messages, or None
+    response: str | None
+    metadata: dict[str, Any]  # every field the format did not map
+
+
+# Columns a parser fills, in store order. `costlab.ingest` adds the rest.
+CALL_FIELDS: tuple[str, ...] = tuple(Call.__annotations__)

@@ -1,0 +1,40 @@
+"""The one error type of the library; the CLI turns it into a message and an exit code."""
+
+from __future__ import annotations
+
+
+class CostlabError(Exception):
+    """An expected failure, with a message for the user and a hint on what to do."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class BadInput(CostlabError):
+    """Input files or arguments that cannot be used as given."""
+
+
+class ConfigError(CostlabError):
+    """A config file or flag value that is invalid."""
+
+
+class StoreLocked(CostlabError):
+    """Another process holds the store open for writing."""
+
+
+class StoreError(CostlabError):
+    """The store could not be opened or written."""
+
+
+class GateFailed(CostlabError):
+    """A check ran and its result fails the gate (exit 1, not an input error)."""
+
+    exit_code = 1
+
+
+class RecordError(ValueError):
+    """One log record cannot be read; it becomes a row in `rejects` with this reason."""

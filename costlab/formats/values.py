@@ -1,0 +1,43 @@
+"""Typed reads of single log values; a wrong type is a RecordError naming the field."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from costlab.errors import RecordError
+
+
+def text(value: Any) -> str | None:
+    """A string id or label; numbers are accepted and written as text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(f"expected text, got {type(value).__name__}")
+
+
+def number(value: Any, field: str) -> float | None:
+    """A plain measurement such as a latency."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"'{field}' is {type(value).__name__}, not a number")
+    return float(value)
+
+
+def logged_cost(value: Any, field: str = "cost") -> str | None:
+    """A cost as logged, as exact decimal text (floats keep their shortest repr)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RecordError(f"'{field}' is {type(value).__name__}, not a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise RecordError(f"'{field}' is not a number: {str(value)[:40]!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise RecordError(f"'{field}' must be a finite non-negative amount: {value}")
+    return str(amount)

@@ -1,0 +1,48 @@
+"""Timestamps from logs (ISO 8601 text or epoch numbers) as naive UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from costlab.errors import RecordError
+
+# Epoch values above these are in ms / µs / ns rather than seconds.
+_MS, _US, _NS = 1e11, 1e14, 1e17
+
+
+def parse(value: Any, field: str = "timestamp") -> datetime | None:
+    """A naive UTC datetime, None when the value is absent, RecordError when unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"'{field}' is a boolean, not a time")
+    if isinstance(value, int | float):
+        return _from_epoch(float(value), field)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return _from_epoch(float(text), field)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise RecordError(f"'{field}' is not a time: {value[:40]!r}") from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
+    raise RecordError(f"'{field}' is a {type(value).__name__}, not a time")
+
+
+def _from_epoch(seconds: float, field: str) -> datetime:
+    if seconds > _NS:
+        seconds /= 1e9
+    elif seconds > _US:
+        seconds /= 1e6
+    elif seconds > _MS:
+        seconds /= 1e3
+    try:
+        return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        raise RecordError(f"'{field}' is out of range: {seconds}") from None
