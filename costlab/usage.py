@@ -4,6 +4,7 @@
   `completion_tokens`.
 - Anthropic: `cache_read_input_tokens` and `cache_creation_input_tokens` come on top of
   `input_tokens`.
+- LiteLLM and OpenTelemetry GenAI: the prompt count already includes cache reads and writes.
 
 A record that breaks an invariant is kept, with a flag naming the invariant; it is never
 silently "fixed". Only a bucket that would go negative is clamped to zero (and flagged).
@@ -119,3 +120,34 @@ def anthropic(
         total_tokens_logged=total_tokens,
         flags=flags,
     )
+
+
+def inclusive(
+    prompt_tokens: int,
+    completion_tokens: int,
+    *,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    cache_write_5m: int | None = None,
+    cache_write_1h: int | None = None,
+    reasoning: int = 0,
+    total: int | None = None,
+) -> Buckets:
+    """Buckets from a prompt count that already includes cache reads and writes."""
+    writes = cache_write
+    if cache_write_5m is not None or cache_write_1h is not None:
+        writes = (cache_write_5m or 0) + (cache_write_1h or 0)
+    uncached = prompt_tokens - cache_read - writes
+    buckets = anthropic(
+        max(uncached, 0),
+        completion_tokens,
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_write,
+        cache_creation_5m_tokens=cache_write_5m,
+        cache_creation_1h_tokens=cache_write_1h,
+        reasoning_tokens=reasoning,
+        total_tokens=total,
+    )
+    if uncached < 0:
+        buckets["flags"].append(CACHED_GT_INPUT)
+    return buckets

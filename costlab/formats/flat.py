@@ -76,4 +76,3 @@ class FlatRecord(LogFormat):
             response=text(record.get("response")),
             metadata=unmapped(record, _MAPPED),
         )
-

@@ -7,6 +7,9 @@ from typing import Any
 
 from costlab.errors import RecordError
 
+# No single LLM call costs this much; a larger logged cost is a broken record.
+_MAX_COST = Decimal(1_000_000)
+
 
 def text(value: Any) -> str | None:
     """A string id or label; numbers are accepted and written as text."""
@@ -38,6 +41,6 @@ def logged_cost(value: Any, field: str = "cost") -> str | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise RecordError(f"'{field}' is not a number: {str(value)[:40]!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise RecordError(f"'{field}' must be a finite non-negative amount: {value}")
-    return str(amount)
+    if not amount.is_finite() or amount < 0 or amount >= _MAX_COST:
+        raise RecordError(f"'{field}' must be an amount from 0 to {_MAX_COST} USD: {value}")
+    return format(amount, "f")

@@ -1,0 +1,204 @@
+"""`costlab ingest`: load logs into the store and print what happened."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from costlab import ingest as library
+from costlab import prices, sources
+from costlab.cli import render
+from costlab.errors import BadInput, GateFailed
+from costlab.formats import FORMATS
+from costlab.settings import Settings
+from costlab.store import Store
+
+app = typer.Typer()
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., help="Files, directories, globs, or - for stdin."),
+    log_format: str | None = typer.Option(
+        None, "--format", help=f"Skip detection and read every record as: {', '.join(FORMATS)}."
+    ),
+    field_map: list[str] = typer.Option(
+        [], "--map", help="Where a field lives, e.g. feature=metadata.app_feature (repeatable)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Read files already ingested again."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Store nothing of a file with any bad record, and exit 1."
+    ),
+    redact: bool = typer.Option(
+        False, "--redact", help="Mask emails, phones, API keys and card numbers before storing."
+    ),
+    no_text: bool = typer.Option(
+        False, "--no-text", help="Store hashes and token counts only, no prompt or response text."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Load LLM request logs (JSONL, JSON, .gz, .zst; formats detected per record).
+
+    Example: costlab ingest logs/ 'archive/*.jsonl.gz' --map feature=metadata.app_feature
+    """
+    settings: Settings = ctx.obj["settings"]
+    options = library.IngestOptions(
+        format=_format(log_format),
+        force=force,
+        strict=strict,
+        redact=redact or settings.ingest.redact,
+        no_text=no_text or settings.ingest.no_text,
+        field_map={**settings.ingest.map, **_parse_map(field_map)},
+    )
+    inputs = sources.expand(paths)
+    catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
+    with Store.open(ctx.obj["db"]) as store, _progress(as_json) as progress:
+        result = library.ingest(store, inputs, options, catalogue, progress)
+    if as_json:
+        render.print_json(_as_dict(result))
+    else:
+        _print_summary(result)
+    if strict and result.total("rejected"):
+        raise GateFailed(
+            f"--strict: {result.total('rejected')} bad records; those files were not stored"
+        )
+
+
+def _format(name: str | None) -> str | None:
+    if name is not None and name not in FORMATS:
+        raise BadInput(f"--format {name}: unknown format", f"known formats: {', '.join(FORMATS)}")
+    return name
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        target, sep, path = item.partition("=")
+        if not sep or not target or not path:
+            raise BadInput(
+                f"--map {item}: expected FIELD=PATH", "e.g. --map feature=metadata.app_feature"
+            )
+        mapping[target.strip()] = path.strip()
+    return mapping
+
+
+class _progress:
+    """A transient progress bar on stderr for terminals; a no-op callback otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=render.err,
+            transient=True,
+            disable=quiet or not render.err.is_terminal,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> library.Progress:
+        self._bar.__enter__()
+        return self._update
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def _update(self, label: str, done: int, total: int | None) -> None:
+        if label not in self._tasks:
+            self._tasks[label] = self._bar.add_task(label, total=total)
+        self._bar.update(self._tasks[label], completed=done)
+
+
+def _as_dict(result: library.IngestResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "db": result.db,
+        "files": [asdict(f) for f in result.files],
+        "totals": {
+            name: result.total(name)
+            for name in (
+                "records_read",
+                "added",
+                "duplicate",
+                "rejected",
+                "flagged",
+                "no_timestamp",
+                "mismatched_cost",
+            )
+        }
+        | {"spend_usd": result.spend_usd, "unknown_models": result.unknown_models()},
+    }
+
+
+def _print_summary(result: library.IngestResult) -> None:
+    rows = [
+        [
+            f.source,
+            f.status,
+            render.count(f.records_read),
+            render.count(f.added),
+            render.count(f.duplicate),
+            render.count(f.rejected),
+            render.count(f.flagged),
+            render.money(f.spend_usd),
+        ]
+        for f in result.files
+    ]
+    rows.append(
+        [
+            "[bold]total[/]",
+            "",
+            *(
+                render.count(result.total(n))
+                for n in ("records_read", "added", "duplicate", "rejected", "flagged")
+            ),
+            f"[bold]{render.money(result.spend_usd)}[/]",
+        ]
+    )
+    columns = ["file", "status", "read", "added", "duplicate", "rejected", "flagged", "spend"]
+    render.out.print(render.table(f"Ingested into {result.db}", columns, rows, right=2))
+    for line in _notes(result):
+        render.out.print(line, soft_wrap=True)
+
+
+def _notes(result: library.IngestResult) -> list[str]:
+    notes = []
+    skipped = [f.source for f in result.files if f.status == "skipped"]
+    if skipped:
+        notes.append(
+            f"skipped {len(skipped)} file(s) already ingested (same sha256); "
+            "--force reads them again"
+        )
+    rejected = result.total("rejected")
+    if rejected:
+        notes.append(
+            f"[yellow]{rejected:,} bad records[/] kept in the rejects table; list them: "
+            f"costlab --db {result.db} rejects --run {result.run_id}"
+        )
+        for f in result.files:
+            for line, reason in f.reject_examples[:3]:
+                notes.append(f"  {f.source}:{line}: {reason}")
+    unknown = result.unknown_models()
+    if unknown:
+        listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])
+        notes.append(
+            f"[yellow]unknown models[/], cost NULL unless logged: {listed}; "
+            "add a price in costlab.toml [[prices]] or costlab prices import"
+        )
+    if result.total("mismatched_cost"):
+        notes.append(
+            f"{result.total('mismatched_cost'):,} requests have a logged cost that disagrees with "
+            "the catalogue price (>1%); see price_note in requests"
+        )
+    flags: dict[str, int] = {}
+    for f in result.files:
+        for flag, n in f.flags.items():
+            flags[flag] = flags.get(flag, 0) + n
+    if flags:
+        notes.append("flagged: " + ", ".join(f"{flag} {n:,}" for flag, n in sorted(flags.items())))
+    return notes

@@ -1,0 +1,126 @@
+"""Configuration: `costlab.toml`, or `[tool.costlab]` in `pyproject.toml`. Flags win over the file.
+
+Every default lives here. The file is validated strictly: a misspelt key is an error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from costlab import prices
+from costlab.errors import ConfigError
+
+DEFAULT_DB = "costlab.duckdb"
+DB_ENV = "COSTLAB_DB"
+# Logged and computed cost "disagree" when they differ by more than both of these.
+MISMATCH_RELATIVE = Decimal("0.01")
+MISMATCH_ABSOLUTE_USD = Decimal("0.000001")
+_PER_MILLION = Decimal(1_000_000)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(_Strict):
+    """Defaults for `costlab ingest`."""
+
+    map: dict[str, str] = Field(default_factory=dict)
+    redact: bool = False
+    no_text: bool = False
+
+
+class PriceSetting(_Strict):
+    """A price in force from a date, in USD per 1M tokens (the unit price pages use)."""
+
+    model: str
+    since: date = date(1970, 1, 1)
+    above_tokens: int = Field(default=0, ge=0)
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    reasoning: Decimal | None = Field(default=None, ge=0)
+    batch_input: Decimal | None = Field(default=None, ge=0)
+    batch_output: Decimal | None = Field(default=None, ge=0)
+    batch_cache_read: Decimal | None = Field(default=None, ge=0)
+
+    def per_token(self) -> prices.PriceOverride:
+        """The same price per token, exactly."""
+        values = self.model_dump(exclude={"model", "since", "above_tokens"})
+        per_token = {k: None if v is None else v / _PER_MILLION for k, v in values.items()}
+        return prices.PriceOverride(
+            model=self.model, since=self.since, above_tokens=self.above_tokens, **per_token
+        )
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    db: str | None = None
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    prices: list[PriceSetting] = Field(default_factory=list)
+
+    def price_overrides(self) -> list[prices.PriceOverride]:
+        return [p.per_token() for p in self.prices]
+
+
+def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
+    """Settings from `path`, else ./costlab.toml, else [tool.costlab] in ./pyproject.toml."""
+    cwd = cwd or Path.cwd()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        return _parse(path, _read(path))
+    own = cwd / "costlab.toml"
+    if own.is_file():
+        return _parse(own, _read(own))
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read(pyproject).get("tool", {}).get("costlab")
+        if section is not None:
+            return _parse(pyproject, section, prefix="tool.costlab.")
+    return Settings()
+
+
+def db_path(flag: str | None, settings: Settings) -> str:
+    """The store path: the --db flag, else $COSTLAB_DB, else the config file, else the default."""
+    return flag or os.environ.get(DB_ENV) or settings.db or DEFAULT_DB
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+
+
+def _parse(path: Path, data: dict[str, Any], prefix: str = "") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        line = _line_of(path, str(first["loc"][-1]))
+        where = f"{path}, line {line}" if line else str(path)
+        raise ConfigError(
+            f"{where}: {prefix}{field}: {first['msg']}",
+            "see the Configuration section of the README for the allowed keys",
+        ) from None
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*\[*\s*(?:[\w.]+\.)?{re.escape(key)}\b")
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if pattern.match(text):
+            return number
+    return None

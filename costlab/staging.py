@@ -1,0 +1,229 @@
+"""Per-record work of ingest: decode, detect, map, redact, and gather rows into Arrow batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pyarrow as pa
+
+from costlab import timestamps
+from costlab.call import Call
+from costlab.errors import RecordError
+from costlab.formats import Detector
+from costlab.redact import redact
+from costlab.sources import Line
+
+if TYPE_CHECKING:
+    from costlab.ingest import IngestOptions
+
+# Fields that `--map FIELD=PATH` may fill from anywhere in the record.
+MAPPABLE = frozenset({"request_id", "provider", "model", "feature", "user_id", "status", "ts"})
+# Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
+MAX_REJECT_TEXT = 4096
+
+STAGE_SCHEMA = pa.schema(
+    [
+        ("row_key", pa.int64()),
+        ("request_id", pa.string()),
+        ("ts", pa.timestamp("us")),
+        ("provider", pa.string()),
+        ("model_logged", pa.string()),
+        ("feature", pa.string()),
+        ("user_id", pa.string()),
+        ("uncached_input_tokens", pa.int64()),
+        ("cached_input_tokens", pa.int64()),
+        ("cache_write_5m_tokens", pa.int64()),
+        ("cache_write_1h_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("total_tokens_logged", pa.int64()),
+        ("batch", pa.bool_()),
+        ("logged_cost_usd", pa.string()),
+        ("latency_ms", pa.float64()),
+        ("status", pa.string()),
+        ("system_prompt", pa.string()),
+        ("prompt", pa.string()),
+        ("messages", pa.string()),
+        ("response", pa.string()),
+        ("flags", pa.list_(pa.string())),
+        ("format", pa.string()),
+        ("metadata", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+_CALL_COLUMNS = [
+    ("request_id", "request_id"),
+    ("ts", "ts"),
+    ("provider", "provider"),
+    ("model_logged", "model"),
+    ("feature", "feature"),
+    ("user_id", "user_id"),
+    ("uncached_input_tokens", "uncached_input_tokens"),
+    ("cached_input_tokens", "cached_input_tokens"),
+    ("cache_write_5m_tokens", "cache_write_5m_tokens"),
+    ("cache_write_1h_tokens", "cache_write_1h_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("reasoning_tokens", "reasoning_tokens"),
+    ("total_tokens_logged", "total_tokens_logged"),
+    ("batch", "batch"),
+    ("logged_cost_usd", "logged_cost_usd"),
+    ("latency_ms", "latency_ms"),
+    ("status", "status"),
+    ("system_prompt", "system_prompt"),
+    ("prompt", "prompt"),
+    ("response", "response"),
+]
+_TEXT_FIELDS = ("system_prompt", "prompt", "response")
+
+
+class StageBatch:
+    """Rows of parsed calls waiting to go to the `_stage` table."""
+
+    def __init__(self, options: IngestOptions, source_file: str, run_id: str) -> None:
+        self._options = options
+        self._source_file = source_file
+        self._run_id = run_id
+        self._detector = Detector(options.format)
+        self._columns: dict[str, list[Any]] = {name: [] for name in STAGE_SCHEMA.names}
+        self.rows = 0
+        self.calls = 0
+        self.formats: Counter[str] = Counter()
+
+    def add(self, line: Line) -> str | None:
+        """Stage one record; the reason it was rejected, or None."""
+        if line.error is not None:
+            return line.error
+        try:
+            record = line.value if line.value is not None else orjson.loads(line.raw)
+            name, call = self._detector.parse(record)
+            if self._options.field_map:
+                _apply_map(call, record, self._options.field_map)
+            row = self._row(call, line, name)
+        except orjson.JSONDecodeError as err:
+            return _decode_reason(line.raw, err)
+        except RecordError as err:
+            return str(err)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+            return f"unexpected value in record: {type(err).__name__}: {err}"
+        for key, value in row.items():
+            self._columns[key].append(value)
+        self.rows += 1
+        self.calls += 1
+        self.formats[name] += 1
+        return None
+
+    def _row(self, call: Call, line: Line, name: str) -> dict[str, Any]:
+        row: dict[str, Any] = {col: call.get(key) for col, key in _CALL_COLUMNS}
+        if row["request_id"] is None:
+            row["request_id"] = "content:" + hashlib.sha1(line.raw).hexdigest()[:24]
+        messages = call.get("messages")
+        row["messages"] = None if messages is None else orjson.dumps(messages).decode()
+        row["metadata"] = orjson.dumps(call.get("metadata") or {}).decode()
+        flags = list(call.get("flags") or ())
+        if row["ts"] is None and name != "openai_batch_input":
+            flags.append("no_timestamp")
+        row["flags"] = flags
+        row["batch"] = bool(row["batch"])
+        row["status"] = row["status"] or "ok"
+        for bucket in (
+            "uncached_input_tokens",
+            "cached_input_tokens",
+            "cache_write_5m_tokens",
+            "cache_write_1h_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+        ):
+            row[bucket] = row[bucket] or 0
+        if self._options.redact:
+            for key in (*_TEXT_FIELDS, "messages", "metadata"):
+                if row[key] is not None:
+                    row[key] = redact(row[key])
+        row.update(
+            row_key=line.number,
+            format=name,
+            source_file=self._source_file,
+            source_line=line.number,
+            run_id=self._run_id,
+        )
+        return row
+
+    def take(self) -> pa.Table | None:
+        """The staged rows as an Arrow table (None when empty); the batch starts over."""
+        if not self.rows:
+            return None
+        table = pa.table(self._columns, schema=STAGE_SCHEMA)
+        self._columns = {name: [] for name in STAGE_SCHEMA.names}
+        self.rows = 0
+        return table
+
+
+def _apply_map(call: Call, record: dict[str, Any], field_map: dict[str, str] | Any) -> None:
+    for target, path in field_map.items():
+        value = _lookup(record, path)
+        if value is None:
+            value = _lookup(dict(call), path)
+        if value is None:
+            continue
+        if target == "ts":
+            call["ts"] = timestamps.parse(value, path)
+        else:
+            call[target] = value if isinstance(value, str) else orjson.dumps(value).decode()  # type: ignore[literal-required]
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def _decode_reason(raw: bytes, err: orjson.JSONDecodeError) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not valid UTF-8: byte 0x{raw[bad.start]:02x} at position {bad.start}"
+    return f"malformed JSON: {err}"
+
+
+class RejectBatch:
+    """Rejected records of one file, kept with file, line, reason and (truncated) raw text."""
+
+    def __init__(self, source_file: str, run_id: str) -> None:
+        self._source_file = source_file
+        self._run_id = run_id
+        self._rows: list[tuple[int, str, str, int]] = []
+
+    @property
+    def count(self) -> int:
+        return len(self._rows)
+
+    def add(self, line: Line, reason: str) -> None:
+        text = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
+        self._rows.append((line.number, reason, text, len(line.raw)))
+
+    def take(self) -> pa.Table | None:
+        if not self._rows:
+            return None
+        lines, reasons, raws, sizes = zip(*self._rows, strict=True)
+        n = len(lines)
+        return pa.table(
+            {
+                "run_id": pa.array([self._run_id] * n, pa.string()),
+                "source_file": pa.array([self._source_file] * n, pa.string()),
+                "source_line": pa.array(lines, pa.int64()),
+                "reason": pa.array(reasons, pa.string()),
+                "raw": pa.array(raws, pa.string()),
+                "raw_bytes": pa.array(sizes, pa.int64()),
+            }
+        )

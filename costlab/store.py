@@ -1,0 +1,215 @@
+"""The one door to the DuckDB store: connect, migrate, run SQL with bound values.
+
+Only this module imports duckdb. Migrations are named, append-only, applied in order at open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from costlab.errors import StoreError, StoreLocked
+
+DEFAULT_PATH = "costlab.duckdb"
+
+# Money is exact: DECIMAL(38, 18) holds any per-token price and any realistic total.
+MONEY = "DECIMAL(38, 18)"
+
+
+def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"""
+        CREATE TABLE requests (
+            request_id VARCHAR NOT NULL,
+            ts TIMESTAMP,
+            provider VARCHAR,
+            model VARCHAR,
+            model_logged VARCHAR,
+            feature VARCHAR,
+            user_id VARCHAR,
+            input_tokens BIGINT,
+            uncached_input_tokens BIGINT,
+            cached_input_tokens BIGINT,
+            cache_write_5m_tokens BIGINT,
+            cache_write_1h_tokens BIGINT,
+            output_tokens BIGINT,
+            reasoning_tokens BIGINT,
+            total_tokens_logged BIGINT,
+            batch BOOLEAN,
+            cost_usd {MONEY},
+            cost_source VARCHAR,
+            logged_cost_usd {MONEY},
+            computed_cost_usd {MONEY},
+            price_note VARCHAR,
+            latency_ms DOUBLE,
+            status VARCHAR,
+            system_prompt VARCHAR,
+            prompt VARCHAR,
+            messages JSON,
+            response VARCHAR,
+            prompt_hash VARCHAR,
+            system_prompt_hash VARCHAR,
+            flags VARCHAR[],
+            format VARCHAR,
+            metadata JSON,
+            source_file VARCHAR,
+            source_line BIGINT,
+            run_id VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE rejects (
+            run_id VARCHAR, source_file VARCHAR, source_line BIGINT,
+            reason VARCHAR, raw VARCHAR, raw_bytes BIGINT
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE ingest_runs (
+            run_id VARCHAR, source_file VARCHAR, sha256 VARCHAR,
+            started_at TIMESTAMP, finished_at TIMESTAMP,
+            records_read BIGINT, added BIGINT, duplicate BIGINT, rejected BIGINT,
+            flagged BIGINT, no_timestamp BIGINT, status VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE batch_inputs (
+            custom_id VARCHAR, model VARCHAR, system_prompt VARCHAR, prompt VARCHAR,
+            messages JSON, source_file VARCHAR, run_id VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE embeddings (
+            text_hash VARCHAR NOT NULL, embedder VARCHAR NOT NULL, dim INTEGER,
+            vector FLOAT[], PRIMARY KEY (text_hash, embedder)
+        )
+        """
+    )
+
+
+Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+
+# Append only: never edit or reorder a migration that has shipped.
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _m001_initial),
+]
+
+
+class Store:
+    """An open costlab store. Use `Store.open(path)`; ':memory:' gives a throwaway store."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self._con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
+        """Open (creating when missing) and migrate the store at `path`."""
+        path = str(path)
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as err:
+            if "lock" in str(err).lower():
+                raise StoreLocked(
+                    f"the store {path} is in use by another process",
+                    "wait for the other costlab command to finish, or use another --db",
+                ) from None
+            raise StoreError(f"cannot open the store {path}: {err}") from None
+        except duckdb.Error as err:
+            raise StoreError(
+                f"cannot open the store {path}: {err}",
+                "is it a costlab DuckDB file? Use --db to point at another file",
+            ) from None
+        store = cls(con, path)
+        if not read_only:
+            store._migrate()
+        return store
+
+    def _migrate(self) -> None:
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, "
+            "applied_at TIMESTAMP)"
+        )
+        applied = {
+            row[0] for row in self._con.execute("SELECT name FROM schema_migrations").fetchall()
+        }
+        for name, migrate in MIGRATIONS:
+            if name in applied:
+                continue
+            with self.transaction():
+                migrate(self._con)
+                self._con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)",
+                    [name, datetime.now(UTC).replace(tzinfo=None)],
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a failure (or a kill) inside leaves the store as it was."""
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement with values bound by `?`."""
+        try:
+            self._con.execute(sql, list(params))
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """All result rows of a query."""
+        try:
+            return self._con.execute(sql, list(params)).fetchall()
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first result row of a query, or None."""
+        try:
+            return self._con.execute(sql, list(params)).fetchone()
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A query's result as a pyarrow Table."""
+        try:
+            return self._con.execute(sql, list(params)).to_arrow_table()
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def register(self, name: str, table: Any) -> None:
+        """Expose a pyarrow Table to SQL under `name` until `unregister`."""
+        self._con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self._con.unregister(name)
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in order."""
+        return [r[0] for r in self.rows("SELECT name FROM schema_migrations ORDER BY name")]
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

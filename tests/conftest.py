@@ -1,0 +1,71 @@
+"""Shared fixtures: a throwaway migrated store, small JSONL writers, and a CLI runner."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from costlab import prices
+from costlab.cli import app
+from costlab.store import Store
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open(":memory:") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> prices.Catalogue:
+    return prices.Catalogue.load()
+
+
+def write_jsonl(path: Path, records: list[Any], *, compress: bool = False) -> Path:
+    """Records as JSON lines (a str record is written as-is, to make bad lines)."""
+    lines = [r.encode() if isinstance(r, str) else orjson.dumps(r) for r in records]
+    data = b"\n".join(lines) + b"\n"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def flat(n: int, **overrides: Any) -> dict[str, Any]:
+    """A flat record with known usage: gpt-4o-mini, 1000 input + 200 output tokens."""
+    record = {
+        "request_id": f"req-{n}",
+        "timestamp": f"2026-11-0{1 + n % 7}T10:00:{n % 60:02d}Z",
+        "model": "gpt-4o-mini",
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "cache_hit": False,
+        "user_id": f"user-{n % 3}",
+        "feature": ["chat", "support"][n % 2],
+        "duration_ms": 420,
+        "prompt": f"question number {n}",
+    }
+    record.update(overrides)
+    return record
+
+
+class Cli:
+    """Runs costlab commands in-process against one store file."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        return self.runner.invoke(app, ["--db", str(self.db), *args], input=input)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "test.duckdb")

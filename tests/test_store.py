@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costlab import store as store_module
+from costlab.errors import StoreError
+from costlab.store import Store
+
+EXPECTED_TABLES = {
+    "requests",
+    "rejects",
+    "ingest_runs",
+    "embeddings",
+    "batch_inputs",
+    "schema_migrations",
+}
+
+
+def test_open_creates_every_table_by_migration(store: Store) -> None:
+    tables = {r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")}
+    assert EXPECTED_TABLES <= tables
+    assert store.migrations() == [name for name, _ in store_module.MIGRATIONS]
+
+
+def test_an_older_store_gets_newer_migrations_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "old.duckdb"
+    with Store.open(db) as s:
+        s.execute("INSERT INTO rejects VALUES ('r', 'f', 1, 'why', 'raw', 3)")
+    calls = []
+
+    def _m999(con: object) -> None:
+        calls.append(1)
+        con.execute("ALTER TABLE requests ADD COLUMN team VARCHAR")  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("999_team", _m999)])
+    with Store.open(db) as s:
+        assert s.migrations()[-1] == "999_team"
+        assert s.row("SELECT count(*) FROM rejects")[0] == 1
+    with Store.open(db):
+        pass
+    assert calls == [1]
+
+
+def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.execute("INSERT INTO rejects VALUES ('r', 'f', 1, 'why', 'raw', 3)")
+        raise RuntimeError("boom")
+    assert store.row("SELECT count(*) FROM rejects")[0] == 0
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store.open(bogus)
+
+
+def test_values_are_bound_not_formatted(store: Store) -> None:
+    tricky = "x'); DROP TABLE requests; --"
+    store.execute("INSERT INTO rejects VALUES (?, 'f', 1, 'why', 'raw', 3)", [tricky])
+    assert store.row("SELECT run_id FROM rejects")[0] == tricky
+    assert store.row("SELECT count(*) FROM requests")[0] == 0
