@@ -8,15 +8,15 @@ to `rejects` with the reason; nothing of a file is visible until its transaction
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import prices, settings
+from costlab import bulk, prices, settings
 from costlab.errors import BadInput
-from costlab.sources import Reader, Source, sha256
+from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, STAGE_SCHEMA, RejectBatch, StageBatch
 from costlab.store import Store
 
@@ -164,7 +164,8 @@ def _load(
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
     store.unregister("_empty")
-    for line in reader.lines():
+    lines = _bulk_stage(store, source, options, run_id, stage, out)
+    for line in reader.lines() if lines is None else lines:
         out.records_read += 1
         reason = stage.add(line)
         if reason is not None:
@@ -177,7 +178,7 @@ def _load(
                 progress(source.label, reader.bytes_read, total_bytes)
     _flush(store, stage)
     if progress:
-        progress(source.label, reader.bytes_read, total_bytes)
+        progress(source.label, total_bytes or reader.bytes_read, total_bytes)
     if out.sha256 is None:
         out.sha256 = reader.digest.hexdigest()
     out.rejected = rejects.count
@@ -188,6 +189,25 @@ def _load(
     _join_batch_inputs(store, options)
     _summarise(store, run_id, out, stage.calls)
     store.execute("DROP TABLE _stage")
+
+
+def _bulk_stage(
+    store: Store, source: Source, options: IngestOptions, run_id: str, stage: StageBatch,
+    out: FileResult,
+) -> Iterator[Line] | None:
+    """Let DuckDB stage the flat records; the lines left for the per-record path, or None."""
+    if not bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+        return None
+    leftovers = bulk.stage(store, source, source.label, run_id)
+    if leftovers is None:
+        return None
+    row = store.row("SELECT count(*) FROM _stage")
+    staged = int(row[0]) if row else 0
+    out.records_read += staged
+    stage.calls += staged
+    if staged:
+        stage.formats["flat"] += staged
+    return leftovers
 
 
 def _flush(store: Store, stage: StageBatch) -> None:

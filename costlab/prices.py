@@ -41,6 +41,7 @@ BATCH_FIELDS = ("input", "output", "cache_read", "cache_write_5m")
 _SNAPSHOT = re.compile(r"[-@](?:\d{4}-\d{2}-\d{2}|\d{8})(?:-v\d+(?::\d+)?)?$")
 _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RECREATE = "re-create the catalogue with `costlab prices import FILE`"
 
 
 def user_catalogue_path() -> Path:
@@ -112,12 +113,14 @@ def _decimal(value: Any, model: str, name: str) -> Decimal | None:
     except InvalidOperation:
         raise ConfigError(
             f"price '{name}' of model '{model}' is not a decimal: {value!r}",
-            "re-create the catalogue with `costlab prices import FILE`",
+            _RECREATE,
         ) from None
 
 
 def _entry_points(model: str, entry: dict[str, Any]) -> list[PricePoint]:
     """The catalogue's points for one model: base and tiers, standard and batch."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"catalogue entry of '{model}' is not an object", _RECREATE)
     tiers: list[dict[str, Any]] = entry.get("tiers", [])
     layers: list[tuple[int, dict[str, Any], dict[str, Any]]] = [(0, entry, {})]
     layers += [(int(tier["above_tokens"]), tier, entry) for tier in tiers]

@@ -81,6 +81,11 @@ _CALL_COLUMNS = [
 _TEXT_FIELDS = ("system_prompt", "prompt", "response")
 
 
+def content_id(raw: bytes) -> str:
+    """The request id of a record whose log has none: a hash of its bytes (bulk.py agrees)."""
+    return "content:" + hashlib.sha256(raw).hexdigest()[:24]
+
+
 class StageBatch:
     """Rows of parsed calls waiting to go to the `_stage` table."""
 
@@ -120,7 +125,7 @@ class StageBatch:
     def _row(self, call: Call, line: Line, name: str) -> dict[str, Any]:
         row: dict[str, Any] = {col: call.get(key) for col, key in _CALL_COLUMNS}
         if row["request_id"] is None:
-            row["request_id"] = "content:" + hashlib.sha1(line.raw).hexdigest()[:24]
+            row["request_id"] = content_id(line.raw)
         messages = call.get("messages")
         row["messages"] = None if messages is None else orjson.dumps(messages).decode()
         row["metadata"] = orjson.dumps(call.get("metadata") or {}).decode()

@@ -62,6 +62,7 @@ class Result:
     wall_s: float
     peak_mib: float
     error: str = ""
+    note: str = ""
 
     @property
     def rows_per_s(self) -> float:
@@ -133,14 +134,26 @@ def run(name: str, loader: str, file: Path, rows: int, repeat: int) -> Result:
             tail = str(outcome.get("stderr", "")).strip().splitlines()[-3:]
             print(f"  {name}: failed (exit {outcome['rc']}): {' / '.join(tail)}", file=sys.stderr)
             return Result(name, rows, 0.0, 0.0, error=" / ".join(tail) or f"exit {outcome['rc']}")
+        note = added_note(loader, str(outcome.get("stdout", "")), rows)
         walls.append(float(outcome["wall_s"]))  # type: ignore[arg-type]
         peaks.append(int(outcome["peak_kib"]) / 1024)  # type: ignore[call-overload]
-    result = Result(name, rows, statistics.median(walls), statistics.median(peaks))
+    result = Result(name, rows, statistics.median(walls), statistics.median(peaks), note=note)
     print(
         f"  {name}: {result.wall_s:.2f} s,"
         f" {result.rows_per_s:,.0f} rows/s, {result.peak_mib:,.0f} MiB"
     )
     return result
+
+
+def added_note(loader: str, stdout: str, rows: int) -> str:
+    """For costlab, a warning when its JSON summary does not report every row added."""
+    if loader != "costlab":
+        return ""
+    try:
+        added = json.loads(stdout)["totals"]["added"]
+    except (ValueError, KeyError, TypeError):
+        return "no JSON summary"
+    return "" if added == rows else f"added {added:,} of {rows:,}"
 
 
 def ensure_data(fmt: str, rows: int, data: Path) -> Path:
@@ -193,7 +206,8 @@ def table(results: list[Result]) -> list[str]:
             lines.append(f"| {r.name} | {r.rows:,} | failed: {r.error} | | |")
         else:
             figures = f"{r.wall_s:.2f} | {r.rows_per_s:,.0f} | {r.peak_mib:,.0f}"
-            lines.append(f"| {r.name} | {r.rows:,} | {figures} |")
+            name = f"{r.name} ({r.note})" if r.note else r.name
+            lines.append(f"| {name} | {r.rows:,} | {figures} |")
     return lines
 
 
@@ -212,7 +226,7 @@ def goals(costlab: Result, duckdb: Result, pandas: Result, chat: Result) -> list
     return [
         f"- costlab vs DuckDB read_json: {vs_duckdb:.2f}× the time (goal: within 2×) — "
         + verdict(vs_duckdb <= 2),
-        f"- costlab vs the pandas loader: {vs_pandas:.1f}× faster (goal: ≥ 5×) — "
+        f"- the pandas loader takes {vs_pandas:.1f}× costlab's time (goal: ≥ 5×) — "
         + verdict(vs_pandas >= 5),
         f"- flat ingest: {rate:,.0f} rows/s (goal: ≥ 100,000) — {verdict(rate >= 100_000)}",
         f"- peak RSS of costlab: {peak:,.0f} MiB (goal: < 2 GB) — {verdict(peak < 2000)}",

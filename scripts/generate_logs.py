@@ -163,6 +163,10 @@ CODE_REVIEW_RULES = [
     "Large files are streamed, never read whole into memory.",
     "Error messages say what went wrong and what to do next.",
     "Keep pull requests under 400 changed lines; suggest a split otherwise.",
+    "Functions that can fail raise a domain error with a message and a hint, not ValueError.",
+    "Background jobs must be idempotent: a retried job must not charge, email or post twice.",
+    "Caches need a TTL and a size bound; say where they are invalidated.",
+    "Queries on large tables need an index or an explain plan in the pull request description.",
 ]
 
 CODE_REVIEW_CONTEXT = """
@@ -178,7 +182,21 @@ How to answer: list findings, most severe first, each as '- [blocking|should|nit
 finding - suggested fix'. Quote at most three lines of the diff per finding. If the diff is fine,
 say 'No findings' and one sentence on what you checked. Do not restate the diff, do not praise,
 do not comment on formatting that ruff would fix. Never approve a change that touches the ledger
-without a test that shows the balance before and after."""
+without a test that shows the balance before and after.
+
+Security checklist for every diff: input from requests is validated by a pydantic model before it
+reaches a query; authorisation is checked in the handler, not only in the UI; secrets come from the
+environment or the vault, never from code; outbound HTTP calls have a timeout and go through the
+shared client so that they are traced; file paths built from user input are resolved and checked
+against an allowed root; pickle, eval and yaml.load are never used on external data; new log lines
+are checked for personal data; new endpoints are rate limited; webhooks verify their signature.
+
+Examples of findings in the expected form:
+- [blocking] cards/api.py:41 - SQL built with an f-string - bind user_id as a parameter.
+- [blocking] rates/client.py:13 - live API key committed - revoke it, read RATES_API_KEY from env.
+- [should] billing/invoice.py:90 - float money - use Decimal and quantize to 0.01.
+- [should] notify/worker.py:7 - unbounded retry swallowing all errors - bound it, back off, log.
+- [nit] jobs/schedule.py:22 - TODO without an issue number - link the issue."""
 
 
 def code_review_system() -> str:
@@ -923,6 +941,9 @@ def langfuse_generation(rng: random.Random, req: Request) -> dict[str, Any]:
 def otel_span(rng: random.Random, req: Request, legacy: bool) -> dict[str, Any]:
     """An OTel GenAI client span as JSON; `legacy` uses the pre-1.27 / OpenLLMetry names."""
     start = int(epoch(req.ts) * 1e9)
+    anthropic = provider(req.model) == "anthropic"
+    prefix, size = ("msg_01", 22) if anthropic else ("chatcmpl-", 29)
+    response_id = prefix + ident(rng, size, BASE62)
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.system": provider(req.model),
@@ -930,8 +951,8 @@ def otel_span(rng: random.Random, req: Request, legacy: bool) -> dict[str, Any]:
         "gen_ai.request.max_tokens": 1024,
         "gen_ai.request.temperature": 0.2,
         "gen_ai.response.model": SNAPSHOTS[req.model],
-        "gen_ai.response.id": "chatcmpl-" + ident(rng, 29, BASE62),
-        "gen_ai.response.finish_reasons": ["stop"],
+        "gen_ai.response.id": response_id,
+        "gen_ai.response.finish_reasons": ["end_turn" if anthropic else "stop"],
         "app.feature": req.feature,
         "enduser.id": req.user_id,
     }
@@ -1111,7 +1132,14 @@ def write_samples(out: Path, bank: TextBank, seed: int) -> None:
         out / "openai_responses.jsonl",
         [responses_object(rng, r) for r in requests(bank, rng, 20, ["o4-mini", "gpt-4o"])],
     )
-    anthropic = [anthropic_record(rng, r) for r in requests(bank, rng, 36, ANTHROPIC_MODELS)]
+    reviews = [
+        make_request(bank, rng, ANTHROPIC_MODELS, feature="code-review", model="claude-sonnet-4-5")
+        for _ in range(14)
+    ]
+    first = next(r for r in reviews if r.cached)  # one review writes a 1-hour cache entry
+    first.write_1h, first.cached = first.cached, 0
+    messages = sorted(requests(bank, rng, 22, ANTHROPIC_MODELS) + reviews, key=lambda r: r.ts)
+    anthropic = [anthropic_record(rng, r) for r in messages]
     anthropic += [anthropic_message(rng, r) for r in requests(bank, rng, 4, ANTHROPIC_MODELS)]
     write_jsonl(out / "anthropic_messages.jsonl", anthropic)
     reviews = batch_requests(bank, rng, "code-review", "claude-sonnet-4-5", 12)

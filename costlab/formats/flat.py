@@ -11,7 +11,7 @@ from costlab.formats import LogFormat
 from costlab.formats.chat import last_user_turn, system_prompt, unmapped
 from costlab.formats.values import logged_cost, number, text
 
-_MAPPED = frozenset(
+MAPPED_KEYS = frozenset(
     {
         "request_id",
         "timestamp",
@@ -70,9 +70,9 @@ class FlatRecord(LogFormat):
             logged_cost_usd=logged_cost(record.get("cost")),
             latency_ms=number(record.get("duration_ms"), "duration_ms"),
             status=str(record.get("status") or "ok"),
-            system_prompt=record.get("system_prompt") or system_prompt(messages),
-            prompt=record.get("prompt") or last_user_turn(messages),
+            system_prompt=text(record.get("system_prompt")) or system_prompt(messages),
+            prompt=text(record.get("prompt")) or last_user_turn(messages),
             messages=messages,
             response=text(record.get("response")),
-            metadata=unmapped(record, _MAPPED),
+            metadata=unmapped(record, MAPPED_KEYS),
         )
