@@ -128,9 +128,11 @@ def _ingest_file(
         file_result.status = "skipped"
         return file_result
     started = _now()
+    use_bulk = bulk.eligible(source, options.format, options.redact, bool(options.field_map))
+    use_bulk = use_bulk and bulk.read(store, source)
     try:
         with store.transaction():
-            _load(store, source, options, catalogue, run_id, file_result, progress)
+            _load(store, source, options, catalogue, run_id, file_result, progress, use_bulk)
             if options.strict and file_result.rejected:
                 raise _StrictRollback
             _record_run(store, run_id, file_result, started)
@@ -156,6 +158,7 @@ def _load(
     run_id: str,
     out: FileResult,
     progress: Progress | None,
+    use_bulk: bool,
 ) -> None:
     reader = Reader(source)
     total_bytes = source.path.stat().st_size if source.path else None
@@ -164,7 +167,7 @@ def _load(
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
     store.unregister("_empty")
-    lines = _bulk_stage(store, source, options, run_id, stage, out)
+    lines = _bulk_stage(store, source, run_id, stage, out) if use_bulk else None
     for line in reader.lines() if lines is None else lines:
         out.records_read += 1
         reason = stage.add(line)
@@ -192,15 +195,10 @@ def _load(
 
 
 def _bulk_stage(
-    store: Store, source: Source, options: IngestOptions, run_id: str, stage: StageBatch,
-    out: FileResult,
-) -> Iterator[Line] | None:
-    """Let DuckDB stage the flat records; the lines left for the per-record path, or None."""
-    if not bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
-        return None
-    leftovers = bulk.stage(store, source, source.label, run_id)
-    if leftovers is None:
-        return None
+    store: Store, source: Source, run_id: str, stage: StageBatch, out: FileResult
+) -> Iterator[Line]:
+    """Let DuckDB stage the flat records it has read; the lines left for the per-record path."""
+    leftovers = bulk.stage(store, source.label, run_id)
     row = store.row("SELECT count(*) FROM _stage")
     staged = int(row[0]) if row else 0
     out.records_read += staged
@@ -235,15 +233,15 @@ def _insert(
         store.execute(
             _INSERT_SQL.format(
                 cost=prices.cost_sql("_calls", "_points"),
-                system_prompt=text or "s.system_prompt",
-                prompt=text or "s.prompt",
-                messages=text or "s.messages",
-                response=text or "s.response",
+                system_prompt=text or "system_prompt",
+                prompt=text or "prompt",
+                messages=text or "messages",
+                response=text or "response",
             ),
             [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
         )
+        store.execute("DROP VIEW _calls")
     finally:
-        store.execute("DROP VIEW IF EXISTS _calls")
         store.unregister("_models")
         store.unregister("_points")
 
@@ -274,35 +272,42 @@ FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
 
 _INSERT_SQL = """
 INSERT INTO requests
-SELECT s.request_id, s.ts,
-       coalesce(s.provider, m.provider), coalesce(m.model, s.model_logged), s.model_logged,
-       s.feature, s.user_id,
-       s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
-           + s.cache_write_1h_tokens,
-       s.uncached_input_tokens, s.cached_input_tokens, s.cache_write_5m_tokens,
-       s.cache_write_1h_tokens, s.output_tokens, s.reasoning_tokens, s.total_tokens_logged,
-       s.batch,
-       coalesce(s.logged_cost_usd::DECIMAL(38, 18), c.computed_cost_usd),
-       CASE WHEN s.logged_cost_usd IS NOT NULL THEN 'logged'
-            WHEN c.computed_cost_usd IS NOT NULL THEN 'computed' END,
-       s.logged_cost_usd::DECIMAL(38, 18), c.computed_cost_usd,
-       CASE WHEN m.model IS NULL THEN 'unknown model: not in the price catalogue'
-            ELSE concat_ws('; ', m.note, c.price_note,
-                 CASE WHEN abs(s.logged_cost_usd::DECIMAL(38, 18) - c.computed_cost_usd)
-                           > greatest(c.computed_cost_usd * ?, ?)
-                      THEN 'logged cost disagrees with computed cost' END) END,
-       s.latency_ms, s.status,
+SELECT request_id, ts, provider, model, model_logged, feature, user_id,
+       uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
+           + cache_write_1h_tokens,
+       uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens,
+       cache_write_1h_tokens, output_tokens, reasoning_tokens, total_tokens_logged, batch,
+       coalesce(logged, computed),
+       CASE WHEN logged IS NOT NULL THEN 'logged' WHEN computed IS NOT NULL THEN 'computed' END,
+       logged, computed,
+       CASE WHEN no_tokens AND model_logged IS NULL THEN 'no model logged: no tokens billed'
+            WHEN known IS NULL THEN 'unknown model: not in the price catalogue'
+            ELSE nullif(concat_ws('; ', resolve_note, price_note,
+                 CASE WHEN abs(logged - computed) > greatest(computed * ?, ?)
+                      THEN 'logged cost disagrees with computed cost' END), '') END,
+       latency_ms, status,
        {system_prompt}, {prompt}, {messages}, {response},
-       CASE WHEN s.prompt IS NOT NULL OR s.system_prompt IS NOT NULL
-            THEN md5(coalesce(s.system_prompt, '') || chr(0) || coalesce(s.prompt, '')) END,
-       CASE WHEN s.system_prompt IS NOT NULL THEN md5(s.system_prompt) END,
-       s.flags, s.format, s.metadata, s.source_file, s.source_line, s.run_id
-FROM _stage s
-LEFT JOIN _models m ON m.logged = s.model_logged
-LEFT JOIN ({cost}) c ON c.row_key = s.row_key
-WHERE s.format <> 'openai_batch_input'
-  AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
-QUALIFY row_number() OVER (PARTITION BY s.request_id ORDER BY s.row_key) = 1
+       CASE WHEN prompt IS NOT NULL OR system_prompt IS NOT NULL
+            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END,
+       CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END,
+       flags, format, metadata, source_file, source_line, run_id
+FROM (
+    SELECT s.* EXCLUDE (provider, logged_cost_usd),
+           coalesce(s.provider, m.provider) AS provider,
+           coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
+           s.logged_cost_usd::DECIMAL(38, 18) AS logged,
+           s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
+               + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
+           CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
+                ELSE c.computed_cost_usd END AS computed,
+           c.price_note
+    FROM _stage s
+    LEFT JOIN _models m ON m.logged = s.model_logged
+    LEFT JOIN ({cost}) c ON c.row_key = s.row_key
+    WHERE s.format <> 'openai_batch_input'
+      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
+      AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
+)
 """
 
 

@@ -17,6 +17,7 @@ from costlab.errors import StoreError, StoreLocked
 
 DEFAULT_PATH = "costlab.duckdb"
 
+MEMORY_LIMIT = "1GB"
 # Money is exact: DECIMAL(38, 18) holds any per-token price and any realistic total.
 MONEY = "DECIMAL(38, 18)"
 
@@ -133,9 +134,18 @@ class Store:
                 "is it a costlab DuckDB file? Use --db to point at another file",
             ) from None
         store = cls(con, path)
+        store._configure()
         if not read_only:
             store._migrate()
         return store
+
+    def _configure(self) -> None:
+        # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
+        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        try:
+            self._con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error:
+            pass  # no ICU extension: timestamps are naive UTC anyway
 
     def _migrate(self) -> None:
         self._con.execute(
@@ -158,13 +168,16 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: a failure (or a kill) inside leaves the store as it was."""
-        self._con.execute("BEGIN TRANSACTION")
+        self.execute("BEGIN TRANSACTION")
         try:
             yield
         except BaseException:
-            self._con.execute("ROLLBACK")
+            try:
+                self._con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the transaction is already gone; the original error matters
             raise
-        self._con.execute("COMMIT")
+        self.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run one statement with values bound by `?`."""

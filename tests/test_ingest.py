@@ -288,7 +288,7 @@ def test_kill_mid_file_leaves_the_store_as_before(tmp_path: Path) -> None:
     subprocess.run(_ingest_cmd(db, str(small)), check=True, capture_output=True)
     big = tmp_path / "big.jsonl"
     with big.open("wb") as f:
-        for i in range(400_000):
+        for i in range(200_000):
             f.write(orjson.dumps(flat(i, request_id=f"big-{i}")) + b"\n")
     proc = subprocess.Popen(
         _ingest_cmd(db, str(big)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from costlab import ingest as library
@@ -136,9 +138,10 @@ def _as_dict(result: library.IngestResult) -> dict[str, Any]:
 
 
 def _print_summary(result: library.IngestResult) -> None:
+    names = _short_names([f.source for f in result.files])
     rows = [
         [
-            f.source,
+            names[f.source],
             f.status,
             render.count(f.records_read),
             render.count(f.added),
@@ -161,9 +164,16 @@ def _print_summary(result: library.IngestResult) -> None:
         ]
     )
     columns = ["file", "status", "read", "added", "duplicate", "rejected", "flagged", "spend"]
-    render.out.print(render.table(f"Ingested into {result.db}", columns, rows, right=2))
+    render.out.print(render.table(f"Ingested into {escape(result.db)}", columns, rows, right=2))
     for line in _notes(result):
         render.out.print(line, soft_wrap=True)
+
+
+def _short_names(sources: list[str]) -> dict[str, str]:
+    """File names relative to the folder they share, so the table stays narrow."""
+    paths = [s for s in sources if not s.startswith("<")]
+    common = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+    return {s: escape(os.path.relpath(s, common) if s in paths and common else s) for s in sources}
 
 
 def _notes(result: library.IngestResult) -> list[str]:
@@ -178,17 +188,17 @@ def _notes(result: library.IngestResult) -> list[str]:
     if rejected:
         notes.append(
             f"[yellow]{rejected:,} bad records[/] kept in the rejects table; list them: "
-            f"costlab --db {result.db} rejects --run {result.run_id}"
+            + escape(f"costlab --db {result.db} rejects --run {result.run_id}")
         )
         for f in result.files:
             for line, reason in f.reject_examples[:3]:
-                notes.append(f"  {f.source}:{line}: {reason}")
+                notes.append(escape(f"  {f.source}:{line}: {reason}"))
     unknown = result.unknown_models()
     if unknown:
-        listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])
+        listed = escape(", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8]))
         notes.append(
-            f"[yellow]unknown models[/], cost NULL unless logged: {listed}; "
-            "add a price in costlab.toml [[prices]] or costlab prices import"
+            f"[yellow]unknown models[/], cost NULL unless logged: {listed}; add a price "
+            + escape("in costlab.toml ([[prices]]) or run costlab prices import")
         )
     if result.total("mismatched_cost"):
         notes.append(

@@ -12,8 +12,10 @@ from rich.table import Table
 
 from costlab.errors import CostlabError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Piped output (CI logs, files) gets room for a table instead of the 80-column default.
+_PIPED_WIDTH = 120
+out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPED_WIDTH)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 
 
 def print_error(error: CostlabError) -> None:
@@ -38,7 +40,8 @@ def table(title: str, columns: list[str], rows: list[list[str]], *, right: int =
     """A table whose first `right`-th onward columns are right-aligned numbers."""
     t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for i, name in enumerate(columns):
-        t.add_column(name, justify="right" if i >= right else "left", overflow="fold")
+        number = i >= right
+        t.add_column(name, justify="right" if number else "left", overflow="fold", no_wrap=number)
     for row in rows:
         t.add_row(*row)
     return t

@@ -1,0 +1,120 @@
+"""The bulk path (DuckDB maps flat records) must store exactly what the per-record path stores."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from costlab import bulk, ingest, sources
+from costlab.ingest import IngestOptions
+from costlab.prices import Catalogue
+from costlab.store import Store
+from tests.conftest import flat, write_jsonl
+
+COLUMNS = (
+    "request_id, ts, provider, model, model_logged, feature, user_id, input_tokens, "
+    "uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
+    "output_tokens, reasoning_tokens, total_tokens_logged, batch, cost_usd, cost_source, "
+    "logged_cost_usd, computed_cost_usd, price_note, latency_ms, status, system_prompt, prompt, "
+    "messages, response, prompt_hash, system_prompt_hash, flags, format, metadata::JSON, "
+    "source_file, source_line"
+)
+
+
+def _varied_records(n: int) -> list[Any]:
+    rng = random.Random(7)
+    records: list[Any] = []
+    for i in range(n):
+        r = flat(i, input_tokens=rng.randint(0, 50_000), output_tokens=rng.randint(0, 4000))
+        choice = i % 17
+        if choice == 0:
+            r["request_id"] = None  # content id
+        elif choice == 1:
+            r["timestamp"] = 1_730_000_000 + i  # epoch seconds
+        elif choice == 2:
+            r["timestamp"] = 1_730_000_000_000 + i  # epoch ms
+        elif choice == 3:
+            r["timestamp"] = None
+        elif choice == 4:
+            r["cached_input_tokens"] = rng.randint(0, 60_000)  # sometimes > input: flagged
+        elif choice == 5:
+            r["reasoning_tokens"] = rng.randint(0, 5000)
+        elif choice == 6:
+            r["cost"] = rng.choice([0, 2, 0.00123, 1.5e-05, 12.5])
+        elif choice == 7:
+            r["prompt"] = 'quotes " and \\ backslash, tab\t, é, 日本, emoji 🚀'
+            r["system_prompt"] = ""
+        elif choice == 8:
+            r["intent"] = rng.choice(["card_lost", None, 3, {"nested": [1, 2]}])
+        elif choice == 9:
+            r["batch"] = rng.choice([True, False, None])
+        elif choice == 10:
+            r["model"] = rng.choice(["gpt-4o", "claude-haiku-4-5", "acme-unknown", "openai/gpt-4o"])
+        elif choice == 11:
+            r["input_tokens"] = "12"  # wrong type: rejected by the per-record path
+        elif choice == 12:
+            r["feature"] = 42  # a number as text: the per-record path handles it
+        elif choice == 13:
+            r["timestamp"] = "2026-11-03T10:00:00+02:00"  # an offset: per-record path
+        elif choice == 14:
+            r["status"] = "error"
+            r["duration_ms"] = 12.75
+        elif choice == 15:
+            r["request_id"] = f"req-{i - 1}"  # duplicate id within the file
+        elif choice == 16:
+            r["cost"] = rng.choice(["0.5", -1, 1e300])
+            r["model"] = rng.choice(["", "gpt-4o"])
+        records.append(r)
+    records.insert(5, "{broken json")
+    records.insert(9, "")
+    return records
+
+
+def _ingest(path: Path, catalogue: Catalogue, *, use_bulk: bool, monkeypatch: pytest.MonkeyPatch) -> Store:
+    if not use_bulk:
+        monkeypatch.setattr(bulk, "eligible", lambda *args: False)
+    store = Store.open(":memory:")
+    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
+    monkeypatch.undo()
+    return store
+
+
+def test_bulk_and_per_record_paths_store_the_same_rows(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_jsonl(tmp_path / "varied.jsonl", _varied_records(800))
+    fast = _ingest(path, catalogue, use_bulk=True, monkeypatch=monkeypatch)
+    slow = _ingest(path, catalogue, use_bulk=False, monkeypatch=monkeypatch)
+    query = f"SELECT {COLUMNS} FROM requests ORDER BY source_line"
+    fast_rows, slow_rows = fast.rows(query), slow.rows(query)
+    assert len(fast_rows) > 600
+    for fast_row, slow_row in zip(fast_rows, slow_rows, strict=True):
+        assert fast_row == slow_row
+    reject_query = "SELECT source_line, reason FROM rejects ORDER BY source_line"
+    assert fast.rows(reject_query) == slow.rows(reject_query)
+    assert len(fast.rows(reject_query)) > 40
+
+
+def test_most_flat_records_take_the_bulk_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(300)])
+    store = Store.open(":memory:")
+    assert bulk.read(store, sources.Source(path, str(path)))
+    from costlab.staging import STAGE_SCHEMA
+
+    store.register("_empty", STAGE_SCHEMA.empty_table())
+    store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
+    leftovers = list(bulk.stage(store, str(path), "run"))
+    assert leftovers == []
+    assert store.row("SELECT count(*) FROM _stage")[0] == 300
+
+
+def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(orjson.dumps(flat(1)) + b"\n" + b'{"model": "caf\xe9"}\n')
+    store = Store.open(":memory:")
+    assert not bulk.read(store, sources.Source(path, str(path)))
+    assert store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0] == 0
