@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+
 import orjson
 import pyarrow as pa
 
 from costlab.errors import StoreError
 from costlab.formats import Detector
-from costlab.formats.flat import FlatRecord, MAPPED_KEYS
+from costlab.formats.flat import MAPPED_KEYS, FlatRecord
 from costlab.sources import Line, Reader, Source
 from costlab.store import Store
 
@@ -26,19 +27,39 @@ SAMPLE_LINES = 2000
 # (`response` and `messages` are flat keys too; the type checks send their non-text values to
 # the per-record path.)
 _FOREIGN_KEYS = frozenset(
-    {"object", "type", "result", "request", "body", "custom_id", "attributes", "usage",
-     "choices", "call_type", "spend", "response_cost"}
+    {
+        "object",
+        "type",
+        "result",
+        "request",
+        "body",
+        "custom_id",
+        "attributes",
+        "usage",
+        "choices",
+        "call_type",
+        "spend",
+        "response_cost",
+    }
 )
 _INT_KEYS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
-_TEXT_KEYS = ("request_id", "provider", "feature", "user_id", "status", "prompt",
-              "system_prompt", "response")
+_TEXT_KEYS = (
+    "request_id",
+    "provider",
+    "feature",
+    "user_id",
+    "status",
+    "prompt",
+    "system_prompt",
+    "response",
+)
 # A timestamp DuckDB reads exactly as Python's datetime.fromisoformat does: UTC or naive.
 _ISO_UTC = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?"
 _EPOCH_MS = 100_000_000_000  # above this an epoch number is in ms (timestamps.py agrees)
 
 
 def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
-    """Whether a file may take the fast path (a file on disk, JSON lines, no per-record rewrites)."""
+    """Whether a file may take the fast path: on disk, JSON lines, no per-record rewrites."""
     if source.path is None or redact or mapped or forced_format not in (None, FlatRecord.name):
         return False
     name = source.path.name.removesuffix(".gz").removesuffix(".zst")
@@ -66,7 +87,7 @@ def stage(store: Store, source_file: str, run_id: str) -> Iterator[Line]:
     """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
     fast = _fast_key_sets(store)
     extras = sorted({key for keys in fast for key in keys} - MAPPED_KEYS)
-    struct = {key: "JSON" for key in sorted(MAPPED_KEYS | set(extras))}
+    struct = dict.fromkeys(sorted(MAPPED_KEYS | set(extras)), "JSON")
     store.register("_fast_keys", pa.table({"keys": pa.array(fast, pa.list_(pa.string()))}))
     try:
         store.execute(_insert_sql(_sql_text(json.dumps(struct)), extras), [source_file, run_id])
@@ -237,26 +258,29 @@ def _bigint(key: str) -> str:
 def _insert_sql(struct: str, extras: list[str]) -> str:
     """One INSERT mapping every bulk-readable flat record exactly as `FlatRecord.parse` does."""
     it, ot = _bigint("input_tokens"), _bigint("output_tokens")
-    ct, rt = f"coalesce({_bigint('cached_input_tokens')}, 0)", f"coalesce({_bigint('reasoning_tokens')}, 0)"
+    ct, rt = (
+        f"coalesce({_bigint('cached_input_tokens')}, 0)",
+        f"coalesce({_bigint('reasoning_tokens')}, 0)",
+    )
     return f"""
 INSERT INTO _stage
 WITH parsed AS MATERIALIZED (
     SELECT line_no, raw, keys, try(json_transform(raw, {struct})) AS v FROM _bulk
     WHERE keys IN (SELECT keys FROM _fast_keys)
 )
-SELECT line_no, coalesce({_text('request_id')}, CASE WHEN {_text('request_id')} IS NULL
+SELECT line_no, coalesce({_text("request_id")}, CASE WHEN {_text("request_id")} IS NULL
        THEN 'content:' || left(sha256(raw), 24) END), ts,
-       {_text('provider')}, {_string('model')}, {_text('feature')}, {_text('user_id')},
+       {_text("provider")}, {_string("model")}, {_text("feature")}, {_text("user_id")},
        greatest({it} - {ct}, 0), {ct}, 0, 0, {ot}, {rt}, NULL,
-       coalesce({_json('batch')} = 'true', false),
-       CASE WHEN NOT {_absent('cost')} THEN {_json('cost')} END,
-       TRY_CAST({_json('duration_ms')} AS DOUBLE),
-       coalesce({_text('status')}, 'ok'),
-       {_text('system_prompt')}, {_text('prompt')}, NULL, {_text('response')},
+       coalesce({_json("batch")} = 'true', false),
+       CASE WHEN NOT {_absent("cost")} THEN {_json("cost")} END,
+       TRY_CAST({_json("duration_ms")} AS DOUBLE),
+       coalesce({_text("status")}, 'ok'),
+       {_text("system_prompt")}, {_text("prompt")}, NULL, {_text("response")},
        list_filter([CASE WHEN {ct} > {it} THEN 'cached_gt_input' END,
                     CASE WHEN {rt} > {ot} THEN 'reasoning_gt_output' END,
                     CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
        'flat', {_metadata(extras)}, ?, line_no, ?
-FROM (SELECT *, {_ts()} AS ts FROM parsed WHERE {' AND '.join(_checks())})
-WHERE ts IS NOT NULL OR {_absent('timestamp')}
+FROM (SELECT *, {_ts()} AS ts FROM parsed WHERE {" AND ".join(_checks())})
+WHERE ts IS NOT NULL OR {_absent("timestamp")}
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from costlab import prices
+from costlab.prices import PriceOverride
 from costlab.errors import ConfigError
 
 DEFAULT_DB = "costlab.duckdb"
@@ -54,12 +54,17 @@ class PriceSetting(_Strict):
     batch_output: Decimal | None = Field(default=None, ge=0)
     batch_cache_read: Decimal | None = Field(default=None, ge=0)
 
-    def per_token(self) -> prices.PriceOverride:
+    def per_token(self) -> PriceOverride:
         """The same price per token, exactly."""
-        values = self.model_dump(exclude={"model", "since", "above_tokens"})
-        per_token = {k: None if v is None else v / _PER_MILLION for k, v in values.items()}
-        return prices.PriceOverride(
-            model=self.model, since=self.since, above_tokens=self.above_tokens, **per_token
+        optional = self.model_dump(exclude={"model", "since", "above_tokens", "input", "output"})
+        per_token = {k: None if v is None else v / _PER_MILLION for k, v in optional.items()}
+        return PriceOverride(
+            model=self.model,
+            since=self.since,
+            above_tokens=self.above_tokens,
+            input=self.input / _PER_MILLION,
+            output=self.output / _PER_MILLION,
+            **per_token,
         )
 
 
@@ -70,7 +75,7 @@ class Settings(_Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     prices: list[PriceSetting] = Field(default_factory=list)
 
-    def price_overrides(self) -> list[prices.PriceOverride]:
+    def price_overrides(self) -> list[PriceOverride]:
         return [p.per_token() for p in self.prices]
 
 

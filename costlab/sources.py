@@ -95,7 +95,7 @@ def _decompressed(raw: IO[bytes]) -> IO[bytes]:
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if head.startswith(_ZSTD_MAGIC):
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader, 1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(reader, 1 << 20)
     return raw
 
 
@@ -120,8 +120,8 @@ class Reader:
 
     def _open(self) -> IO[bytes]:
         if self.source.path is None:
-            return io.BufferedReader(_Hashing(sys.stdin.buffer, self), 1 << 20)  # type: ignore[arg-type]
-        return io.BufferedReader(_Hashing(self.source.path.open("rb"), self), 1 << 20)  # type: ignore[arg-type]
+            return io.BufferedReader(_Hashing(sys.stdin.buffer, self), 1 << 20)
+        return io.BufferedReader(_Hashing(self.source.path.open("rb"), self), 1 << 20)
 
     @staticmethod
     def _is_whole_json(path: Path) -> bool:

@@ -106,7 +106,7 @@ class StageBatch:
         try:
             record = line.value if line.value is not None else orjson.loads(line.raw)
             name, call = self._detector.parse(record)
-            if self._options.field_map:
+            if self._options.field_map and isinstance(record, dict):
                 _apply_map(call, record, self._options.field_map)
             row = self._row(call, line, name)
         except orjson.JSONDecodeError as err:

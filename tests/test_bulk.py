@@ -74,7 +74,9 @@ def _varied_records(n: int) -> list[Any]:
     return records
 
 
-def _ingest(path: Path, catalogue: Catalogue, *, use_bulk: bool, monkeypatch: pytest.MonkeyPatch) -> Store:
+def _ingest(
+    path: Path, catalogue: Catalogue, *, use_bulk: bool, monkeypatch: pytest.MonkeyPatch
+) -> Store:
     if not use_bulk:
         monkeypatch.setattr(bulk, "eligible", lambda *args: False)
     store = Store.open(":memory:")
@@ -99,7 +101,9 @@ def test_bulk_and_per_record_paths_store_the_same_rows(
     assert len(fast.rows(reject_query)) > 40
 
 
-def test_most_flat_records_take_the_bulk_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_most_flat_records_take_the_bulk_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(300)])
     store = Store.open(":memory:")
     assert bulk.read(store, sources.Source(path, str(path)))
@@ -117,4 +121,7 @@ def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Pat
     path.write_bytes(orjson.dumps(flat(1)) + b"\n" + b'{"model": "caf\xe9"}\n')
     store = Store.open(":memory:")
     assert not bulk.read(store, sources.Source(path, str(path)))
-    assert store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0] == 0
+    assert (
+        store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0]
+        == 0
+    )

@@ -172,7 +172,9 @@ def _print_summary(result: library.IngestResult) -> None:
 def _short_names(sources: list[str]) -> dict[str, str]:
     """File names relative to the folder they share, so the table stays narrow."""
     paths = [s for s in sources if not s.startswith("<")]
-    common = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+    common = (
+        os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
+    )
     return {s: escape(os.path.relpath(s, common) if s in paths and common else s) for s in sources}
 
 

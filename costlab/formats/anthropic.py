@@ -9,7 +9,8 @@ from costlab.call import Call
 from costlab.errors import RecordError
 from costlab.formats import LogFormat
 from costlab.formats.chat import last_user_turn, text_of, unmapped
-from costlab.formats.openai import (
+from costlab.formats.values import text
+from costlab.formats.wrapped import (
     APP_FIELDS,
     add_app_fields,
     blank_call,
@@ -18,7 +19,6 @@ from costlab.formats.openai import (
     request_of,
     wrapped_response,
 )
-from costlab.formats.values import text
 
 _MESSAGE = frozenset({"id", "type", "role", "content", "model", "usage"})
 _USAGE_MAPPED = frozenset(
