@@ -1,19 +1,22 @@
 """The fast path of ingest: DuckDB reads a JSONL file and maps well-formed flat records itself.
 
-Per-record Python parsing costs ~80 µs a row; DuckDB reads and maps a flat record in a few µs.
-Only records that are certainly flat and whose every field has the type `formats.flat` expects
-are mapped here; every other line goes back to the per-record path, which stays the reference
-(and gives bad lines their precise reject reason). A test proves both paths store the same rows.
+Per-record Python parsing costs ~80 µs a record; DuckDB reads and maps a flat record in a few µs.
+Records are mapped one key set at a time: `json_transform_strict` accepts a record only when it
+has every key of the set, and a key count equal to the set's size makes the match exact. Only
+records that are certainly flat, and whose every field has the type `formats.flat` accepts, are
+mapped here; every other line goes back to the per-record path, which stays the reference (and gives bad
+lines their precise reject reason). `tests/test_bulk.py` proves both paths store the same rows.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import orjson
-import pyarrow as pa
 
 from costlab.errors import StoreError
 from costlab.formats import Detector
@@ -21,11 +24,12 @@ from costlab.formats.flat import MAPPED_KEYS, FlatRecord
 from costlab.sources import Line, Reader, Source
 from costlab.store import Store
 
-# Lines read in Python to see whether a file holds flat records at all.
+# Lines read in Python first: do they hold flat records, and with which keys?
 SAMPLE_LINES = 2000
+# Left-over lines worth a second look for key sets the sample did not show.
+RESAMPLE_MIN_LINES = 1000
 # Keys whose values other formats' detection looks at: a key set holding one is never bulk-read.
-# (`response` and `messages` are flat keys too; the type checks send their non-text values to
-# the per-record path.)
+# (`response` and `messages` are flat keys too; type checks send non-text values to Python.)
 _FOREIGN_KEYS = frozenset(
     {
         "object",
@@ -40,9 +44,9 @@ _FOREIGN_KEYS = frozenset(
         "call_type",
         "spend",
         "response_cost",
+        "messages",
     }
 )
-_INT_KEYS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 _TEXT_KEYS = (
     "request_id",
     "provider",
@@ -57,6 +61,15 @@ _TEXT_KEYS = (
 _ISO_UTC = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?"
 _EPOCH_MS = 100_000_000_000  # above this an epoch number is in ms (timestamps.py agrees)
 
+KeySet = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BulkRead:
+    """A file DuckDB has read into `_bulk`, and the flat key sets its sample showed."""
+
+    key_sets: list[KeySet]
+
 
 def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
     """Whether a file may take the fast path: on disk, JSON lines, no per-record rewrites."""
@@ -66,221 +79,228 @@ def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bo
     return not name.endswith(".json")
 
 
-def read(store: Store, source: Source) -> bool:
+def read(store: Store, source: Source) -> BulkRead | None:
     """Read the file's lines into `_bulk` (outside any transaction: a failure must not abort one).
 
-    False when the file does not start with flat records, or DuckDB cannot read it (bad UTF-8,
-    a huge line, a corrupt stream): the per-record path then reads it and explains each problem.
+    None when the file does not start with flat records, or DuckDB cannot read it (bad UTF-8, a
+    huge line, a corrupt stream): the per-record path then reads it and explains each problem.
     """
     store.execute("DROP TABLE IF EXISTS _bulk")
-    if not _sample_is_flat(source):
-        return False
+    key_sets = _sampled_key_sets(source)
+    if not key_sets:
+        return None
     try:
         store.execute(_READ_SQL, [str(source.path)])
     except StoreError:
         store.execute("DROP TABLE IF EXISTS _bulk")
-        return False
-    return True
+        return None
+    return BulkRead(key_sets)
 
 
-def stage(store: Store, source_file: str, run_id: str) -> Iterator[Line]:
+def stage(store: Store, bulk_read: BulkRead, source_file: str, run_id: str) -> Iterator[Line]:
     """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
-    fast = _fast_key_sets(store)
-    extras = sorted({key for keys in fast for key in keys} - MAPPED_KEYS)
-    struct = dict.fromkeys(sorted(MAPPED_KEYS | set(extras)), "JSON")
-    store.register("_fast_keys", pa.table({"keys": pa.array(fast, pa.list_(pa.string()))}))
-    try:
-        store.execute(_insert_sql(_sql_text(json.dumps(struct)), extras), [source_file, run_id])
-    finally:
-        store.unregister("_fast_keys")
+    for keys in bulk_read.key_sets:
+        store.execute(_insert_sql(keys), [source_file, run_id])
+    if _left_over(store) >= RESAMPLE_MIN_LINES:
+        for keys in _left_over_key_sets(store, set(bulk_read.key_sets)):
+            store.execute(_insert_sql(keys), [source_file, run_id])
     return _leftovers(store)
 
 
-def _sample_is_flat(source: Source) -> bool:
-    """Whether the file starts with flat records (else DuckDB would read it for nothing)."""
+def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
+    if not isinstance(record, dict) or _FOREIGN_KEYS & record.keys():
+        return None
+    try:
+        if detector.parse(record)[0] != FlatRecord.name:
+            return None
+    except Exception:  # noqa: BLE001 - a bad record is the per-record path's business
+        return None
+    return tuple(sorted(record))
+
+
+def _sampled_key_sets(source: Source) -> list[KeySet]:
+    """The key sets of the flat records among the first lines, most frequent first."""
     detector = Detector()
+    seen: Counter[KeySet] = Counter()
     for line in itertools.islice(Reader(source).lines(), SAMPLE_LINES):
         try:
-            if detector.parse(orjson.loads(line.raw))[0] == FlatRecord.name:
-                return True
-        except Exception:  # noqa: BLE001, S112 - a bad line is the per-record path's business
+            keys = _flat_key_set(orjson.loads(line.raw), detector)
+        except orjson.JSONDecodeError:
             continue
-    return False
+        if keys is not None:
+            seen[keys] += 1
+    return [keys for keys, _ in seen.most_common()]
 
 
-def _fast_key_sets(store: Store) -> list[list[str]]:
-    """The key sets whose records are flat records: checked once each, on a real record."""
+def _left_over(store: Store) -> int:
+    row = store.row("SELECT (SELECT count(raw) FROM _bulk) - (SELECT count(*) FROM _stage)")
+    return int(row[0]) if row else 0
+
+
+def _left_over_key_sets(store: Store, done: set[KeySet]) -> list[KeySet]:
+    """Flat key sets among the lines still left (those the sample did not show)."""
     detector = Detector()
-    fast: list[list[str]] = []
-    rows = store.rows("SELECT keys, any_value(raw) FROM _bulk WHERE keys IS NOT NULL GROUP BY keys")
-    for keys, raw in rows:
-        if _FOREIGN_KEYS & set(keys):
-            continue
+    rows = store.rows(
+        "SELECT any_value(raw), count(*) FROM _bulk b WHERE raw IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no) "
+        "GROUP BY try(json_keys(raw)) ORDER BY 2 DESC"
+    )
+    found = []
+    for raw, _ in rows:
         try:
-            if detector.parse(orjson.loads(raw))[0] == FlatRecord.name:
-                fast.append(keys)
-        except Exception:  # noqa: BLE001, S112 - such records take the per-record path
+            keys = _flat_key_set(orjson.loads(raw), detector)
+        except orjson.JSONDecodeError:
             continue
-    return fast
+        if keys is not None and keys not in done:
+            found.append(keys)
+    return found
 
 
 def _leftovers(store: Store) -> Iterator[Line]:
-    counts = store.row("SELECT (SELECT count(raw) FROM _bulk), (SELECT count(*) FROM _stage)")
-    if counts is not None and counts[0] == counts[1]:
-        store.execute("DROP TABLE _bulk")
-        return
-    rows = store.rows(
-        "SELECT line_no, raw FROM _bulk b WHERE raw IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no) "
-        "AND trim(raw) <> '' ORDER BY line_no"
-    )
+    rows = []
+    if _left_over(store):
+        rows = store.rows(
+            "SELECT line_no, raw FROM _bulk b WHERE raw IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no) "
+            "AND trim(raw) <> '' ORDER BY line_no"
+        )
     store.execute("DROP TABLE _bulk")
     for number, raw in rows:
         yield Line(number, raw.encode("utf-8"))
+
+
+# Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
+_READ_SQL = """
+CREATE OR REPLACE TEMP TABLE _bulk AS
+SELECT row_number() OVER () AS line_no, raw
+FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
+              header = false, auto_detect = false)
+"""
 
 
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+class _Mapping:
+    """SQL mapping records with exactly the keys `keys` as `FlatRecord.parse` maps them.
+
+    Values arrive as minified JSON text, so type tests look at the text: no second parse.
+    """
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys = keys
+
+    def field(self, key: str) -> str:
+        if key not in self.keys:
+            return "NULL::VARCHAR"
+        return 'v."' + key.replace('"', '""') + '"::VARCHAR'
+
+    def absent(self, key: str) -> str:
+        return f"({self.field(key)} IS NULL OR {self.field(key)} = 'null')"
+
+    def is_string(self, key: str) -> str:
+        return f"starts_with({self.field(key)}, '\"')"
+
+    def is_count(self, key: str) -> str:
+        return f"regexp_full_match({self.field(key)}, '[0-9]{{1,15}}')"
+
+    def is_number(self, key: str) -> str:
+        return f"regexp_full_match({self.field(key)}, '-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?')"
+
+    def optional(self, key: str, test: str) -> str:
+        return f"({self.absent(key)} OR {test})"
+
+    def string(self, key: str) -> str:
+        """The value of a JSON string; only strings with escapes need the JSON parser."""
+        text = self.field(key)
+        return (
+            f"CASE WHEN NOT {self.is_string(key)} THEN NULL "
+            f"WHEN contains({text}, '\\') THEN {text}::JSON->>'$' "
+            f"ELSE substr({text}, 2, length({text}) - 2) END"
+        )
+
+    def text(self, key: str) -> str:
+        return f"nullif({self.string(key)}, '')"
+
+    def count(self, key: str) -> str:
+        return f"coalesce(TRY_CAST({self.field(key)} AS BIGINT), 0)"
+
+    def checks(self) -> str:
+        cost, ts = self.field("cost"), self.field("timestamp")
+        tests = [
+            f"{self.is_string('model')} AND {self.field('model')} <> '\"\"'",
+            self.is_count("input_tokens"),
+            self.is_count("output_tokens"),
+            self.optional("cached_input_tokens", self.is_count("cached_input_tokens")),
+            self.optional("reasoning_tokens", self.is_count("reasoning_tokens")),
+            self.optional("batch", f"{self.field('batch')} IN ('true', 'false')"),
+            self.optional("duration_ms", self.is_number("duration_ms")),
+            self.optional(
+                "cost",
+                f"{self.is_number('cost')} AND NOT starts_with({cost}, '-') "
+                f"AND TRY_CAST({cost} AS DOUBLE) < 1000000",
+            ),
+            self.optional(
+                "timestamp",
+                f"regexp_full_match({ts}, '\"{_ISO_UTC}\"') OR ({self.is_count('timestamp')} "
+                f"AND TRY_CAST({ts} AS BIGINT) < {_EPOCH_MS * 1000})",
+            ),
+            *(self.optional(key, self.is_string(key)) for key in _TEXT_KEYS),
+        ]
+        return " AND ".join(tests)
+
+    def ts(self) -> str:
+        ts, epoch = self.field("timestamp"), f"TRY_CAST({self.field('timestamp')} AS BIGINT)"
+        return (
+            f"CASE WHEN {self.absent('timestamp')} THEN NULL "
+            f"WHEN {self.is_string('timestamp')} THEN TRY_CAST(regexp_replace("
+            f"substr({ts}, 2, length({ts}) - 2), '(Z|\\+00:00)$', '') AS TIMESTAMP) "
+            f"WHEN {epoch} > {_EPOCH_MS} THEN make_timestamp({epoch} * 1000) "
+            f"ELSE make_timestamp({epoch} * 1000000) END"
+        )
+
+    def metadata(self) -> str:
+        """The unmapped keys, as in `chat.unmapped` (a JSON null is kept)."""
+        extras = [k for k in self.keys if k not in MAPPED_KEYS]
+        if not extras:
+            return "'{}'"
+        pairs = ", ".join(
+            f"{_sql_text(k)}, coalesce({self.field(k)}, 'null')::JSON" for k in extras
+        )
+        return f"json_object({pairs})"
+
+    def struct(self) -> str:
+        return _sql_text(json.dumps(dict.fromkeys(self.keys, "JSON")))
 
 
-# Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
-_READ_SQL = """
-CREATE OR REPLACE TEMP TABLE _bulk AS
-SELECT line_no, raw, try(json_keys(raw)) AS keys
-FROM (
-    SELECT row_number() OVER () AS line_no, raw
-    FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
-                  header = false, auto_detect = false)
-)
-"""
-
-
-def _field(key: str) -> str:
-    return f"v.{_ident(key)}"
-
-
-# Type tests on the JSON text of one value (minified by json_transform): no second parse.
-def _json(key: str) -> str:
-    return f"{_field(key)}::VARCHAR"
-
-
-def _absent(key: str) -> str:
-    return f"({_field(key)} IS NULL OR {_json(key)} = 'null')"
-
-
-def _is_string(key: str) -> str:
-    return f"starts_with({_json(key)}, '\"')"
-
-
-def _is_count(key: str) -> str:
-    return f"regexp_full_match({_json(key)}, '[0-9]{{1,15}}')"
-
-
-def _is_number(key: str) -> str:
-    return f"regexp_full_match({_json(key)}, '-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?')"
-
-
-def _string(key: str) -> str:
-    """The value of a JSON string; only strings with escapes need the JSON parser."""
-    text = _json(key)
-    return (
-        f"CASE WHEN NOT {_is_string(key)} THEN NULL "
-        f"WHEN contains({text}, '\\') THEN {_field(key)}->>'$' "
-        f"ELSE substr({text}, 2, length({text}) - 2) END"
-    )
-
-
-def _optional(key: str, test: str) -> str:
-    return f"({_absent(key)} OR {test})"
-
-
-def _checks() -> list[str]:
-    cost = _json("cost")
-    ts = _json("timestamp")
-    checks = [
-        f"{_is_string('model')} AND {_json('model')} <> '\"\"'",
-        _is_count("input_tokens"),
-        _is_count("output_tokens"),
-        _absent("messages"),
-        _optional("batch", f"{_json('batch')} IN ('true', 'false')"),
-        _optional("duration_ms", _is_number("duration_ms")),
-        _optional(
-            "cost",
-            f"{_is_number('cost')} AND TRY_CAST({cost} AS DOUBLE) < 1000000 "
-            f"AND NOT starts_with({cost}, '-')",
-        ),
-        _optional(
-            "timestamp",
-            f"regexp_full_match({ts}, '\"{_ISO_UTC}\"') OR ({_is_count('timestamp')} "
-            f"AND TRY_CAST({ts} AS BIGINT) < {_EPOCH_MS * 1000})",
-        ),
-    ]
-    checks += [_optional(key, _is_count(key)) for key in _INT_KEYS[2:]]
-    checks += [_optional(key, _is_string(key)) for key in _TEXT_KEYS]
-    return checks
-
-
-def _text(key: str) -> str:
-    return f"nullif({_string(key)}, '')"
-
-
-def _ts() -> str:
-    ts, epoch = _json("timestamp"), f"TRY_CAST({_json('timestamp')} AS BIGINT)"
-    return (
-        f"CASE WHEN {_absent('timestamp')} THEN NULL "
-        f"WHEN {_is_string('timestamp')} "
-        f"THEN TRY_CAST(regexp_replace(substr({ts}, 2, length({ts}) - 2), '(Z|\\+00:00)$', '') "
-        f"AS TIMESTAMP) "
-        f"WHEN {epoch} > {_EPOCH_MS} THEN make_timestamp({epoch} * 1000) "
-        f"ELSE make_timestamp({epoch} * 1000000) END"
-    )
-
-
-def _metadata(extras: list[str]) -> str:
-    """The unmapped keys of each record, as in `chat.unmapped` (a JSON null is kept)."""
-    if not extras:
-        return "'{}'"
-    pairs = ", ".join(
-        f"struct_pack(k := {_sql_text(k)}, v := coalesce({_field(k)}, 'null'::JSON))"
-        for k in extras
-    )
-    return f"to_json(map_from_entries(list_filter([{pairs}], lambda e: list_contains(keys, e.k))))"
-
-
-def _bigint(key: str) -> str:
-    return f"TRY_CAST({_json(key)} AS BIGINT)"
-
-
-def _insert_sql(struct: str, extras: list[str]) -> str:
-    """One INSERT mapping every bulk-readable flat record exactly as `FlatRecord.parse` does."""
-    it, ot = _bigint("input_tokens"), _bigint("output_tokens")
-    ct, rt = (
-        f"coalesce({_bigint('cached_input_tokens')}, 0)",
-        f"coalesce({_bigint('reasoning_tokens')}, 0)",
-    )
+def _insert_sql(keys: KeySet) -> str:
+    """One INSERT staging the not-yet-staged records whose keys are exactly `keys`."""
+    m = _Mapping(keys)
+    it, ot = m.count("input_tokens"), m.count("output_tokens")
+    ct, rt = m.count("cached_input_tokens"), m.count("reasoning_tokens")
     return f"""
 INSERT INTO _stage
 WITH parsed AS MATERIALIZED (
-    SELECT line_no, raw, keys, try(json_transform(raw, {struct})) AS v FROM _bulk
-    WHERE keys IN (SELECT keys FROM _fast_keys)
+    SELECT line_no, raw, try(json_transform_strict(raw, {m.struct()})) AS v,
+           try(len(json_keys(raw))) AS n_keys
+    FROM _bulk b
+    WHERE raw IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no)
 )
-SELECT line_no, coalesce({_text("request_id")}, CASE WHEN {_text("request_id")} IS NULL
-       THEN 'content:' || left(sha256(raw), 24) END), ts,
-       {_text("provider")}, {_string("model")}, {_text("feature")}, {_text("user_id")},
+SELECT line_no,
+       coalesce({m.text("request_id")}, 'content:' || left(sha256(raw), 24)),
+       ts, {m.text("provider")}, {m.string("model")}, {m.text("feature")}, {m.text("user_id")},
        greatest({it} - {ct}, 0), {ct}, 0, 0, {ot}, {rt}, NULL,
-       coalesce({_json("batch")} = 'true', false),
-       CASE WHEN NOT {_absent("cost")} THEN {_json("cost")} END,
-       TRY_CAST({_json("duration_ms")} AS DOUBLE),
-       coalesce({_text("status")}, 'ok'),
-       {_text("system_prompt")}, {_text("prompt")}, NULL, {_text("response")},
+       coalesce({m.field("batch")} = 'true', false),
+       CASE WHEN NOT {m.absent("cost")} THEN {m.field("cost")} END,
+       TRY_CAST({m.field("duration_ms")} AS DOUBLE),
+       coalesce({m.text("status")}, 'ok'),
+       {m.text("system_prompt")}, {m.text("prompt")}, NULL, {m.text("response")},
        list_filter([CASE WHEN {ct} > {it} THEN 'cached_gt_input' END,
                     CASE WHEN {rt} > {ot} THEN 'reasoning_gt_output' END,
                     CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
-       'flat', {_metadata(extras)}, ?, line_no, ?
-FROM (SELECT *, {_ts()} AS ts FROM parsed WHERE {" AND ".join(_checks())})
-WHERE ts IS NOT NULL OR {_absent("timestamp")}
+       'flat', {m.metadata()}, ?, line_no, ?
+FROM (SELECT *, {m.ts()} AS ts FROM parsed
+      WHERE v IS NOT NULL AND n_keys = {len(keys)} AND {m.checks()})
+WHERE ts IS NOT NULL OR {m.absent("timestamp")}
 """

@@ -128,11 +128,12 @@ def _ingest_file(
         file_result.status = "skipped"
         return file_result
     started = _now()
-    use_bulk = bulk.eligible(source, options.format, options.redact, bool(options.field_map))
-    use_bulk = use_bulk and bulk.read(store, source)
+    bulk_read = None
+    if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+        bulk_read = bulk.read(store, source)
     try:
         with store.transaction():
-            _load(store, source, options, catalogue, run_id, file_result, progress, use_bulk)
+            _load(store, source, options, catalogue, run_id, file_result, progress, bulk_read)
             if options.strict and file_result.rejected:
                 raise _StrictRollback
             _record_run(store, run_id, file_result, started)
@@ -158,7 +159,7 @@ def _load(
     run_id: str,
     out: FileResult,
     progress: Progress | None,
-    use_bulk: bool,
+    bulk_read: bulk.BulkRead | None,
 ) -> None:
     reader = Reader(source)
     total_bytes = source.path.stat().st_size if source.path else None
@@ -167,7 +168,7 @@ def _load(
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
     store.unregister("_empty")
-    lines = _bulk_stage(store, source, run_id, stage, out) if use_bulk else None
+    lines = None if bulk_read is None else _bulk_stage(store, source, bulk_read, run_id, stage, out)
     for line in reader.lines() if lines is None else lines:
         out.records_read += 1
         reason = stage.add(line)
@@ -195,10 +196,15 @@ def _load(
 
 
 def _bulk_stage(
-    store: Store, source: Source, run_id: str, stage: StageBatch, out: FileResult
+    store: Store,
+    source: Source,
+    bulk_read: bulk.BulkRead,
+    run_id: str,
+    stage: StageBatch,
+    out: FileResult,
 ) -> Iterator[Line]:
     """Let DuckDB stage the flat records it has read; the lines left for the per-record path."""
-    leftovers = bulk.stage(store, source.label, run_id)
+    leftovers = bulk.stage(store, bulk_read, source.label, run_id)
     row = store.row("SELECT count(*) FROM _stage")
     staged = int(row[0]) if row else 0
     out.records_read += staged

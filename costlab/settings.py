@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from costlab.prices import PriceOverride
 from costlab.errors import ConfigError
+from costlab.prices import PriceOverride
 
 DEFAULT_DB = "costlab.duckdb"
 DB_ENV = "COSTLAB_DB"

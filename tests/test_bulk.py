@@ -106,12 +106,13 @@ def test_most_flat_records_take_the_bulk_path(
 ) -> None:
     path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(300)])
     store = Store.open(":memory:")
-    assert bulk.read(store, sources.Source(path, str(path)))
+    bulk_read = bulk.read(store, sources.Source(path, str(path)))
+    assert bulk_read is not None
     from costlab.staging import STAGE_SCHEMA
 
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
-    leftovers = list(bulk.stage(store, str(path), "run"))
+    leftovers = list(bulk.stage(store, bulk_read, str(path), "run"))
     assert leftovers == []
     assert store.row("SELECT count(*) FROM _stage")[0] == 300
 
@@ -120,7 +121,7 @@ def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Pat
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(orjson.dumps(flat(1)) + b"\n" + b'{"model": "caf\xe9"}\n')
     store = Store.open(":memory:")
-    assert not bulk.read(store, sources.Source(path, str(path)))
+    assert bulk.read(store, sources.Source(path, str(path))) is None
     assert (
         store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0]
         == 0

@@ -290,8 +290,9 @@ def test_kill_mid_file_leaves_the_store_as_before(tmp_path: Path) -> None:
     with big.open("wb") as f:
         for i in range(200_000):
             f.write(orjson.dumps(flat(i, request_id=f"big-{i}")) + b"\n")
+    # --redact takes the per-record path (~15 s here): killed at 3 s, it is surely mid-file.
     proc = subprocess.Popen(
-        _ingest_cmd(db, str(big)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _ingest_cmd(db, str(big), "--redact"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     time.sleep(3.0)
     assert proc.poll() is None, "ingest finished before it could be killed: make the file bigger"
