@@ -5,7 +5,8 @@ Records are mapped one key set at a time: `json_transform_strict` accepts a reco
 has every key of the set, and a key count equal to the set's size makes the match exact. Only
 records that are certainly flat, and whose every field has the type `formats.flat` accepts, are
 mapped here; every other line goes back to the per-record path, which stays the reference (and
-gives bad lines their precise reject reason). `tests/test_bulk.py` proves both paths store the same rows.
+gives bad lines their precise reject reason). `tests/test_bulk.py` proves both paths store the
+same rows.
 """
 
 from __future__ import annotations
