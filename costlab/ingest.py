@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from costlab import bulk, prices, settings
+from costlab import bulk, landing, prices
 from costlab.errors import BadInput
 from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, STAGE_SCHEMA, RejectBatch, StageBatch
@@ -98,12 +97,8 @@ def ingest(
 ) -> IngestResult:
     """Load every source; each file is one transaction, skipped when already loaded."""
     _check_map(options.field_map)
-    result = IngestResult(run_id=uuid.uuid4().hex[:12], db=store.path)
-    for source in sources:
-        result.files.append(
-            _ingest_file(store, source, options, catalogue, result.run_id, progress)
-        )
-    return result
+    run = _Run(store, options, catalogue, uuid.uuid4().hex[:12], progress)
+    return IngestResult(run.run_id, store.path, [run.file(source) for source in sources])
 
 
 def _check_map(field_map: Mapping[str, str]) -> None:
@@ -115,103 +110,100 @@ def _check_map(field_map: Mapping[str, str]) -> None:
             )
 
 
-def _ingest_file(
-    store: Store,
-    source: Source,
-    options: IngestOptions,
-    catalogue: prices.Catalogue,
-    run_id: str,
-    progress: Progress | None,
-) -> FileResult:
-    file_result = FileResult(source=source.label, sha256=sha256(source))
-    if file_result.sha256 and not options.force and _already_loaded(store, file_result.sha256):
-        file_result.status = "skipped"
-        return file_result
-    started = _now()
-    bulk_read = None
-    if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
-        bulk_read = bulk.read(store, source)
-    try:
-        with store.transaction():
-            _load(store, source, options, catalogue, run_id, file_result, progress, bulk_read)
-            if options.strict and file_result.rejected:
-                raise _StrictRollback
-            _record_run(store, run_id, file_result, started)
-    except _StrictRollback:
-        file_result.status = "rolled_back"
-        file_result.added = file_result.duplicate = 0
-        file_result.spend_usd = Decimal(0)
-    return file_result
+@dataclass(frozen=True)
+class _Run:
+    """One `costlab ingest` invocation: what every file of it shares."""
+
+    store: Store
+    options: IngestOptions
+    catalogue: prices.Catalogue
+    run_id: str
+    progress: Progress | None
+
+    def file(self, source: Source) -> FileResult:
+        """Load one file in one transaction (skipped when its sha256 is already loaded)."""
+        out = FileResult(source=source.label, sha256=sha256(source))
+        if out.sha256 and not self.options.force and _already_loaded(self.store, out.sha256):
+            out.status = "skipped"
+            return out
+        started = _now()
+        options = self.options
+        bulk_read = None
+        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            bulk_read = bulk.read(self.store, source)  # before the transaction: it may fail
+        try:
+            with self.store.transaction():
+                self._load(source, out, bulk_read)
+                if options.strict and out.rejected:
+                    raise _StrictRollback
+                _record_run(self.store, self.run_id, out, started)
+        except _StrictRollback:
+            out.status = "rolled_back"
+            out.added = out.duplicate = 0
+            out.spend_usd = Decimal(0)
+        return out
+
+    def _load(self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None) -> None:
+        store = self.store
+        stage = StageBatch(self.options, source.label, self.run_id)
+        rejects = RejectBatch(source.label, self.run_id)
+        store.register("_empty", STAGE_SCHEMA.empty_table())
+        store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
+        store.unregister("_empty")
+        reader = Reader(source)
+        lines = reader.lines() if bulk_read is None else self._bulk(bulk_read, stage, out)
+        self._stage_lines(source, reader, lines, stage, rejects, out)
+        if out.sha256 is None:
+            out.sha256 = reader.digest.hexdigest()
+        out.rejected = rejects.count
+        out.formats = dict(stage.formats)
+        landing.land(store, self.catalogue, self.options.no_text)
+        _store_rejects(store, rejects)
+        landing.store_batch_inputs(store)
+        landing.join_batch_inputs(store, self.options.no_text)
+        _summarise(store, self.run_id, out, stage.calls)
+        store.execute("DROP TABLE _stage")
+
+    def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> Iterator[Line]:
+        """Let DuckDB stage the flat records it has read; the lines left for Python."""
+        leftovers = bulk.stage(self.store, bulk_read, out.source, self.run_id)
+        row = self.store.row("SELECT count(*) FROM _stage")
+        staged = int(row[0]) if row else 0
+        out.records_read += staged
+        stage.calls += staged
+        if staged:
+            stage.formats["flat"] += staged
+        return leftovers
+
+    def _stage_lines(
+        self,
+        source: Source,
+        reader: Reader,
+        lines: Iterator[Line],
+        stage: StageBatch,
+        rejects: RejectBatch,
+        out: FileResult,
+    ) -> None:
+        total_bytes = source.path.stat().st_size if source.path else None
+        for line in lines:
+            out.records_read += 1
+            reason = stage.add(line)
+            if reason is not None:
+                rejects.add(line, reason)
+                if len(out.reject_examples) < REJECT_EXAMPLES:
+                    out.reject_examples.append((line.number, reason))
+            if stage.rows >= BATCH_ROWS:
+                _flush(self.store, stage)
+                if self.progress:
+                    self.progress(source.label, reader.bytes_read, total_bytes)
+        _flush(self.store, stage)
+        if self.progress:
+            self.progress(source.label, total_bytes or reader.bytes_read, total_bytes)
 
 
 def _already_loaded(store: Store, digest: str) -> bool:
-    return (
-        store.row("SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest])
-        is not None
-    )
-
-
-def _load(
-    store: Store,
-    source: Source,
-    options: IngestOptions,
-    catalogue: prices.Catalogue,
-    run_id: str,
-    out: FileResult,
-    progress: Progress | None,
-    bulk_read: bulk.BulkRead | None,
-) -> None:
-    reader = Reader(source)
-    total_bytes = source.path.stat().st_size if source.path else None
-    stage = StageBatch(options, source.label, run_id)
-    rejects = RejectBatch(source.label, run_id)
-    store.register("_empty", STAGE_SCHEMA.empty_table())
-    store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
-    store.unregister("_empty")
-    lines = None if bulk_read is None else _bulk_stage(store, source, bulk_read, run_id, stage, out)
-    for line in reader.lines() if lines is None else lines:
-        out.records_read += 1
-        reason = stage.add(line)
-        if reason is not None:
-            rejects.add(line, reason)
-            if len(out.reject_examples) < REJECT_EXAMPLES:
-                out.reject_examples.append((line.number, reason))
-        if stage.rows >= BATCH_ROWS:
-            _flush(store, stage)
-            if progress:
-                progress(source.label, reader.bytes_read, total_bytes)
-    _flush(store, stage)
-    if progress:
-        progress(source.label, total_bytes or reader.bytes_read, total_bytes)
-    if out.sha256 is None:
-        out.sha256 = reader.digest.hexdigest()
-    out.rejected = rejects.count
-    out.formats = dict(stage.formats)
-    _insert(store, catalogue, options, run_id, source.label)
-    _store_rejects(store, rejects)
-    _store_batch_inputs(store, stage)
-    _join_batch_inputs(store, options)
-    _summarise(store, run_id, out, stage.calls)
-    store.execute("DROP TABLE _stage")
-
-
-def _bulk_stage(
-    store: Store,
-    source: Source,
-    bulk_read: bulk.BulkRead,
-    run_id: str,
-    stage: StageBatch,
-    out: FileResult,
-) -> Iterator[Line]:
-    """Let DuckDB stage the flat records it has read; the lines left for the per-record path."""
-    leftovers = bulk.stage(store, bulk_read, source.label, run_id)
-    row = store.row("SELECT count(*) FROM _stage")
-    staged = int(row[0]) if row else 0
-    out.records_read += staged
-    stage.calls += staged
-    if staged:
-        stage.formats["flat"] += staged
-    return leftovers
+    found = store.row("SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest])
+    return found is not None
 
 
 def _flush(store: Store, stage: StageBatch) -> None:
@@ -225,98 +217,6 @@ def _flush(store: Store, stage: StageBatch) -> None:
         store.unregister("_batch")
 
 
-def _insert(
-    store: Store, catalogue: prices.Catalogue, options: IngestOptions, run_id: str, label: str
-) -> None:
-    logged = [r[0] for r in store.rows("SELECT DISTINCT model_logged FROM _stage")]
-    resolutions = {name: catalogue.resolve(name) for name in logged if name}
-    store.register("_models", _models_table(resolutions))
-    known = sorted({r.model for r in resolutions.values() if r.model})
-    store.register("_points", prices.points_arrow(catalogue.points(known)))
-    text = "NULL" if options.no_text else None
-    try:
-        store.execute(_CALLS_SQL)
-        store.execute(
-            _INSERT_SQL.format(
-                cost=prices.cost_sql("_calls", "_points"),
-                system_prompt=text or "system_prompt",
-                prompt=text or "prompt",
-                messages=text or "messages",
-                response=text or "response",
-            ),
-            [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
-        )
-        store.execute("DROP VIEW _calls")
-    finally:
-        store.unregister("_models")
-        store.unregister("_points")
-
-
-def _models_table(resolutions: Mapping[str, prices.Resolution]) -> Any:
-    import pyarrow as pa
-
-    names = list(resolutions)
-    return pa.table(
-        {
-            "logged": pa.array(names, pa.string()),
-            "model": pa.array([resolutions[n].model for n in names], pa.string()),
-            "provider": pa.array([resolutions[n].provider for n in names], pa.string()),
-            "note": pa.array([resolutions[n].note for n in names], pa.string()),
-        }
-    )
-
-
-# The one statement that turns staged records into stored requests: normalised model, exact
-# cost (logged kept beside computed), prompt hashes, and no request id stored twice.
-_CALLS_SQL = """
-CREATE OR REPLACE TEMP VIEW _calls AS
-SELECT s.row_key, coalesce(m.model, s.model_logged) AS model, s.ts, s.batch,
-       s.uncached_input_tokens, s.cached_input_tokens, s.cache_write_5m_tokens,
-       s.cache_write_1h_tokens, s.output_tokens, s.reasoning_tokens
-FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
-"""
-
-_INSERT_SQL = """
-INSERT INTO requests
-SELECT request_id, ts, provider, model, model_logged, feature, user_id,
-       uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
-           + cache_write_1h_tokens,
-       uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens,
-       cache_write_1h_tokens, output_tokens, reasoning_tokens, total_tokens_logged, batch,
-       coalesce(logged, computed),
-       CASE WHEN logged IS NOT NULL THEN 'logged' WHEN computed IS NOT NULL THEN 'computed' END,
-       logged, computed,
-       CASE WHEN no_tokens AND model_logged IS NULL THEN 'no model logged: no tokens billed'
-            WHEN known IS NULL THEN 'unknown model: not in the price catalogue'
-            ELSE nullif(concat_ws('; ', resolve_note, price_note,
-                 CASE WHEN abs(logged - computed) > greatest(computed * ?, ?)
-                      THEN 'logged cost disagrees with computed cost' END), '') END,
-       latency_ms, status,
-       {system_prompt}, {prompt}, {messages}, {response},
-       CASE WHEN prompt IS NOT NULL OR system_prompt IS NOT NULL
-            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END,
-       CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END,
-       flags, format, metadata, source_file, source_line, run_id
-FROM (
-    SELECT s.* EXCLUDE (provider, logged_cost_usd),
-           coalesce(s.provider, m.provider) AS provider,
-           coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
-           s.logged_cost_usd::DECIMAL(38, 18) AS logged,
-           s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
-               + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
-           CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
-                ELSE c.computed_cost_usd END AS computed,
-           c.price_note
-    FROM _stage s
-    LEFT JOIN _models m ON m.logged = s.model_logged
-    LEFT JOIN ({cost}) c ON c.row_key = s.row_key
-    WHERE s.format <> 'openai_batch_input'
-      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
-      AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
-)
-"""
-
-
 def _store_rejects(store: Store, rejects: RejectBatch) -> None:
     table = rejects.take()
     if table is None:
@@ -326,35 +226,6 @@ def _store_rejects(store: Store, rejects: RejectBatch) -> None:
         store.execute("INSERT INTO rejects SELECT * FROM _rejects")
     finally:
         store.unregister("_rejects")
-
-
-def _store_batch_inputs(store: Store, stage: StageBatch) -> None:
-    store.execute(
-        "INSERT INTO batch_inputs SELECT json_extract_string(metadata, '$.custom_id'), "
-        "model_logged, system_prompt, prompt, messages, source_file, run_id "
-        "FROM _stage WHERE format = 'openai_batch_input'"
-    )
-
-
-def _join_batch_inputs(store: Store, options: IngestOptions) -> None:
-    """Fill the prompt of Batch API outputs from their input lines, joined on custom_id."""
-    if options.no_text:
-        return
-    # A custom_id seen in more than one input line is ambiguous: such outputs stay unjoined.
-    store.execute(
-        """
-        UPDATE requests SET system_prompt = b.system_prompt, prompt = b.prompt,
-            messages = b.messages,
-            prompt_hash = md5(coalesce(b.system_prompt, '') || chr(0) || coalesce(b.prompt, '')),
-            system_prompt_hash = CASE WHEN b.system_prompt IS NOT NULL
-                                      THEN md5(b.system_prompt) END
-        FROM (SELECT custom_id, any_value(system_prompt) AS system_prompt,
-                     any_value(prompt) AS prompt, any_value(messages) AS messages
-              FROM batch_inputs GROUP BY custom_id HAVING count(*) = 1) b
-        WHERE requests.format = 'openai_batch_output' AND requests.prompt IS NULL
-          AND json_extract_string(requests.metadata, '$.custom_id') = b.custom_id
-        """
-    )
 
 
 def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:

@@ -72,6 +72,9 @@ def test_batch_outputs_get_their_prompt_from_input_lines(
     joined = store.rows("SELECT system_prompt, prompt FROM requests WHERE prompt IS NOT NULL")
     assert joined == [("You are terse.", "Say hello")]
     assert store.row("SELECT count(*) FROM requests")[0] == 2
+    # Reading the input file again does not make its custom_ids ambiguous.
+    run(store, catalogue, inputs, force=True)
+    assert store.row("SELECT count(*) FROM batch_inputs")[0] == 1
 
 
 def test_totals_equal_an_independent_sum(

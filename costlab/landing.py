@@ -1,0 +1,138 @@
+"""Landing: staged calls become rows of `requests`, with normalised models and exact costs.
+
+One statement does it: the catalogue name of each model, the computed cost next to the logged
+one, prompt hashes, and no request id stored twice (within the file or across the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from costlab import prices, settings
+from costlab.store import Store
+
+
+def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
+    """Insert the staged calls that are new into `requests`, priced."""
+    logged = [r[0] for r in store.rows("SELECT DISTINCT model_logged FROM _stage")]
+    resolutions = {name: catalogue.resolve(name) for name in logged if name}
+    store.register("_models", _models_table(resolutions))
+    known = sorted({r.model for r in resolutions.values() if r.model})
+    store.register("_points", prices.points_arrow(catalogue.points(known)))
+    text = "NULL" if no_text else None
+    try:
+        store.execute(_CALLS_SQL)
+        store.execute(
+            _INSERT_SQL.format(
+                cost=prices.cost_sql("_calls", "_points"),
+                system_prompt=text or "system_prompt",
+                prompt=text or "prompt",
+                messages=text or "messages",
+                response=text or "response",
+            ),
+            [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
+        )
+        store.execute("DROP VIEW _calls")
+    finally:
+        store.unregister("_models")
+        store.unregister("_points")
+
+
+def _models_table(resolutions: Mapping[str, prices.Resolution]) -> Any:
+    import pyarrow as pa
+
+    names = list(resolutions)
+    return pa.table(
+        {
+            "logged": pa.array(names, pa.string()),
+            "model": pa.array([resolutions[n].model for n in names], pa.string()),
+            "provider": pa.array([resolutions[n].provider for n in names], pa.string()),
+            "note": pa.array([resolutions[n].note for n in names], pa.string()),
+        }
+    )
+
+
+# The one statement that turns staged records into stored requests: normalised model, exact
+# cost (logged kept beside computed), prompt hashes, and no request id stored twice.
+_CALLS_SQL = """
+CREATE OR REPLACE TEMP VIEW _calls AS
+SELECT s.row_key, coalesce(m.model, s.model_logged) AS model, s.ts, s.batch,
+       s.uncached_input_tokens, s.cached_input_tokens, s.cache_write_5m_tokens,
+       s.cache_write_1h_tokens, s.output_tokens, s.reasoning_tokens
+FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
+"""
+
+_INSERT_SQL = """
+INSERT INTO requests
+SELECT request_id, ts, provider, model, model_logged, feature, user_id,
+       uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
+           + cache_write_1h_tokens,
+       uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens,
+       cache_write_1h_tokens, output_tokens, reasoning_tokens, total_tokens_logged, batch,
+       coalesce(logged, computed),
+       CASE WHEN logged IS NOT NULL THEN 'logged' WHEN computed IS NOT NULL THEN 'computed' END,
+       logged, computed,
+       CASE WHEN no_tokens AND model_logged IS NULL THEN 'no model logged: no tokens billed'
+            WHEN known IS NULL THEN 'unknown model: not in the price catalogue'
+            ELSE nullif(concat_ws('; ', resolve_note, price_note,
+                 CASE WHEN abs(logged - computed) > greatest(computed * ?, ?)
+                      THEN 'logged cost disagrees with computed cost' END), '') END,
+       latency_ms, status,
+       {system_prompt}, {prompt}, {messages}, {response},
+       CASE WHEN prompt IS NOT NULL OR system_prompt IS NOT NULL
+            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END,
+       CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END,
+       flags, format, metadata, source_file, source_line, run_id
+FROM (
+    SELECT s.* EXCLUDE (provider, logged_cost_usd),
+           coalesce(s.provider, m.provider) AS provider,
+           coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
+           s.logged_cost_usd::DECIMAL(38, 18) AS logged,
+           s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
+               + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
+           CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
+                ELSE c.computed_cost_usd END AS computed,
+           c.price_note
+    FROM _stage s
+    LEFT JOIN _models m ON m.logged = s.model_logged
+    LEFT JOIN ({cost}) c ON c.row_key = s.row_key
+    WHERE s.format <> 'openai_batch_input'
+      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
+      AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
+)
+"""
+
+
+def store_batch_inputs(store: Store) -> None:
+    """Keep the staged Batch API input lines (once each) for joining with their outputs."""
+    store.execute(
+        "INSERT INTO batch_inputs SELECT json_extract_string(metadata, '$.custom_id'), "
+        "model_logged, system_prompt, prompt, messages, source_file, run_id "
+        "FROM _stage s WHERE format = 'openai_batch_input' AND NOT EXISTS (SELECT 1 "
+        "FROM batch_inputs b WHERE b.custom_id = json_extract_string(s.metadata, '$.custom_id') "
+        "AND b.prompt IS NOT DISTINCT FROM s.prompt "
+        "AND b.system_prompt IS NOT DISTINCT FROM s.system_prompt)"
+    )
+
+
+def join_batch_inputs(store: Store, no_text: bool) -> None:
+    """Fill the prompt of Batch API outputs from their input lines, joined on custom_id."""
+    if no_text:
+        return
+    # A custom_id with different prompts in several input lines is ambiguous: not joined.
+    store.execute(
+        """
+        UPDATE requests SET system_prompt = b.system_prompt, prompt = b.prompt,
+            messages = b.messages,
+            prompt_hash = md5(coalesce(b.system_prompt, '') || chr(0) || coalesce(b.prompt, '')),
+            system_prompt_hash = CASE WHEN b.system_prompt IS NOT NULL
+                                      THEN md5(b.system_prompt) END
+        FROM (SELECT custom_id, any_value(system_prompt) AS system_prompt,
+                     any_value(prompt) AS prompt, any_value(messages) AS messages
+              FROM batch_inputs GROUP BY custom_id
+              HAVING count(DISTINCT (system_prompt, prompt)) = 1) b
+        WHERE requests.format = 'openai_batch_output' AND requests.prompt IS NULL
+          AND json_extract_string(requests.metadata, '$.custom_id') = b.custom_id
+        """
+    )
