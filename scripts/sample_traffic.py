@@ -59,16 +59,26 @@ MODELS = list(SNAPSHOTS)
 
 
 @cache
+def shipped_catalogue() -> Catalogue:
+    return Catalogue.load(SHIPPED_CATALOGUE)
+
+
+@cache
 def list_price(model: str) -> tuple[float, float, float, float, float]:
     """Per million tokens: input, output, cache read, cache write 5m, cache write 1h (0.0: none).
 
     The shipped catalogue's standard base-tier prices, not a user catalogue: the committed
     samples must not depend on the machine that makes them.
     """
-    points = Catalogue.load(SHIPPED_CATALOGUE).points([model])
+    points = shipped_catalogue().points([model])
     point = next(p for p in points if not p.batch and p.above_tokens == 0)
-    prices = (point.input, point.output, point.cache_read, point.cache_write_5m)
-    return tuple(per_million(p) for p in (*prices, point.cache_write_1h))  # type: ignore[return-value]
+    return (
+        per_million(point.input),
+        per_million(point.output),
+        per_million(point.cache_read),
+        per_million(point.cache_write_5m),
+        per_million(point.cache_write_1h),
+    )
 
 
 def per_million(per_token: Decimal | None) -> float:
