@@ -106,3 +106,21 @@ def test_price_override_from_the_config_reprices_later_requests(tmp_path: Path, 
         costs = dict(store.rows("SELECT request_id, cost_usd FROM requests"))
     # 1000 input + 200 output tokens: list price before the override, $1 / $2 per 1M after.
     assert costs == {"req-1": Decimal("0.00027"), "req-5": Decimal("0.0014")}
+
+
+def test_ingest_makes_no_network_access(tmp_path: Path) -> None:
+    code = (
+        "import socket, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit('network access attempted')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "from costlab.cli import main\n"
+        f"sys.argv = ['costlab', '--db', {str(tmp_path / 'n.duckdb')!r}, 'ingest', "
+        f"{str(SAMPLES)!r}, '--json']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["totals"]["added"] == 472
