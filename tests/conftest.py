@@ -17,6 +17,33 @@ from costlab.store import Store
 
 DATA = Path(__file__).parent / "data"
 
+# One record of each common shape that a gateway or tracing format must not claim as its own.
+OTHER_FORMATS: list[dict[str, Any]] = [
+    {
+        "request_id": "r1",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "model": "gpt-4o",
+        "input_tokens": 1,
+        "output_tokens": 2,
+        "cost": 0.1,
+    },
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    },
+    {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-3-5-sonnet",
+        "content": [],
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    },
+]
+
 
 @pytest.fixture
 def store() -> Iterator[Store]:

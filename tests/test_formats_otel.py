@@ -14,6 +14,7 @@ from costlab import usage
 from costlab.errors import RecordError
 from costlab.formats import Detector
 from costlab.formats.otel import OTelSpan
+from tests.conftest import OTHER_FORMATS
 
 DATA = Path(__file__).parent / "data" / "otel"
 
@@ -171,31 +172,7 @@ def test_missing_model() -> None:
 
 @pytest.mark.parametrize(
     "record",
-    [
-        {
-            "request_id": "r1",
-            "timestamp": "2025-01-01T00:00:00Z",
-            "model": "gpt-4o",
-            "input_tokens": 1,
-            "output_tokens": 2,
-            "cost": 0.1,
-        },
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "model": "gpt-4o",
-            "choices": [],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        },
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-3-5-sonnet",
-            "content": [],
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-        },
-    ],
+    OTHER_FORMATS,
 )
 def test_other_shapes_are_not_otel(record: dict[str, Any]) -> None:
     assert not OTelSpan.detect(record)

@@ -11,10 +11,8 @@ from costlab.formats import LogFormat
 from costlab.formats.chat import last_user_turn, text_of, unmapped
 from costlab.formats.values import text
 from costlab.formats.wrapped import (
-    APP_FIELDS,
-    add_app_fields,
+    WrappedShape,
     blank_call,
-    envelope,
     error_call,
     request_of,
     wrapped_response,
@@ -93,28 +91,11 @@ def _add_request(call: Call, request: dict[str, Any]) -> None:
         call["user_id"] = text(meta.get("user_id")) or call["user_id"]
 
 
-def _parse_wrapped(record: dict[str, Any]) -> Call:
-    """A call from a request+response record (an application's own log line)."""
-    body, outer = envelope(record.get("response"))
-    request, nested = request_of(record)
-    if body.get("type") == "error" or outer.get("status_code", 200) != 200:
-        call = error_call("anthropic", text(request.get("model")), body.get("error") or body)
-    else:
-        call = message_call(body)
-        call["metadata"] = {"response": call["metadata"]} if call["metadata"] else {}
-    call["metadata"].update(outer)
-    _add_request(call, request)
-    if call["model"] is None:
-        raise RecordError("missing model")
-    if nested:
-        call["metadata"].update(unmapped(record, APP_FIELDS))
-        extra = unmapped(request, _REQUEST)
-        if extra:
-            call["metadata"]["request"] = extra
-    else:
-        call["metadata"].update(unmapped(record, APP_FIELDS | _REQUEST))
-    add_app_fields(call, record)
-    return call
+def _is_error(body: dict[str, Any]) -> bool:
+    return body.get("type") == "error"
+
+
+_WRAPPED = WrappedShape("anthropic", _is_error, message_call, _add_request, _REQUEST)
 
 
 class AnthropicMessage(LogFormat):
@@ -138,7 +119,7 @@ class AnthropicMessage(LogFormat):
     def parse(self, record: dict[str, Any]) -> Call:
         if record.get("type") == "message":
             return message_call(record)
-        return _parse_wrapped(record)
+        return _WRAPPED.parse(record)
 
 
 class AnthropicBatchResult(LogFormat):

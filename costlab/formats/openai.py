@@ -12,8 +12,7 @@ from costlab.formats import LogFormat
 from costlab.formats.chat import last_user_turn, system_prompt, text_of, unmapped
 from costlab.formats.values import text
 from costlab.formats.wrapped import (
-    APP_FIELDS,
-    add_app_fields,
+    WrappedShape,
     blank_call,
     envelope,
     error_call,
@@ -199,34 +198,13 @@ def _is_error(body: dict[str, Any]) -> bool:
     return body.get("error") is not None and "usage" not in body and body.get("type") != "error"
 
 
-def _parse_wrapped(record: dict[str, Any]) -> Call:
-    """A call from a request+response record (an application's own log line)."""
-    body, outer = envelope(record.get("response"))
-    request, nested = request_of(record)
-    if _is_error(body) or outer.get("status_code", 200) != 200:
-        call = error_call("openai", text(request.get("model")), body.get("error") or body)
-    else:
-        call = body_call(body)
-        call["metadata"] = {"response": call["metadata"]} if call["metadata"] else {}
-    call["metadata"].update(outer)
-    _add_request(call, request)
-    if call["model"] is None:
-        raise RecordError("missing model")
-    if nested:
-        call["metadata"].update(unmapped(record, APP_FIELDS))
-        extra = unmapped(request, _REQUEST_FIELDS)
-        if extra:
-            call["metadata"]["request"] = extra
-    else:
-        call["metadata"].update(unmapped(record, APP_FIELDS | _REQUEST_FIELDS))
-    add_app_fields(call, record)
-    return call
+_WRAPPED = WrappedShape("openai", _is_error, body_call, _add_request, _REQUEST_FIELDS)
 
 
 def _parse_bare_or_wrapped(record: dict[str, Any]) -> Call:
     if isinstance(record.get("object"), str):
         return body_call(record)
-    return _parse_wrapped(record)
+    return _WRAPPED.parse(record)
 
 
 def _detect(record: dict[str, Any], objects: tuple[str, ...], request_key: str) -> bool:

@@ -5,10 +5,14 @@ Shared by the OpenAI and Anthropic formats, whose wrapped records have the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from costlab import timestamps, usage
 from costlab.call import Call
+from costlab.errors import RecordError
+from costlab.formats.chat import unmapped
 from costlab.formats.values import logged_cost, number, text
 
 # Keys that mark another format's record (LiteLLM payloads and spend logs carry `response` too).
@@ -100,3 +104,38 @@ def error_call(provider: str, model: str | None, error: Any) -> Call:
     if error is not None:
         call["metadata"]["error"] = error
     return call
+
+
+@dataclass(frozen=True)
+class WrappedShape:
+    """How one provider's {request, response} records read: the parts that differ."""
+
+    provider: str
+    is_error: Callable[[dict[str, Any]], bool]
+    body_call: Callable[[dict[str, Any]], Call]
+    add_request: Callable[[Call, dict[str, Any]], None]
+    request_fields: frozenset[str]
+
+    def parse(self, record: dict[str, Any]) -> Call:
+        """A call from a request+response record (an application's own log line)."""
+        body, outer = envelope(record.get("response"))
+        request, nested = request_of(record)
+        if self.is_error(body) or outer.get("status_code", 200) != 200:
+            model = text(request.get("model"))
+            call = error_call(self.provider, model, body.get("error") or body)
+        else:
+            call = self.body_call(body)
+            call["metadata"] = {"response": call["metadata"]} if call["metadata"] else {}
+        call["metadata"].update(outer)
+        self.add_request(call, request)
+        if call["model"] is None:
+            raise RecordError("missing model")
+        if nested:
+            call["metadata"].update(unmapped(record, APP_FIELDS))
+            extra = unmapped(request, self.request_fields)
+            if extra:
+                call["metadata"]["request"] = extra
+        else:
+            call["metadata"].update(unmapped(record, APP_FIELDS | self.request_fields))
+        add_app_fields(call, record)
+        return call
