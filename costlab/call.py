@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
+
+from costlab.usage import Buckets
 
 
-class Call(TypedDict, total=False):
+class Call(Buckets, total=False):
     """One LLM call, provider-neutral. Token buckets are disjoint (see `costlab.usage`)."""
 
     request_id: str | None
     ts: datetime | None  # UTC, naive
     provider: str | None
-    model: str | None  # as logged; prices.normalise() gives the catalogue name
+    model: str | None  # as logged; prices.Catalogue.resolve() gives the catalogue name
     feature: str | None
     user_id: str | None
-    uncached_input_tokens: int
-    cached_input_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    total_tokens_logged: int | None
-    flags: list[str]
     batch: bool
     logged_cost_usd: str | None  # decimal text, never a float sum
     latency_ms: float | None
@@ -32,7 +26,3 @@ class Call(TypedDict, total=False):
     messages: Any  # JSON-serialisable list of messages, or None
     response: str | None
     metadata: dict[str, Any]  # every field the format did not map
-
-
-# Columns a parser fills, in store order. `costlab.ingest` adds the rest.
-CALL_FIELDS: tuple[str, ...] = tuple(Call.__annotations__)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from costlab import bulk, landing, prices
 from costlab.errors import BadInput
@@ -158,7 +159,7 @@ class _Run:
         out.rejected = rejects.count
         out.formats = dict(stage.formats)
         landing.land(store, self.catalogue, self.options.no_text)
-        _store_rejects(store, rejects)
+        self._append("rejects", rejects.take())
         landing.store_batch_inputs(store)
         landing.join_batch_inputs(store, self.options.no_text)
         _summarise(store, self.run_id, out, stage.calls)
@@ -174,6 +175,10 @@ class _Run:
         if staged:
             stage.formats["flat"] += staged
         return leftovers
+
+    def _append(self, table_name: str, rows: Any) -> None:
+        if rows is not None:
+            self.store.append(table_name, rows)
 
     def _stage_lines(
         self,
@@ -193,10 +198,10 @@ class _Run:
                 if len(out.reject_examples) < REJECT_EXAMPLES:
                     out.reject_examples.append((line.number, reason))
             if stage.rows >= BATCH_ROWS:
-                _flush(self.store, stage)
+                self._append("_stage", stage.take())
                 if self.progress:
                     self.progress(source.label, reader.bytes_read, total_bytes)
-        _flush(self.store, stage)
+        self._append("_stage", stage.take())
         if self.progress:
             self.progress(source.label, total_bytes or reader.bytes_read, total_bytes)
 
@@ -204,28 +209,6 @@ class _Run:
 def _already_loaded(store: Store, digest: str) -> bool:
     found = store.row("SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest])
     return found is not None
-
-
-def _flush(store: Store, stage: StageBatch) -> None:
-    table = stage.take()
-    if table is None:
-        return
-    store.register("_batch", table)
-    try:
-        store.execute("INSERT INTO _stage SELECT * FROM _batch")
-    finally:
-        store.unregister("_batch")
-
-
-def _store_rejects(store: Store, rejects: RejectBatch) -> None:
-    table = rejects.take()
-    if table is None:
-        return
-    store.register("_rejects", table)
-    try:
-        store.execute("INSERT INTO rejects SELECT * FROM _rejects")
-    finally:
-        store.unregister("_rejects")
 
 
 def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:

@@ -207,6 +207,16 @@ class Store:
         except duckdb.Error as err:
             raise StoreError(f"store query failed: {err}") from None
 
+    def append(self, table_name: str, rows: Any) -> None:
+        """Append a pyarrow Table whose columns match `table_name`'s, in order."""
+        if not table_name.isidentifier():
+            raise ValueError(f"not a table name: {table_name!r}")
+        self.register("_append", rows)
+        try:
+            self.execute(f"INSERT INTO {table_name} SELECT * FROM _append")
+        finally:
+            self.unregister("_append")
+
     def register(self, name: str, table: Any) -> None:
         """Expose a pyarrow Table to SQL under `name` until `unregister`."""
         self._con.register(name, table)
