@@ -64,25 +64,31 @@ FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
 """
 
 _INSERT_SQL = """
-INSERT INTO requests
+INSERT INTO requests BY NAME
 SELECT request_id, ts, provider, model, model_logged, feature, user_id,
        uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
-           + cache_write_1h_tokens,
+           + cache_write_1h_tokens AS input_tokens,
        uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens,
        cache_write_1h_tokens, output_tokens, reasoning_tokens, total_tokens_logged, batch,
-       coalesce(logged, computed),
-       CASE WHEN logged IS NOT NULL THEN 'logged' WHEN computed IS NOT NULL THEN 'computed' END,
-       logged, computed,
+       coalesce(logged, computed) AS cost_usd,
+       CASE WHEN logged IS NOT NULL THEN 'logged'
+            WHEN computed IS NOT NULL THEN 'computed' END AS cost_source,
+       logged AS logged_cost_usd, computed AS computed_cost_usd,
        CASE WHEN no_tokens AND model_logged IS NULL THEN 'no model logged: no tokens billed'
             WHEN known IS NULL THEN 'unknown model: not in the price catalogue'
             ELSE nullif(concat_ws('; ', resolve_note, price_note,
                  CASE WHEN abs(logged - computed) > greatest(computed * ?, ?)
-                      THEN 'logged cost disagrees with computed cost' END), '') END,
+                      THEN 'logged cost disagrees with computed cost' END), '') END
+           AS price_note,
+       uncached_input_cost_usd, cached_input_cost_usd, cache_write_cost_usd, output_cost_usd,
+       reasoning_cost_usd,
        latency_ms, status,
-       {system_prompt}, {prompt}, {messages}, {response},
+       {system_prompt} AS system_prompt, {prompt} AS prompt, {messages} AS messages,
+       {response} AS response,
        CASE WHEN prompt IS NOT NULL OR system_prompt IS NOT NULL
-            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END,
-       CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END,
+            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END
+           AS prompt_hash,
+       CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END AS system_prompt_hash,
        flags, format, metadata, source_file, source_line, run_id
 FROM (
     SELECT s.* EXCLUDE (provider, logged_cost_usd),
@@ -93,7 +99,7 @@ FROM (
                + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
            CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
                 ELSE c.computed_cost_usd END AS computed,
-           c.price_note
+           c.* EXCLUDE (row_key, computed_cost_usd)
     FROM _stage s
     LEFT JOIN _models m ON m.logged = s.model_logged
     LEFT JOIN ({cost}) c ON c.row_key = s.row_key

@@ -339,11 +339,11 @@ def _money(value: Decimal | None) -> Decimal | None:
 
 
 def cost_sql(calls: str, points: str) -> str:
-    """A DuckDB SELECT of (row_key, computed_cost_usd, price_note) for relation `calls`."""
+    """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note)."""
     for name in (calls, points):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a relation name: {name!r}")
-    return _COST_SQL.format(calls=calls, points=points)
+    return _TOTAL_SQL.format(buckets=_COST_SQL.format(calls=calls, points=points))
 
 
 # A point is in force when its `since` is on or before the request's day (no day: the latest),
@@ -372,16 +372,16 @@ p AS (
 ),
 known AS (SELECT DISTINCT model FROM {points})
 SELECT c.row_key,
-    CAST(
-        c.n_uncached * p.input
-        + c.n_cached * coalesce(p.cache_read, p.input)
-        + c.n_write_5m * coalesce(p.cache_write_5m, p.input)
+    c.n_uncached * p.input AS uncached_input_cost_usd,
+    c.n_cached * coalesce(p.cache_read, p.input) AS cached_input_cost_usd,
+    c.n_write_5m * coalesce(p.cache_write_5m, p.input)
         + c.n_write_1h * coalesce(p.cache_write_1h, p.cache_write_5m, p.input)
-        + CASE WHEN c.n_output = 0 THEN 0
-               WHEN p.reasoning IS NULL THEN c.n_output * p.output
-               ELSE greatest(c.n_output - c.n_reasoning, 0) * p.output
-                    + c.n_reasoning * p.reasoning END
-    AS DECIMAL(38, 18)) AS computed_cost_usd,
+        AS cache_write_cost_usd,
+    CASE WHEN c.n_output = 0 THEN 0
+         WHEN p.reasoning IS NULL THEN c.n_output * p.output
+         ELSE greatest(c.n_output - c.n_reasoning, 0) * p.output
+              + c.n_reasoning * p.reasoning END AS output_cost_usd,
+    c.n_reasoning * coalesce(p.reasoning, p.output) AS reasoning_cost_usd,
     CASE
     WHEN k.model IS NULL THEN 'unknown model: not in the price catalogue'
     WHEN p.row_key IS NULL THEN 'no price in force on ' || CAST(CAST(c.ts AS DATE) AS VARCHAR)
@@ -399,4 +399,18 @@ SELECT c.row_key,
 FROM c
 LEFT JOIN p ON p.row_key = c.row_key
 LEFT JOIN known k ON k.model = c.model
+"""
+
+# The cost of each bucket, and their exact sum. Reasoning is a part of the output cost.
+_TOTAL_SQL = """
+SELECT row_key,
+    CAST(uncached_input_cost_usd + cached_input_cost_usd + cache_write_cost_usd + output_cost_usd
+         AS DECIMAL(38, 18)) AS computed_cost_usd,
+    CAST(uncached_input_cost_usd AS DECIMAL(38, 18)) AS uncached_input_cost_usd,
+    CAST(cached_input_cost_usd AS DECIMAL(38, 18)) AS cached_input_cost_usd,
+    CAST(cache_write_cost_usd AS DECIMAL(38, 18)) AS cache_write_cost_usd,
+    CAST(output_cost_usd AS DECIMAL(38, 18)) AS output_cost_usd,
+    CAST(reasoning_cost_usd AS DECIMAL(38, 18)) AS reasoning_cost_usd,
+    price_note
+FROM ({buckets})
 """

@@ -100,11 +100,24 @@ def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m002_bucket_costs(con: duckdb.DuckDBPyConnection) -> None:
+    # The computed cost of each token bucket, so reports can split spend without re-pricing.
+    for column in (
+        "uncached_input_cost_usd",
+        "cached_input_cost_usd",
+        "cache_write_cost_usd",
+        "output_cost_usd",
+        "reasoning_cost_usd",
+    ):
+        con.execute(f"ALTER TABLE requests ADD COLUMN {column} {MONEY}")
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
+    ("002_bucket_costs", _m002_bucket_costs),
 ]
 
 

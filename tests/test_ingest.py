@@ -33,6 +33,11 @@ def test_litellm_payload_is_priced_exactly(store: Store, catalogue: Catalogue) -
     assert computed == Decimal("0.000225")
     assert logged == Decimal("0.000225")  # the logged float 0.00022500000000000002, kept exact
     assert (cost, source) == (Decimal("0.000225"), "logged")
+    buckets = store.row(
+        "SELECT uncached_input_cost_usd, cached_input_cost_usd, cache_write_cost_usd, "
+        "output_cost_usd, reasoning_cost_usd FROM requests"
+    )
+    assert buckets == (Decimal("0.000025"), 0, 0, Decimal("0.0002"), 0)
 
 
 def test_openai_batch_lines_are_priced_at_batch_rates(store: Store, catalogue: Catalogue) -> None:

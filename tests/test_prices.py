@@ -68,8 +68,8 @@ def price(catalogue: Catalogue, *calls: dict[str, Any]) -> list[tuple[Decimal | 
     con = duckdb.connect()
     con.register("calls", table)
     con.register("points", points)
-    result = con.execute(f"{cost_sql('calls', 'points')} ORDER BY row_key").fetchall()
-    return [(cost, note) for _, cost, note in result]
+    query = f"SELECT computed_cost_usd, price_note FROM ({cost_sql('calls', 'points')}) ORDER BY row_key"
+    return [(cost, note) for cost, note in con.execute(query).fetchall()]
 
 
 def test_gpt_4o_is_exact(catalogue: Catalogue) -> None:
@@ -288,6 +288,40 @@ def test_show_and_models(catalogue: Catalogue) -> None:
     assert "gpt-4o" in catalogue.models(provider="openai", search="4O")
     assert all(m.startswith("claude") for m in catalogue.models(provider="anthropic"))
     assert "vertex_ai/claude-sonnet-4-6" in catalogue.models(provider="vertex_ai")
+
+
+def test_bucket_costs_add_up_to_the_total(catalogue: Catalogue) -> None:
+    table = pa.Table.from_pylist(
+        [
+            {
+                **call(
+                    "claude-sonnet-4-6",
+                    uncached_input_tokens=100,
+                    cached_input_tokens=1000,
+                    cache_write_5m_tokens=200,
+                    cache_write_1h_tokens=300,
+                    output_tokens=50,
+                    reasoning_tokens=20,
+                ),
+                "row_key": 0,
+            }
+        ],
+        schema=CALL_SCHEMA,
+    )
+    con = duckdb.connect()
+    con.register("calls", table)
+    con.register("points", points_arrow(catalogue.points({"claude-sonnet-4-6"})))
+    row = con.execute(
+        "SELECT computed_cost_usd, uncached_input_cost_usd, cached_input_cost_usd, "
+        f"cache_write_cost_usd, output_cost_usd, reasoning_cost_usd FROM ({cost_sql('calls', 'points')})"
+    ).fetchone()
+    total, uncached, cached, writes, output, reasoning = row
+    assert uncached == Decimal("0.0003")  # 100 x $3/M
+    assert cached == Decimal("0.0003")  # 1000 x $0.30/M
+    assert writes == Decimal("0.00255")  # 200 x $3.75/M + 300 x $6/M
+    assert output == Decimal("0.00075")  # 50 x $15/M, reasoning included
+    assert reasoning == Decimal("0.0003")  # 20 x $15/M, a part of the output cost
+    assert total == uncached + cached + writes + output
 
 
 def test_cost_sql_rejects_non_identifiers() -> None:

@@ -1,0 +1,103 @@
+"""Which requests an analysis looks at: a date range and a validated SQL predicate.
+
+A `--where` predicate is SQL over the `requests` columns, but only ever a filter: it is parsed by
+DuckDB and refused when it holds anything but an expression over those columns (no subquery, no
+second statement, no table function), then bound once so a misspelt column is a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from costlab.errors import BadInput, StoreError
+from costlab.store import Store
+
+# Functions that read outside the row (environment, files, settings, sequences).
+_REFUSED_FUNCTIONS = ("read_", "getenv", "current_setting", "setseed", "nextval", "currval")
+_REFUSED_CLASSES = {"SUBQUERY", "WINDOW", "STAR", "PARAMETER", "DEFAULT", "LAMBDA_REF"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The requests to look at: `since` and `until` are inclusive days (UTC)."""
+
+    since: date | None = None
+    until: date | None = None
+    where: str | None = None  # already validated by `checked_where`
+
+    def sql(self, alias: str = "") -> tuple[str, list[Any]]:
+        """A WHERE clause (or '') and its parameters."""
+        prefix = f"{alias}." if alias else ""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.since is not None:
+            parts.append(f"{prefix}ts >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            parts.append(f"{prefix}ts < ?")
+            params.append(self.until + timedelta(days=1))
+        if self.where:
+            parts.append(f"({self.where})")
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def checked_where(store: Store, predicate: str) -> str:
+    """The predicate, if it is a filter over `requests` that binds; else BadInput saying why."""
+    text = predicate.strip()
+    if not text:
+        raise BadInput("--where is empty")
+    row = store.row("SELECT json_serialize_sql(?)", ["SELECT * FROM requests WHERE " + text])
+    tree = json.loads(row[0]) if row else {"error": True, "error_message": "no parse"}
+    if tree.get("error"):
+        raise BadInput(f"--where {text!r}: {tree.get('error_message')}", _HINT)
+    statements = tree.get("statements", [])
+    node = statements[0]["node"] if len(statements) == 1 else {}
+    if not _is_plain_filter(node):
+        raise BadInput(f"--where {text!r}: only a filter expression is allowed", _HINT)
+    refused = _refused(node["where_clause"])
+    if refused:
+        raise BadInput(f"--where {text!r}: {refused} is not allowed in a filter", _HINT)
+    try:
+        store.execute(f"EXPLAIN SELECT count(*) FROM requests WHERE {text}")
+    except StoreError as err:
+        raise BadInput(
+            f"--where {text!r}: {err.message.removeprefix('store query failed: ')}", _HINT
+        ) from None
+    return text
+
+
+_HINT = (
+    "write a SQL condition over the columns of requests, e.g. "
+    "--where \"feature = 'chat' AND input_tokens > 2000\" (see the README for the columns)"
+)
+
+
+def _is_plain_filter(node: dict[str, Any]) -> bool:
+    return (
+        node.get("type") == "SELECT_NODE"
+        and not node.get("modifiers")
+        and not node.get("group_expressions")
+        and node.get("having") is None
+        and node.get("qualify") is None
+        and not (node.get("cte_map") or {}).get("map")
+        and (node.get("from_table") or {}).get("table_name") == "requests"
+        and node.get("where_clause") is not None
+    )
+
+
+def _refused(expression: Any) -> str | None:
+    """The first construct in a parsed expression that a filter may not hold."""
+    if isinstance(expression, list):
+        return next((r for r in map(_refused, expression) if r), None)
+    if not isinstance(expression, dict):
+        return None
+    kind = expression.get("class")
+    if kind in _REFUSED_CLASSES:
+        return f"a {kind.lower().replace('_', ' ')}"
+    name = expression.get("function_name")
+    if isinstance(name, str) and name.lower().startswith(_REFUSED_FUNCTIONS):
+        return f"the function {name}()"
+    return next((r for r in map(_refused, expression.values()) if r), None)
