@@ -50,7 +50,7 @@ def checked_where(store: Store, predicate: str) -> str:
     if not text:
         raise BadInput("--where is empty")
     row = store.row("SELECT json_serialize_sql(?)", ["SELECT * FROM requests WHERE " + text])
-    tree = json.loads(row[0]) if row else {"error": True, "error_message": "no parse"}
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         raise BadInput(f"--where {text!r}: {tree.get('error_message')}", _HINT)
     statements = tree.get("statements", [])

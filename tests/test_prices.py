@@ -68,7 +68,8 @@ def price(catalogue: Catalogue, *calls: dict[str, Any]) -> list[tuple[Decimal | 
     con = duckdb.connect()
     con.register("calls", table)
     con.register("points", points)
-    query = f"SELECT computed_cost_usd, price_note FROM ({cost_sql('calls', 'points')}) ORDER BY row_key"
+    sql = cost_sql("calls", "points")
+    query = f"SELECT computed_cost_usd, price_note FROM ({sql}) ORDER BY row_key"
     return [(cost, note) for cost, note in con.execute(query).fetchall()]
 
 
@@ -313,7 +314,8 @@ def test_bucket_costs_add_up_to_the_total(catalogue: Catalogue) -> None:
     con.register("points", points_arrow(catalogue.points({"claude-sonnet-4-6"})))
     row = con.execute(
         "SELECT computed_cost_usd, uncached_input_cost_usd, cached_input_cost_usd, "
-        f"cache_write_cost_usd, output_cost_usd, reasoning_cost_usd FROM ({cost_sql('calls', 'points')})"
+        "cache_write_cost_usd, output_cost_usd, reasoning_cost_usd "
+        f"FROM ({cost_sql('calls', 'points')})"
     ).fetchone()
     total, uncached, cached, writes, output, reasoning = row
     assert uncached == Decimal("0.0003")  # 100 x $3/M
