@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from costlab.budgets import Budget
 from costlab.errors import ConfigError
 from costlab.prices import PriceOverride
 
@@ -68,12 +69,32 @@ class PriceSetting(_Strict):
         )
 
 
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*USD\s*/\s*month\s*$", re.IGNORECASE)
+
+
 class Settings(_Strict):
     """The whole configuration file."""
 
     db: str | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     prices: list[PriceSetting] = Field(default_factory=list)
+    # feature (or "*" for all spend) -> "500 USD/month"
+    budgets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("budgets")
+    @classmethod
+    def _budget_texts(cls, value: dict[str, str]) -> dict[str, str]:
+        for target, text in value.items():
+            if not _BUDGET.match(text):
+                raise ValueError(f'{target} = "{text}": write an amount per month, "500 USD/month"')
+        return value
+
+    def budget_list(self) -> list[Budget]:
+        """The budgets, parsed."""
+        return [
+            Budget(target, Decimal(_BUDGET.match(text).group(1)), "month")  # type: ignore[union-attr]
+            for target, text in self.budgets.items()
+        ]
 
     def price_overrides(self) -> list[PriceOverride]:
         return [p.per_token() for p in self.prices]
