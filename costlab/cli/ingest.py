@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.text import Text
 
 from costlab import ingest as library
 from costlab import prices, sources
@@ -139,7 +140,7 @@ def _as_dict(result: library.IngestResult) -> dict[str, Any]:
 
 def _print_summary(result: library.IngestResult) -> None:
     names = _short_names([f.source for f in result.files])
-    rows = [
+    rows: list[list[str | Text]] = [
         [
             names[f.source],
             f.status,
@@ -154,17 +155,17 @@ def _print_summary(result: library.IngestResult) -> None:
     ]
     rows.append(
         [
-            "[bold]total[/]",
+            Text("total", style="bold"),
             "",
             *(
                 render.count(result.total(n))
                 for n in ("records_read", "added", "duplicate", "rejected", "flagged")
             ),
-            f"[bold]{render.money(result.spend_usd)}[/]",
+            Text(render.money(result.spend_usd), style="bold"),
         ]
     )
     columns = ["file", "status", "read", "added", "duplicate", "rejected", "flagged", "spend"]
-    render.out.print(render.table(f"Ingested into {escape(result.db)}", columns, rows, right=2))
+    render.out.print(render.table(f"Ingested into {result.db}", columns, rows, right=2))
     for line in _notes(result):
         render.out.print(line, soft_wrap=True)
 
@@ -175,7 +176,7 @@ def _short_names(sources: list[str]) -> dict[str, str]:
     common = (
         os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     )
-    return {s: escape(os.path.relpath(s, common) if s in paths and common else s) for s in sources}
+    return {s: os.path.relpath(s, common) if s in paths and common else s for s in sources}
 
 
 def _notes(result: library.IngestResult) -> list[str]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from costlab.errors import CostlabError
 
@@ -36,15 +41,75 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def table(title: str, columns: list[str], rows: list[list[str]], *, right: int = 1) -> Table:
-    """A table whose first `right`-th onward columns are right-aligned numbers."""
-    t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+def table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]], *, right: int = 1
+) -> Table:
+    """A table whose `right`-th column onward are right-aligned numbers.
+
+    Plain strings are shown literally (log text may hold [brackets]); pass `Text` to style.
+    """
+    t = Table(title=escape(title), title_justify="left", show_edge=False, header_style="bold")
     for i, name in enumerate(columns):
         number = i >= right
         t.add_column(name, justify="right" if number else "left", overflow="fold", no_wrap=number)
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
     return t
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A table as data, drawn as a rich table, markdown or CSV."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    right: int = 1
+
+
+def show(sheets: list[Sheet], fmt: str) -> None:
+    """Print the sheets in a format: table (rich), markdown or csv."""
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        for i, sheet in enumerate(sheets):
+            if i:
+                sys.stdout.write("\n")
+            writer.writerow(sheet.columns)
+            writer.writerows(sheet.rows)
+        return
+    for sheet in sheets:
+        if fmt == "markdown":
+            sys.stdout.write(_markdown(sheet) + "\n")
+        else:
+            out.print(table(sheet.title, sheet.columns, sheet.rows, right=sheet.right))
+            out.print()
+
+
+def _markdown(sheet: Sheet) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    align = ["---" if i < sheet.right else "---:" for i in range(len(sheet.columns))]
+    lines = [f"### {sheet.title}", "", "| " + " | ".join(map(cell, sheet.columns)) + " |"]
+    lines.append("| " + " | ".join(align) + " |")
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in sheet.rows]
+    return "\n".join(lines) + "\n"
+
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float]) -> str:
+    """A one-line chart of a series, scaled to its own maximum."""
+    top = max(values, default=0) or 1
+    return "".join(_BLOCKS[min(8, round(8 * v / top))] if v > 0 else " " for v in values)
+
+
+def bar(share: float, width: int = 20) -> str:
+    """A horizontal bar for a share from 0 to 1."""
+    eighths = round(max(0.0, min(1.0, share)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")
 
 
 def print_json(data: Any) -> None:
