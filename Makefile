@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	rm -f $(DEMO_DB)
 	$(BIN)/costlab --db $(DEMO_DB) ingest sample_logs/
+	$(BIN)/costlab --db $(DEMO_DB) report --html demo-report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

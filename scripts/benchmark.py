@@ -1,4 +1,6 @@
-"""Measure `costlab ingest` against DuckDB's read_json and a pandas loader; write BENCHMARKS.md.
+"""Measure `costlab ingest` against DuckDB's read_json and a pandas loader, and `costlab report`.
+
+Writes BENCHMARKS.md.
 
     python scripts/benchmark.py            # 1M flat rows, 200k chat records, median of 3
     python scripts/benchmark.py --quick    # 100k / 20k rows, one run: a smoke test
@@ -10,6 +12,7 @@ of a small wrapper process that only waits for it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -145,6 +148,42 @@ def run(name: str, loader: str, file: Path, rows: int, repeat: int) -> Result:
     return result
 
 
+def report_store(flat: Path, rows: int) -> Path:
+    """A store holding the flat file, ingested once and reused by the report timings."""
+    db = flat.with_suffix(".report.duckdb")
+    if not db.exists():
+        print(f"  ingesting {rows:,} rows for the report timings", file=sys.stderr)
+        subprocess.run(command("costlab", flat, db), check=True, capture_output=True, cwd=ROOT)
+    return db
+
+
+def run_report(name: str, args: list[str], db: Path, rows: int, repeat: int) -> Result:
+    """The median wall time of `costlab report ARGS` over one store."""
+    walls, peaks = [], []
+    for _ in range(repeat):
+        outcome = measure([sys.executable, "-m", "costlab", "--db", str(db), "report", *args])
+        if outcome["rc"] != 0:
+            return Result(name, rows, 0.0, 0.0, error=str(outcome.get("stderr", ""))[-200:])
+        walls.append(float(outcome["wall_s"]))  # type: ignore[arg-type]
+        peaks.append(int(outcome["peak_kib"]) / 1024)  # type: ignore[call-overload]
+    result = Result(name, rows, statistics.median(walls), statistics.median(peaks))
+    print(f"  {name}: {result.wall_s:.2f} s, {result.peak_mib:,.0f} MiB")
+    return result
+
+
+def report_goals(full: Result, html: Result, html_bytes: int) -> list[str]:
+    if full.error or html.error:
+        return ["- not judged: the report did not run (see the table)."]
+    return [
+        f"- `costlab report`: {full.wall_s:.2f} s (goal: ≤ 3 s) — "
+        + ("met" if full.wall_s <= 3 else "NOT met"),
+        f"- `costlab report --html`: {html.wall_s:.2f} s (goal: ≤ 10 s) — "
+        + ("met" if html.wall_s <= 10 else "NOT met"),
+        f"- HTML file: {html_bytes / 1e6:.2f} MB (goal: < 5 MB) — "
+        + ("met" if html_bytes < 5e6 else "NOT met"),
+    ]
+
+
 def added_note(loader: str, stdout: str, rows: int) -> str:
     """For costlab, a warning when its JSON summary does not report every row added."""
     if loader != "costlab":
@@ -263,6 +302,20 @@ def report(results: dict[str, Result], argv: list[str], repeat: int) -> str:
         *goals(results["costlab"], results["duckdb"], results["pandas"], results["chat"]),
         "",
     ]
+    if "report" in results:
+        html_bytes = int(results["report-html"].note or 0)
+        html = dataclasses.replace(results["report-html"], note="")
+        lines += [
+            f"## `costlab report` over {results['report'].rows:,} requests",
+            "",
+            *table([results["report"], html]),
+            "",
+            "- report: `costlab --db DB report --format json` (every section)",
+            "- html: `costlab --db DB report --html FILE --format json`",
+            "",
+            *report_goals(results["report"], html, html_bytes),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -278,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT / "bench_data", help="generated files")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["costlab", "duckdb", "pandas", "chat"]
+        "--skip", nargs="*", default=[], choices=["costlab", "duckdb", "pandas", "chat", "report"]
     )
     parser.add_argument(
         "--worker", nargs=3, metavar=("LOADER", "FILE", "DB"), help=argparse.SUPPRESS
@@ -305,6 +358,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key}: {rows:,} rows x {repeat}")
         path = file or ensure_data("openai_chat", chat_rows, args.data)
         results[key] = run(name, loader, path, rows, repeat)
+    if "report" not in args.skip:
+        print(f"report: {flat_rows:,} requests x {repeat}")
+        db = report_store(flat, flat_rows)
+        results["report"] = run_report(
+            "costlab report", ["--format", "json"], db, flat_rows, repeat
+        )
+        html_file = db.with_suffix(".html")
+        html_args = ["--html", str(html_file), "--format", "json"]
+        html = run_report("costlab report --html", html_args, db, flat_rows, repeat)
+        size = html_file.stat().st_size if html_file.exists() else 0
+        results["report-html"] = dataclasses.replace(html, note=str(size))
     args.out.write_text(report(results, argv, repeat), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
