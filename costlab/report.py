@@ -133,14 +133,20 @@ def totals(store: Store, scope: Scope) -> Totals:
     requests, spend, computed, unpriced, first, last, *bucket_values = row
     names = ("uncached input", "cache read", "cache write", "output", "reasoning (in output)")
     buckets = [
-        Bucket(name, int(bucket_values[2 * i]), bucket_values[2 * i + 1],
-               _share(bucket_values[2 * i + 1], computed))
+        Bucket(
+            name,
+            int(bucket_values[2 * i]),
+            bucket_values[2 * i + 1],
+            _share(bucket_values[2 * i + 1], computed),
+        )
         for i, name in enumerate(names)
     ]
     return Totals(int(requests), spend, computed, int(unpriced), first, last, buckets)
 
 
-def breakdown(store: Store, scope: Scope, dimensions: tuple[str, ...], limit: int = 50) -> Breakdown:
+def breakdown(
+    store: Store, scope: Scope, dimensions: tuple[str, ...], limit: int = 50
+) -> Breakdown:
     """Spend grouped by the dimensions, most expensive first."""
     where, params = scope.sql()
     columns = ", ".join(_dimension_sql(d) for d in dimensions)
@@ -156,8 +162,14 @@ def breakdown(store: Store, scope: Scope, dimensions: tuple[str, ...], limit: in
     )
     n = len(dimensions)
     groups = [
-        Group(tuple(_text(v) for v in row[:n]), int(row[n]), row[n + 1],
-              _share(row[n + 1], row[n + 4]), int(row[n + 2]), int(row[n + 3]))
+        Group(
+            tuple(_text(v) for v in row[:n]),
+            int(row[n]),
+            row[n + 1],
+            _share(row[n + 1], row[n + 4]),
+            int(row[n + 2]),
+            int(row[n + 3]),
+        )
         for row in rows[:limit]
     ]
     return Breakdown(dimensions, groups)
@@ -170,7 +182,7 @@ def top_requests(store: Store, scope: Scope, n: int = 10) -> list[TopRequest]:
         f"""
         SELECT request_id, ts, feature, model, cost_usd, input_tokens, output_tokens,
                left(coalesce(prompt, system_prompt), {PROMPT_START_CHARS})
-        FROM requests{where}{' AND' if where else ' WHERE'} cost_usd IS NOT NULL
+        FROM requests{where}{" AND" if where else " WHERE"} cost_usd IS NOT NULL
         ORDER BY cost_usd DESC, request_id LIMIT ?
         """,
         [*params, n],
@@ -184,7 +196,7 @@ def daily(store: Store, scope: Scope, dimension: str) -> list[DailySpend]:
     rows = store.rows(
         f"""
         SELECT CAST(ts AS DATE) AS day, {_dimension_sql(dimension)}, coalesce(sum(cost_usd), 0)
-        FROM requests{where}{' AND' if where else ' WHERE'} ts IS NOT NULL
+        FROM requests{where}{" AND" if where else " WHERE"} ts IS NOT NULL
         GROUP BY ALL ORDER BY 1, 2
         """,
         params,

@@ -1,0 +1,344 @@
+"""`costlab report --html`: the report as one self-contained page — inline CSS and static SVG.
+
+No network and no external asset: the page opens offline. The charts are drawn here, so they
+show without JavaScript; the one inline script only records, per chart, how many data marks the
+browser laid out (`data-drawn`), for the headless-browser test. Every text from the logs
+(features, models, prompts, the --where predicate) goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from html import escape
+
+from costlab.anomalies import Anomalies
+from costlab.bloat import FeatureBloat
+from costlab.budgets import BudgetStatus, Forecast
+from costlab.report import Breakdown, Report, TopRequest, Totals
+from costlab.scope import Scope
+from costlab.svg_charts import (
+    Mark,
+    bucket_bars,
+    budget_bars,
+    daily_stacked,
+    empty,
+    key_label,
+    money,
+)
+
+# A breakdown by user_id can have many thousand groups: the page shows the largest ones.
+MAX_TABLE_ROWS = 100
+_BLOAT_NOTE = "\u2248: system prompt tokens counted with an approximate tokenizer."
+
+
+def render(report: Report, generated_at: datetime | None = None) -> str:
+    """The whole report as one HTML document (a string), ready to write to a file."""
+    when = generated_at or datetime.now(UTC)
+    title = f"costlab report \u2014 {_scope_text(report.scope)}"
+    anomalies = report.anomalies
+    sections = [
+        _section(
+            "Spend per day by feature",
+            daily_stacked("daily-by-feature", report.daily_by_feature, _marks(anomalies)),
+            "Marked: days a feature spent far off its trailing baseline." if anomalies else "",
+        ),
+        _section(
+            "Spend per day by model", daily_stacked("daily-by-model", report.daily_by_model, [])
+        ),
+        _section("Where the money goes: token buckets", bucket_bars(report.totals.buckets)),
+        _budgets(report.budgets) if report.budgets else "",
+        _forecasts(report.forecasts) if report.forecasts else "",
+        _anomalies(anomalies) if anomalies else "",
+        _section("Most expensive requests", _top(report.top)),
+        *(_breakdown(b) for b in report.breakdowns),
+        _section("Context bloat per feature", _bloat(report.bloat), _BLOAT_NOTE)
+        if report.bloat
+        else "",
+    ]
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"{_header(report, when)}{_totals(report.totals)}{''.join(sections)}"
+        f"</main><script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def _header(report: Report, when: datetime) -> str:
+    scope = report.scope
+    where = f" \u00b7 where <code>{escape(scope.where)}</code>" if scope.where else ""
+    return (
+        f'<header><h1>LLM spend report</h1><p class="scope">{escape(_range_text(scope))}'
+        f'{where}</p><p class="generated">Generated {when:%Y-%m-%d %H:%M:%S %Z} by costlab. '
+        "Money is exact, shown rounded to 4 decimals.</p></header>"
+    )
+
+
+def _scope_text(scope: Scope) -> str:
+    where = f", where {scope.where}" if scope.where else ""
+    return _range_text(scope) + where
+
+
+def _range_text(scope: Scope) -> str:
+    if scope.since is None and scope.until is None:
+        return "all requests"
+    since = f"since {scope.since}" if scope.since else "from the first request"
+    until = f"until {scope.until}" if scope.until else "to the last request"
+    return f"{since} {until}"
+
+
+def _totals(t: Totals) -> str:
+    average = t.spend_usd / t.requests if t.requests else Decimal(0)
+    cards = [
+        ("Spend", money(t.spend_usd)),
+        ("Requests", f"{t.requests:,}"),
+        ("Per request", money(average, 6)),
+        ("Computed spend", money(t.computed_spend_usd)),
+        ("Unpriced requests", f"{t.unpriced_requests:,}"),
+        ("First request", _when(t.first_ts)),
+        ("Last request", _when(t.last_ts)),
+    ]
+    body = "".join(
+        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
+        for k, v in cards
+    )
+    return f'<section class="totals" aria-label="totals">{body}</section>'
+
+
+def _marks(anomalies: Anomalies | None) -> list[Mark]:
+    if anomalies is None:
+        return []
+    return [
+        Mark(
+            a.day,
+            a.feature,
+            f"{key_label(a.feature)} {a.day}: {money(a.spend_usd)}, {_ratio(a.ratio)} baseline",
+        )
+        for a in anomalies.days
+    ]
+
+
+def _budgets(statuses: list[BudgetStatus]) -> str:
+    rows = [
+        [
+            "all spend" if s.budget.target == "*" else s.budget.target,
+            str(s.as_of),
+            money(s.month_to_date_usd),
+            money(s.projected_usd),
+            money(s.budget.amount_usd),
+            f"{float(s.projected_share):.1%}",
+            "ALERT" if s.alert else "ok",
+        ]
+        for s in statuses
+    ]
+    headers = ["budget", "as of", "month to date", "projected", "budget", "projected share", ""]
+    return _section("Budgets", budget_bars(statuses) + _table(headers, rows, "llrrrrl"))
+
+
+def _forecasts(forecasts: list[Forecast]) -> str:
+    rows = [
+        [
+            key_label(f.feature),
+            f"{f.days[0][0]} to {f.days[-1][0]}" if f.days else "\u2014",
+            money(f.total_usd),
+            f.method,
+        ]
+        for f in forecasts
+    ]
+    return _section(
+        "Forecast", _table(["feature", "days", "expected spend", "method"], rows, "llrl")
+    )
+
+
+def _anomalies(a: Anomalies) -> str:
+    days = [
+        [
+            str(d.day),
+            key_label(d.feature),
+            money(d.spend_usd),
+            money(d.baseline_usd),
+            money(d.mad_usd),
+            _number(d.z),
+            _ratio(d.ratio),
+        ]
+        for d in a.days
+    ]
+    outliers = [
+        [
+            o.request_id,
+            _when(o.ts),
+            key_label(o.feature),
+            key_label(o.model),
+            money(o.cost_usd),
+            money(o.feature_median_usd),
+            _ratio(o.ratio),
+            o.prompt_start or "",
+        ]
+        for o in a.outliers
+    ]
+    day_headers = ["day", "feature", "spend", "baseline", "MAD", "z", "vs baseline"]
+    request_headers = ["request", "time", "feature", "model", "cost", "feature median", "ratio"]
+    body = (
+        f'<p class="note">{escape(a.method)}</p><h3>Days</h3>'
+        + (_table(day_headers, days, "llrrrrr") if days else empty("No anomalous days."))
+        + f"<h3>Requests over {_number(a.outlier_ratio)}\u00d7 their feature's median</h3>"
+        + (
+            _table([*request_headers, "prompt start"], outliers, "llllrrrp")
+            if outliers
+            else empty("No outlier requests.")
+        )
+    )
+    return _section("Anomalies", body)
+
+
+def _top(top: list[TopRequest]) -> str:
+    if not top:
+        return empty("No requests in this scope.")
+    rows = [
+        [
+            r.request_id,
+            _when(r.ts),
+            key_label(r.feature),
+            key_label(r.model),
+            money(r.cost_usd),
+            f"{r.input_tokens:,}",
+            f"{r.output_tokens:,}",
+            r.prompt_start or "",
+        ]
+        for r in top
+    ]
+    headers = ["request", "time", "feature", "model", "cost", "input tokens", "output tokens"]
+    return _table([*headers, "prompt start"], rows, "llllrrrp")
+
+
+def _breakdown(b: Breakdown) -> str:
+    rows = [
+        [
+            *(key_label(k) for k in g.key),
+            f"{g.requests:,}",
+            money(g.spend_usd),
+            f"{g.share:.1%}",
+            f"{g.input_tokens:,}",
+            f"{g.output_tokens:,}",
+        ]
+        for g in b.groups[:MAX_TABLE_ROWS]
+    ]
+    headers = [*b.dimensions, "requests", "spend", "share", "input tokens", "output tokens"]
+    table = _table(headers, rows, "l" * len(b.dimensions) + "rrrrr")
+    rest = b.groups[MAX_TABLE_ROWS:]
+    if rest:
+        spend = sum((g.spend_usd for g in rest), Decimal(0))
+        table += empty(f"\u2026 and {len(rest):,} more groups, together {money(spend)}.")
+    return _section(f"Spend by {', '.join(b.dimensions)}", table)
+
+
+def _bloat(bloat: list[FeatureBloat]) -> str:
+    rows = [
+        [
+            key_label(b.feature),
+            f"{b.requests:,}",
+            f"{b.p50_input_tokens:,.0f}",
+            f"{b.p95_input_tokens:,.0f}",
+            f"{b.max_input_tokens:,}",
+            money(b.spend_usd),
+            f"{b.spend_above_p95_share:.1%}",
+            _share(b.repeated_system_prompt_share, b.system_prompt_tokens_exact),
+        ]
+        for b in bloat
+    ]
+    headers = ["feature", "requests", "P50 input", "P95 input", "max input", "spend"]
+    return _table([*headers, "spend above P95", "repeated system prompt"], rows, "lrrrrrrr")
+
+
+def _table(headers: Sequence[str], rows: list[list[str]], align: str) -> str:
+    """A table; `align` has one letter per column: l(eft), r(ight, numbers), p(rompt text)."""
+    classes = {"l": "", "r": ' class="num"', "p": ' class="prompt"'}
+    head = "".join(f"<th{classes[a]}>{escape(h)}</th>" for h, a in zip(headers, align, strict=True))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{classes[a]}>{escape(c)}</td>" for c, a in zip(row, align, strict=True))
+        + "</tr>"
+        for row in rows
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def _section(title: str, body: str, note: str = "") -> str:
+    note_html = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f"<section><h2>{escape(title)}</h2>{note_html}{body}</section>"
+
+
+def _when(ts: object) -> str:
+    if isinstance(ts, datetime):
+        offset = ts.utcoffset()
+        utc = offset is not None and not offset
+        return f"{ts:%Y-%m-%d %H:%M:%S} UTC" if utc else ts.isoformat(sep=" ", timespec="seconds")
+    return "\u2014" if ts is None else str(ts)
+
+
+def _ratio(ratio: float) -> str:
+    return "\u221e\u00d7" if math.isinf(ratio) else f"{ratio:,.1f}\u00d7"
+
+
+def _number(value: float) -> str:
+    return "\u221e" if math.isinf(value) else f"{value:,.1f}"
+
+
+def _share(share: float | None, exact: bool) -> str:
+    if share is None:
+        return "\u2014"
+    return f"{share:.1%}" if exact else f"\u2248{share:.1%}"
+
+
+_CSS = """
+:root{color-scheme:light;--ink:#1d2430;--muted:#5b6472;--line:#e3e6eb}
+*{box-sizing:border-box}
+body{margin:0;background:#f6f7f9;color:var(--ink);
+font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:0 0 10px}
+h3{font-size:15px;margin:16px 0 6px}
+header p{margin:2px 0;color:var(--muted)}
+code{background:#eef0f3;padding:1px 4px;border-radius:3px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:16px 18px;margin:16px 0}
+.totals{display:flex;flex-wrap:wrap;gap:10px;background:none;border:0;padding:0}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:10px 14px;min-width:150px}
+.card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
+figure{margin:0}svg{display:block;width:100%;height:auto}
+svg text{font-family:inherit}svg .tick{font-size:12px;fill:var(--muted)}
+svg .label{font-size:13px;fill:var(--ink)}svg .value{font-size:12px;fill:var(--ink)}
+svg .grid{stroke:var(--line);stroke-width:1}
+.legend{list-style:none;display:flex;flex-wrap:wrap;gap:6px 16px;padding:0;
+margin:8px 0 0 84px;font-size:13px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;
+margin-right:6px;vertical-align:-1px}
+.tri{margin-right:6px;font-size:11px}
+.note,figcaption,.empty{color:var(--muted);font-size:13px;margin:4px 0 8px}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{font-weight:600;color:var(--muted);white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.prompt{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#374151;
+max-width:38ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+tbody tr:hover{background:#f3f6fa}
+"""
+
+# Records how many data marks each chart laid out, so a headless browser can check the drawing.
+_SCRIPT = """
+document.querySelectorAll("[data-chart]").forEach(function (figure) {
+  var drawn = 0;
+  figure.querySelectorAll("[data-usd],[data-anomaly]").forEach(function (mark) {
+    var box = mark.getBBox();
+    if (box.width > 0 || box.height > 0) { drawn += 1; }
+  });
+  figure.setAttribute("data-drawn", String(drawn));
+});
+"""
