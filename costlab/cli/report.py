@@ -61,6 +61,7 @@ def report(
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt}: unknown format", f"choose from {', '.join(FORMATS)}")
     settings: Settings = ctx.obj["settings"]
+    library.wanted(section)  # an unknown section is an error before any work
     with Store.open(ctx.obj["db"]) as store:
         options = library.ReportOptions(
             scope=Scope(
@@ -70,7 +71,7 @@ def report(
             ),
             by=[library.parse_dimensions(b) for b in by] or library.ReportOptions().by,
             top=top,
-            section=section,
+            section="all" if html is not None else section,
             budgets=settings.budget_list(),
             as_of=_day(as_of, "--as-of"),
         )
