@@ -47,9 +47,9 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
         found.append(_bloat(result, style))
     if result.anomalies is not None:
         found += _anomalies(result.anomalies, style)
-    if "budget" in sections:
+    if "budget" in sections and result.budgets:
         found.append(_budgets(result, style))
-    if "forecast" in sections:
+    if "forecast" in sections and result.forecasts:
         found.append(_forecasts(result, style))
     return found
 

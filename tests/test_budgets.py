@@ -1,0 +1,177 @@
+"""Budgets and forecasts: month-to-date, weekday-aware projections with known answers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from costlab import budgets, ingest, prices, sources
+from costlab.budgets import Budget
+from costlab.errors import BadInput
+from costlab.ingest import IngestOptions
+from costlab.scope import Scope
+from costlab.store import Store
+from tests.conftest import flat, write_jsonl
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def call(day: date, cost: float, feature: str = "chat", n: int = 0) -> Any:
+    return flat(
+        0,
+        request_id=f"{feature}-{day}-{n}",
+        timestamp=f"{day}T09:{n % 60:02d}:00Z",
+        cost=cost,
+        feature=feature,
+    )
+
+
+def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
+    path = write_jsonl(tmp_path / "log.jsonl", records)
+    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@pytest.fixture
+def constant(store: Store, catalogue: prices.Catalogue, tmp_path: Path) -> Store:
+    """$10 a day for chat (two calls of $5) from 1 to 10 November 2026 (a 30-day month)."""
+    records = [
+        call(d, 5.0, n=n) for d in days(date(2026, 11, 1), date(2026, 11, 10)) for n in (0, 1)
+    ]
+    records.append(call(date(2026, 11, 10), 1.0, feature="search"))
+    load(store, catalogue, tmp_path, records)
+    return store
+
+
+@pytest.fixture
+def weekdays(store: Store, catalogue: prices.Catalogue, tmp_path: Path) -> Store:
+    """$10 on every weekday from Monday 5 October to Wednesday 11 November 2026; weekends idle."""
+    every_day = days(date(2026, 10, 5), date(2026, 11, 11))
+    load(store, catalogue, tmp_path, [call(d, 10.0) for d in every_day if d.weekday() < 5])
+    return store
+
+
+def chat(amount: str) -> Budget:
+    return Budget("chat", Decimal(amount), "month")
+
+
+def test_constant_spend_projects_the_whole_month(constant: Store) -> None:
+    [status] = budgets.status(constant, Scope(), [chat("400")])
+    assert status.as_of == date(2026, 11, 10)  # the latest request, not today
+    assert status.month_to_date_usd == Decimal(100)
+    assert status.projected_usd == Decimal(300)  # 100 + 20 days x $10
+    assert status.projected_share == Decimal("0.75")
+    assert not status.alert
+
+
+def test_all_spend_budget_adds_every_feature(constant: Store) -> None:
+    [status] = budgets.status(constant, Scope(), [Budget("*", Decimal(1000), "month")])
+    assert status.month_to_date_usd == Decimal(101)
+    # All spend is one series: Tuesdays (the 3rd $10, the 10th $11) average $10.50, so the
+    # two Tuesdays left (17th, 24th) add $0.50 each to the 18 other days at $10.
+    assert status.projected_usd == Decimal(101) + 2 * Decimal("10.5") + 18 * 10
+
+
+def test_an_earlier_as_of_counts_to_that_day(constant: Store) -> None:
+    [status] = budgets.status(constant, Scope(), [chat("300")], as_of=date(2026, 11, 5))
+    assert status.month_to_date_usd == Decimal(50)
+    assert status.projected_usd == Decimal(300)
+    assert status.alert  # 100 % of the budget
+
+
+def test_the_alert_starts_at_95_percent(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    load(store, catalogue, tmp_path, [call(date(2026, 11, 30), 95.0)])
+    on_the_line, under = budgets.status(store, Scope(), [chat("100"), chat("100.01")])
+    assert on_the_line.projected_share == Decimal("0.95")
+    assert on_the_line.alert
+    assert under.projected_share < budgets.ALERT_SHARE
+    assert not under.alert
+
+
+def test_weekday_pattern_projects_only_weekdays(weekdays: Store) -> None:
+    [status] = budgets.status(weekdays, Scope(), [chat("500")])
+    assert status.as_of == date(2026, 11, 11)
+    # November to Wednesday the 11th: weekdays 2-6 and 9-11, eight of them.
+    assert status.month_to_date_usd == Decimal(80)
+    # Left: Thu 12, Fri 13, 16-20, 23-27, Mon 30 = 13 weekdays at $10; weekends at $0.
+    assert status.projected_usd == Decimal(80 + 130)
+    assert status.projected_share == Decimal("0.42")
+
+
+def test_forecast_follows_the_weekly_cycle(weekdays: Store) -> None:
+    [forecast] = budgets.forecast(weekdays, Scope(), days=7)
+    assert forecast.feature == "chat"
+    assert [d for d, _ in forecast.days] == days(date(2026, 11, 12), date(2026, 11, 18))
+    assert [v for _, v in forecast.days] == [10, 10, 0, 0, 10, 10, 10]
+    assert forecast.total_usd == Decimal(50)
+    assert forecast.method == (
+        "mean of the same weekday over the 28 days to 2026-11-11; 4 weeks of history"
+    )
+
+
+def test_forecast_totals_per_feature(constant: Store) -> None:
+    forecasts = budgets.forecast(constant, Scope())
+    assert [(f.feature, f.total_usd) for f in forecasts] == [
+        ("chat", Decimal(300)),
+        ("search", Decimal(30)),
+    ]
+    assert all(len(f.days) == 30 for f in forecasts)
+    assert "history from 2026-11-01" in forecasts[0].method
+    assert "only 1 day(s) of history" in forecasts[1].method
+
+
+def test_a_weekday_not_yet_seen_takes_the_mean_day(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    monday, tuesday = date(2026, 11, 9), date(2026, 11, 10)
+    load(store, catalogue, tmp_path, [call(monday, 10.0), call(tuesday, 20.0)])
+    [forecast] = budgets.forecast(store, Scope(), days=7)
+    # Wednesday to Sunday at the mean day ($15), then Monday $10 and Tuesday $20.
+    assert [v for _, v in forecast.days] == [15, 15, 15, 15, 15, 10, 20]
+    assert forecast.total_usd == Decimal(105)
+
+
+def test_the_scope_filter_applies_but_its_dates_do_not_cut_the_month(constant: Store) -> None:
+    scope = Scope(since=date(2026, 11, 8), until=date(2026, 11, 9), where="feature = 'chat'")
+    [status] = budgets.status(constant, scope, [Budget("*", Decimal(1000), "month")])
+    assert status.as_of == date(2026, 11, 9)  # the latest request in the scope
+    assert status.month_to_date_usd == Decimal(90)
+    assert status.projected_usd == Decimal(300)
+
+
+def test_no_spend_projects_nothing(store: Store) -> None:
+    [status] = budgets.status(store, Scope(), [chat("10")], as_of=date(2026, 11, 3))
+    assert (status.month_to_date_usd, status.projected_usd, status.alert) == (0, 0, False)
+    assert budgets.forecast(store, Scope(), as_of=date(2026, 11, 3)) == []
+
+
+def test_exact_decimal_money(store: Store, catalogue: prices.Catalogue, tmp_path: Path) -> None:
+    records = [call(date(2026, 11, 1), 0.1, n=n) for n in range(3)]
+    load(store, catalogue, tmp_path, records)
+    [status] = budgets.status(store, Scope(), [chat("100")])
+    assert status.month_to_date_usd == Decimal("0.3")
+    assert status.projected_usd == Decimal("0.3") * 30
+
+
+def test_only_monthly_budgets(store: Store) -> None:
+    with pytest.raises(BadInput, match="period"):
+        budgets.status(store, Scope(), [Budget("chat", Decimal(1), "week")])
+
+
+def test_sample_logs_forecast(store: Store, catalogue: prices.Catalogue) -> None:
+    ingest.ingest(store, sources.expand([str(SAMPLES)]), IngestOptions(), catalogue)
+    [status] = budgets.status(store, Scope(), [Budget("*", Decimal(100), "month")])
+    assert status.as_of == date(2026, 11, 9)
+    forecasts = budgets.forecast(store, Scope())
+    assert {f.feature for f in forecasts} >= {"chat", "support", "summarize"}
+    assert all(f.total_usd == sum(v for _, v in f.days) for f in forecasts)
+    assert status.month_to_date_usd < status.projected_usd
