@@ -52,7 +52,10 @@ def checked_where(store: Store, predicate: str) -> str:
     row = store.row("SELECT json_serialize_sql(?)", ["SELECT * FROM requests WHERE " + text])
     tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
-        raise BadInput(f"--where {text!r}: {tree.get('error_message')}", _HINT)
+        reason = str(tree.get("error_message"))
+        if "Only SELECT statements" in reason:
+            reason = "a second statement is not allowed in a filter"
+        raise BadInput(f"--where {text!r}: {reason}", _HINT)
     statements = tree.get("statements", [])
     node = statements[0]["node"] if len(statements) == 1 else {}
     if not _is_plain_filter(node):
