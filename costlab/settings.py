@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from costlab.budgets import Budget
 from costlab.errors import ConfigError
 from costlab.prices import PriceOverride
+from costlab.report.budgets import Budget
 
 DEFAULT_DB = "costlab.duckdb"
 DB_ENV = "COSTLAB_DB"

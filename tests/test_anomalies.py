@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from costlab import anomalies, ingest, prices, sources
+from costlab import ingest, prices, sources
 from costlab.errors import BadInput
 from costlab.ingest import IngestOptions
+from costlab.report import anomalies
 from costlab.scope import Scope
 from costlab.store import Store
 from tests.conftest import flat, write_jsonl

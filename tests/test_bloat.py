@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import tiktoken
 
-from costlab import bloat, ingest, prices, sources
+from costlab import ingest, prices, sources
 from costlab.ingest import IngestOptions
+from costlab.report import bloat
 from costlab.scope import Scope
 from costlab.store import Store
 from tests.conftest import flat, write_jsonl

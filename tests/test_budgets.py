@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from costlab import budgets, ingest, prices, sources
-from costlab.budgets import Budget
+from costlab import ingest, prices, sources
 from costlab.errors import BadInput
 from costlab.ingest import IngestOptions
+from costlab.report import budgets
+from costlab.report.budgets import Budget
 from costlab.scope import Scope
 from costlab.store import Store
 from tests.conftest import flat, write_jsonl

@@ -14,10 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from costlab.anomalies import Anomalies, DayAnomaly, RequestOutlier
-from costlab.bloat import FeatureBloat
-from costlab.budgets import Budget, BudgetStatus, Forecast
-from costlab.html_report import render
 from costlab.report import (
     Breakdown,
     Bucket,
@@ -27,6 +23,10 @@ from costlab.report import (
     TopRequest,
     Totals,
 )
+from costlab.report.anomalies import Anomalies, DayAnomaly, RequestOutlier
+from costlab.report.bloat import FeatureBloat
+from costlab.report.budgets import Budget, BudgetStatus, Forecast
+from costlab.report.html import render
 from costlab.scope import Scope
 
 EVIL = "<script>alert(1)</script>"

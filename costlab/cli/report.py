@@ -108,7 +108,7 @@ def _check_not_empty(result: library.Report, db: str) -> None:
 
 
 def _write_html(result: library.Report, path: Path) -> None:
-    from costlab import html_report
+    from costlab.report import html as html_report
 
     try:
         path.write_text(html_report.render(result), encoding="utf-8")

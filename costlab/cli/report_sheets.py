@@ -6,9 +6,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from costlab import report
-from costlab.anomalies import Anomalies
 from costlab.cli import render
 from costlab.cli.render import Sheet, sparkline
+from costlab.report.anomalies import Anomalies
 
 
 class _Style:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from costlab import anomalies, bloat, budgets
-from costlab.anomalies import Anomalies
-from costlab.bloat import FeatureBloat
-from costlab.budgets import Budget, BudgetStatus, Forecast
 from costlab.errors import BadInput
+from costlab.report import anomalies, bloat, budgets
+from costlab.report.anomalies import Anomalies
+from costlab.report.bloat import FeatureBloat
+from costlab.report.budgets import Budget, BudgetStatus, Forecast
 from costlab.scope import Scope
 from costlab.store import Store
 

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 
-from costlab.anomalies import Anomalies
-from costlab.bloat import FeatureBloat
-from costlab.budgets import BudgetStatus, Forecast
 from costlab.report import Breakdown, Report, TopRequest, Totals
-from costlab.scope import Scope
-from costlab.svg_charts import (
+from costlab.report.anomalies import Anomalies
+from costlab.report.bloat import FeatureBloat
+from costlab.report.budgets import BudgetStatus, Forecast
+from costlab.report.svg import (
     Mark,
     bucket_bars,
     budget_bars,
@@ -28,6 +27,7 @@ from costlab.svg_charts import (
     key_label,
     money,
 )
+from costlab.scope import Scope
 
 # A breakdown by user_id can have many thousand groups: the page shows the largest ones.
 MAX_TABLE_ROWS = 100

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from html import escape
 
-from costlab.budgets import BudgetStatus
 from costlab.report import Bucket, DailySpend
+from costlab.report.budgets import BudgetStatus
 
 # Tableau 10 without its grey: distinct hues that read on white and in print.
 PALETTE = (
