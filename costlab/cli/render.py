@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import json
 import sys
 from collections.abc import Sequence
@@ -41,20 +42,49 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+_NUMBER = re.compile(r"^[-+]?\$?[\d,]*\.?\d+(?:[%×~]|e[-+]?\d+)?$|^[—∞]$|^$")
+
+
 def table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]], *, right: int = 1
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    *,
+    right: int | None = None,
 ) -> Table:
-    """A table whose `right`-th column onward are right-aligned numbers.
+    """A table; number columns (from index `right`, or detected) are right-aligned.
 
     Plain strings are shown literally (log text may hold [brackets]); pass `Text` to style.
+    Long text is cut with an ellipsis so the numbers stay readable.
     """
     t = Table(title=escape(title), title_justify="left", show_edge=False, header_style="bold")
+    numbers = [_is_number_column(i, rows, right) for i in range(len(columns))]
+    widths = [
+        max([len(name), *(len(str(row[i])) for row in rows if i < len(row))])
+        for i, name in enumerate(columns)
+    ]
+    widths = [w if numbers[i] else min(w, 40) for i, w in enumerate(widths)]
+    flexible = max((i for i, n in enumerate(numbers) if not n and i), default=None)
+    if flexible is not None:  # the last text column (a prompt, say) takes what is left
+        rest = sum(w for i, w in enumerate(widths) if i != flexible) + 3 * len(columns) + 2
+        widths[flexible] = max(8, min(widths[flexible], out.width - rest))
     for i, name in enumerate(columns):
-        number = i >= right
-        t.add_column(name, justify="right" if number else "left", overflow="fold", no_wrap=number)
+        if numbers[i]:
+            t.add_column(name, justify="right", no_wrap=True, min_width=widths[i])
+        else:
+            t.add_column(
+                name, overflow="ellipsis", no_wrap=True, min_width=widths[i], max_width=widths[i]
+            )
     for row in rows:
         t.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
     return t
+
+
+def _is_number_column(i: int, rows: Sequence[Sequence[str | Text]], right: int | None) -> bool:
+    if right is not None:
+        return i >= right
+    cells = [str(row[i]) for row in rows if i < len(row)]
+    return bool(cells) and all(_NUMBER.match(c) for c in cells)
 
 
 @dataclass(frozen=True)
@@ -64,7 +94,7 @@ class Sheet:
     title: str
     columns: list[str]
     rows: list[list[str]]
-    right: int = 1
+    right: int | None = None  # columns from this index on are numbers (None: detect them)
 
 
 def show(sheets: list[Sheet], fmt: str) -> None:

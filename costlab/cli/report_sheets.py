@@ -97,7 +97,7 @@ def _daily(days: list[report.DailySpend], dimension: str, style: _Style) -> Shee
         for key, values in ordered
     ]
     span = f"{all_days[0]} to {all_days[-1]}" if all_days else ""
-    return Sheet(f"Daily spend by {dimension}, {span}", [dimension, "spend", "per day"], rows, 1)
+    return Sheet(f"Daily spend by {dimension}, {span}", [dimension, "spend", "per day"], rows)
 
 
 def _breakdown(b: report.Breakdown, style: _Style) -> Sheet:
@@ -115,7 +115,7 @@ def _breakdown(b: report.Breakdown, style: _Style) -> Sheet:
     ]
     columns = [*b.dimensions, "requests", "spend", "share", "input tokens", "output tokens"]
     columns += [""] if style.bars else []
-    return Sheet(f"Spend by {', '.join(b.dimensions)}", columns, rows, len(b.dimensions))
+    return Sheet(f"Spend by {', '.join(b.dimensions)}", columns, rows)
 
 
 def _top(top: list[report.TopRequest], style: _Style) -> Sheet:
@@ -133,7 +133,7 @@ def _top(top: list[report.TopRequest], style: _Style) -> Sheet:
         for i, r in enumerate(top, start=1)
     ]
     columns = ["#", "cost", "when (UTC)", "feature", "model", "in", "out", "prompt"]
-    return Sheet("Most expensive requests", columns, rows, 1)
+    return Sheet("Most expensive requests", columns, rows)
 
 
 def _bloat(result: report.Report, style: _Style) -> Sheet:
@@ -163,7 +163,7 @@ def _bloat(result: report.Report, style: _Style) -> Sheet:
         "spend > P95",
         "repeated system prompt",
     ]
-    return Sheet("Context size by feature (input tokens)", columns, rows, 1)
+    return Sheet("Context size by feature (input tokens)", columns, rows)
 
 
 def _anomalies(found: Anomalies, style: _Style) -> list[Sheet]:
@@ -194,13 +194,11 @@ def _anomalies(found: Anomalies, style: _Style) -> list[Sheet]:
             f"Anomalous days — {found.method}",
             ["day", "feature", "spend", "baseline", "ratio", "z"],
             days,
-            2,
         ),
         Sheet(
             f"Outlier requests (over {found.outlier_ratio:g}× the feature median)",
             ["request", "cost", "feature", "feature median", "ratio", "prompt"],
             outliers,
-            1,
         ),
     ]
 
@@ -219,7 +217,7 @@ def _budgets(result: report.Report, style: _Style) -> Sheet:
     ]
     as_of = result.budgets[0].as_of
     columns = ["budget", "per month", "month to date", "projected", "of budget", ""]
-    return Sheet(f"Budgets as of {as_of} (projection by weekday)", columns, rows, 1)
+    return Sheet(f"Budgets as of {as_of} (projection by weekday)", columns, rows)
 
 
 def _forecasts(result: report.Report, style: _Style) -> Sheet:
@@ -243,5 +241,4 @@ def _forecasts(result: report.Report, style: _Style) -> Sheet:
         f"Forecast, next {len(result.forecasts[0].days)} days — {method}",
         ["feature", "expected spend", "per day"],
         rows,
-        1,
     )
