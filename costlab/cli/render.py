@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import re
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,7 +119,10 @@ def _markdown(sheet: Sheet) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    align = ["---" if i < sheet.right else "---:" for i in range(len(sheet.columns))]
+    align = [
+        "---:" if _is_number_column(i, sheet.rows, sheet.right) else "---"
+        for i in range(len(sheet.columns))
+    ]
     lines = [f"### {sheet.title}", "", "| " + " | ".join(map(cell, sheet.columns)) + " |"]
     lines.append("| " + " | ".join(align) + " |")
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in sheet.rows]
