@@ -143,3 +143,55 @@ def test_cli_errors_are_exit_2_without_traceback(tmp_path: Path, cli: Cli) -> No
         assert "Traceback" not in result.output
     none = cli("report", "--since", "2030-01-01")
     assert none.exit_code == 2 and "no requests match" in none.output
+
+
+SAMPLES = Path(__file__).parents[1] / "sample_logs"
+
+
+@pytest.fixture(scope="module")
+def samples_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("samples") / "samples.duckdb"
+    assert Cli(db)("ingest", str(SAMPLES)).exit_code == 0
+    return db
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+@pytest.mark.parametrize("section", report.SECTIONS)
+def test_every_section_in_every_format(samples_db: Path, section: str, fmt: str) -> None:
+    result = Cli(samples_db)("report", section, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip()
+    if fmt == "json":
+        json.loads(result.stdout)
+
+
+def test_the_sample_spike_is_reported(samples_db: Path) -> None:
+    data = json.loads(Cli(samples_db)("report", "anomalies", "--format", "json").stdout)
+    flagged = {(d["day"], d["feature"]) for d in data["anomalies"]["days"]}
+    assert ("2026-11-06", "summarize") in flagged
+
+
+def test_fail_on_budget_exits_1_only_when_projected_over_95_percent(
+    tmp_path: Path, samples_db: Path
+) -> None:
+    runner = Cli(samples_db).runner
+    from costlab.cli import app
+
+    def run_with(budget: str) -> Any:
+        config = tmp_path / "costlab.toml"
+        config.write_text(f'[budgets]\n"*" = "{budget} USD/month"\n')
+        args = ["--config", str(config), "--db", str(samples_db), "report", "budget"]
+        return runner.invoke(app, [*args, "--fail-on-budget", "--format", "json"])
+
+    over, under = run_with("1"), run_with("1000")
+    assert over.exit_code == 1 and "budget alert" in over.output
+    assert under.exit_code == 0
+    assert json.loads(under.stdout)["budgets"][0]["alert"] is False
+
+
+def test_html_report_is_written(tmp_path: Path, samples_db: Path) -> None:
+    out = tmp_path / "r.html"
+    result = Cli(samples_db)("report", "top", "--html", str(out))
+    assert result.exit_code == 0
+    page = out.read_text()
+    assert 'data-chart="daily-by-feature"' in page and "2026-11-06" in page

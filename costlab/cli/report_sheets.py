@@ -47,8 +47,8 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
         found.append(_bloat(result, style))
     if result.anomalies is not None:
         found += _anomalies(result.anomalies, style)
-    if "budget" in sections and result.budgets:
-        found.append(_budgets(result, style))
+    if "budget" in sections:
+        found.append(_budgets(result, style) if result.budgets else _NO_BUDGETS)
     if "forecast" in sections and result.forecasts:
         found.append(_forecasts(result, style))
     return found
@@ -201,6 +201,13 @@ def _anomalies(found: Anomalies, style: _Style) -> list[Sheet]:
             outliers,
         ),
     ]
+
+
+_NO_BUDGETS = Sheet(
+    "Budgets",
+    ["note"],
+    [['none configured: add [budgets] to costlab.toml, e.g. chat = "500 USD/month"']],
+)
 
 
 def _budgets(result: report.Report, style: _Style) -> Sheet:
