@@ -101,11 +101,22 @@ def read(store: Store, source: Source) -> BulkRead | None:
 def stage(store: Store, bulk_read: BulkRead, source_file: str, run_id: str) -> Iterator[Line]:
     """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
     for keys in bulk_read.key_sets:
-        store.execute(_insert_sql(keys), [source_file, run_id])
+        _stage_key_set(store, keys, source_file, run_id)
     if _left_over(store) >= RESAMPLE_MIN_LINES:
         for keys in _left_over_key_sets(store, set(bulk_read.key_sets)):
-            store.execute(_insert_sql(keys), [source_file, run_id])
+            _stage_key_set(store, keys, source_file, run_id)
     return _leftovers(store)
+
+
+def _stage_key_set(store: Store, keys: KeySet, source_file: str, run_id: str) -> None:
+    """Stage the records with exactly these keys; `_bulk` keeps only the lines still left."""
+    store.execute(_insert_sql(keys), [source_file, run_id])
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
+        "ANTI JOIN _stage s ON s.row_key = b.line_no WHERE b.raw IS NOT NULL"
+    )
+    store.execute("DROP TABLE _bulk")
+    store.execute("ALTER TABLE _bulk_left RENAME TO _bulk")
 
 
 def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
@@ -134,7 +145,7 @@ def _sampled_key_sets(source: Source) -> list[KeySet]:
 
 
 def _left_over(store: Store) -> int:
-    row = store.row("SELECT (SELECT count(raw) FROM _bulk) - (SELECT count(*) FROM _stage)")
+    row = store.row("SELECT count(raw) FROM _bulk")
     return int(row[0]) if row else 0
 
 
@@ -142,8 +153,7 @@ def _left_over_key_sets(store: Store, done: set[KeySet]) -> list[KeySet]:
     """Flat key sets among the lines still left (those the sample did not show)."""
     detector = Detector()
     rows = store.rows(
-        "SELECT any_value(raw), count(*) FROM _bulk b WHERE raw IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no) "
+        "SELECT any_value(raw), count(*) FROM _bulk WHERE raw IS NOT NULL "
         "GROUP BY try(json_keys(raw)) ORDER BY 2 DESC"
     )
     found = []
@@ -161,9 +171,8 @@ def _leftovers(store: Store) -> Iterator[Line]:
     rows = []
     if _left_over(store):
         rows = store.rows(
-            "SELECT line_no, raw FROM _bulk b WHERE raw IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no) "
-            "AND trim(raw) <> '' ORDER BY line_no"
+            "SELECT line_no, raw FROM _bulk WHERE raw IS NOT NULL AND trim(raw) <> '' "
+            "ORDER BY line_no"
         )
     store.execute("DROP TABLE _bulk")
     for number, raw in rows:
@@ -285,8 +294,8 @@ INSERT INTO _stage
 WITH parsed AS MATERIALIZED (
     SELECT line_no, raw, try(json_transform_strict(raw, {m.struct()})) AS v,
            try(len(json_keys(raw))) AS n_keys
-    FROM _bulk b
-    WHERE raw IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.row_key = b.line_no)
+    FROM _bulk
+    WHERE raw IS NOT NULL
 )
 SELECT line_no,
        coalesce({m.text("request_id")}, 'content:' || left(sha256(raw), 24)),
