@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, landing, prices
+from costlab import bulk, landing, parse_pool, prices
 from costlab.errors import BadInput
 from costlab.sources import Line, Reader, Source, sha256
-from costlab.staging import MAPPABLE, STAGE_SCHEMA, RejectBatch, StageBatch
+from costlab.staging import MAPPABLE, STAGE_SCHEMA, RejectBatch, RejectRow, StageBatch
 from costlab.store import Store
 
 # Rows held in Python before they are handed to DuckDB: bounds memory whatever the file size.
@@ -152,8 +152,11 @@ class _Run:
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
         reader = Reader(source)
-        lines = reader.lines() if bulk_read is None else self._bulk(bulk_read, stage, out)
-        self._stage_lines(source, reader, lines, stage, rejects, out)
+        load = _FileLoad(self, source, reader, stage, rejects, out)
+        if bulk_read is None:
+            load.records(reader.lines(), parse_pool.workers_for(load.total_bytes))
+        else:
+            load.records(self._bulk(bulk_read, stage, out), workers=0)
         if out.sha256 is None:
             out.sha256 = reader.digest.hexdigest()
         out.rejected = rejects.count
@@ -180,30 +183,61 @@ class _Run:
         if rows is not None:
             self.store.append(table_name, rows)
 
-    def _stage_lines(
-        self,
-        source: Source,
-        reader: Reader,
-        lines: Iterator[Line],
-        stage: StageBatch,
-        rejects: RejectBatch,
-        out: FileResult,
-    ) -> None:
-        total_bytes = source.path.stat().st_size if source.path else None
-        for line in lines:
-            out.records_read += 1
-            reason = stage.add(line)
-            if reason is not None:
-                rejects.add(line, reason)
-                if len(out.reject_examples) < REJECT_EXAMPLES:
-                    out.reject_examples.append((line.number, reason))
-            if stage.rows >= BATCH_ROWS:
-                self._append("_stage", stage.take())
-                if self.progress:
-                    self.progress(source.label, reader.bytes_read, total_bytes)
-        self._append("_stage", stage.take())
-        if self.progress:
-            self.progress(source.label, total_bytes or reader.bytes_read, total_bytes)
+
+@dataclass
+class _FileLoad:
+    """The records of one file on their way to `_stage` (or `rejects`)."""
+
+    run: _Run
+    source: Source
+    reader: Reader
+    stage: StageBatch
+    rejects: RejectBatch
+    out: FileResult
+
+    @property
+    def total_bytes(self) -> int | None:
+        return self.source.path.stat().st_size if self.source.path else None
+
+    def records(self, lines: Iterator[Line], workers: int) -> None:
+        """Stage every line, in this process or on `workers` worker processes."""
+        if workers:
+            options, run_id = self.run.options, self.run.run_id
+            for chunk in parse_pool.parse(lines, options, self.source.label, run_id, workers):
+                self._chunk(chunk)
+        else:
+            for line in lines:
+                self._line(line)
+        self.run._append("_stage", self.stage.take())
+        self._progress(done=True)
+
+    def _line(self, line: Line) -> None:
+        self.out.records_read += 1
+        reason = self.stage.add(line)
+        if reason is not None:
+            self._reject(self.rejects.add(line, reason))
+        if self.stage.rows >= BATCH_ROWS:
+            self.run._append("_stage", self.stage.take())
+            self._progress()
+
+    def _chunk(self, chunk: parse_pool.Chunk) -> None:
+        self.out.records_read += chunk.calls + len(chunk.rejects)
+        self.stage.calls += chunk.calls
+        self.stage.formats.update(chunk.formats)
+        for row in chunk.rejects:
+            self._reject(self.rejects.add_row(row))
+        self.run._append("_stage", parse_pool.rows(chunk))
+        self._progress()
+
+    def _reject(self, row: RejectRow) -> None:
+        if len(self.out.reject_examples) < REJECT_EXAMPLES:
+            self.out.reject_examples.append((row[0], row[1]))
+
+    def _progress(self, done: bool = False) -> None:
+        if self.run.progress:
+            total = self.total_bytes
+            read = (total or self.reader.bytes_read) if done else self.reader.bytes_read
+            self.run.progress(self.source.label, read, total)
 
 
 def _already_loaded(store: Store, digest: str) -> bool:

@@ -201,21 +201,29 @@ def _decode_reason(raw: bytes, err: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {err}"
 
 
+RejectRow = tuple[int, str, str, int]  # line, reason, start of the raw text, raw size
+
+
 class RejectBatch:
     """Rejected records of one file, kept with file, line, reason and (truncated) raw text."""
 
     def __init__(self, source_file: str, run_id: str) -> None:
         self._source_file = source_file
         self._run_id = run_id
-        self._rows: list[tuple[int, str, str, int]] = []
+        self._rows: list[RejectRow] = []
 
     @property
     def count(self) -> int:
         return len(self._rows)
 
-    def add(self, line: Line, reason: str) -> None:
+    def add(self, line: Line, reason: str) -> RejectRow:
+        """Keep a rejected line; the row kept."""
         text = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
-        self._rows.append((line.number, reason, text, len(line.raw)))
+        return self.add_row((line.number, reason, text, len(line.raw)))
+
+    def add_row(self, row: RejectRow) -> RejectRow:
+        self._rows.append(row)
+        return row
 
     def take(self) -> pa.Table | None:
         if not self._rows:

@@ -13,7 +13,9 @@ from costlab import bulk, ingest, sources
 from costlab.ingest import IngestOptions
 from costlab.prices import Catalogue
 from costlab.store import Store
-from tests.conftest import flat, write_jsonl
+from tests.conftest import DATA, flat, write_jsonl
+
+DATA_CHAT = DATA / "openai" / "chat_completions.jsonl"
 
 COLUMNS = (
     "request_id, ts, provider, model, model_logged, feature, user_id, input_tokens, "
@@ -77,11 +79,11 @@ def _varied_records(n: int) -> list[Any]:
 def _ingest(
     path: Path, catalogue: Catalogue, *, use_bulk: bool, monkeypatch: pytest.MonkeyPatch
 ) -> Store:
-    if not use_bulk:
-        monkeypatch.setattr(bulk, "eligible", lambda *args: False)
-    store = Store.open(":memory:")
-    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        if not use_bulk:
+            patch.setattr(bulk, "eligible", lambda *args: False)
+        store = Store.open(":memory:")
+        ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
     return store
 
 
@@ -126,3 +128,26 @@ def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Pat
         store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0]
         == 0
     )
+
+
+def test_the_worker_pool_stores_the_same_rows_as_one_process(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costlab import parse_pool
+
+    records = _varied_records(3000)
+    chat = DATA_CHAT.read_bytes().splitlines()
+    path = tmp_path / "mixed.jsonl"
+    lines = [orjson.dumps(r) if not isinstance(r, str) else r.encode() for r in records]
+    path.write_bytes(b"\n".join(lines + chat) + b"\n")
+    monkeypatch.setattr(parse_pool, "CHUNK_LINES", 500)
+    serial = _ingest(path, catalogue, use_bulk=False, monkeypatch=monkeypatch)
+    monkeypatch.setattr(parse_pool, "MIN_FILE_BYTES", 0)
+    monkeypatch.setattr(parse_pool, "CHUNK_LINES", 500)
+    assert parse_pool.workers_for(1) >= 2 or (__import__("os").cpu_count() or 1) < 2
+    pooled = _ingest(path, catalogue, use_bulk=False, monkeypatch=monkeypatch)
+    query = f"SELECT {COLUMNS} FROM requests ORDER BY source_line"
+    assert pooled.rows(query) == serial.rows(query)
+    rejects = "SELECT source_line, reason, raw, raw_bytes FROM rejects ORDER BY source_line"
+    assert pooled.rows(rejects) == serial.rows(rejects)
+    assert len(serial.rows(query)) > 2000
