@@ -53,6 +53,7 @@ _TEXT_KEYS = (
     "provider",
     "feature",
     "user_id",
+    "team",
     "status",
     "prompt",
     "system_prompt",
@@ -309,7 +310,7 @@ SELECT line_no,
        list_filter([CASE WHEN {ct} > {it} THEN 'cached_gt_input' END,
                     CASE WHEN {rt} > {ot} THEN 'reasoning_gt_output' END,
                     CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
-       'flat', {m.metadata()}, ?, line_no, ?
+       'flat', {m.metadata()}, ?, line_no, ?, {m.text("team")}
 FROM (SELECT *, {m.ts()} AS ts FROM parsed
       WHERE v IS NOT NULL AND n_keys = {len(keys)} AND {m.checks()})
 WHERE ts IS NOT NULL OR {m.absent("timestamp")}

@@ -17,6 +17,7 @@ class Call(Buckets, total=False):
     model: str | None  # as logged; prices.Catalogue.resolve() gives the catalogue name
     feature: str | None
     user_id: str | None
+    team: str | None
     batch: bool
     logged_cost_usd: str | None  # decimal text, never a float sum
     latency_ms: float | None

@@ -65,7 +65,7 @@ FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
 
 _INSERT_SQL = """
 INSERT INTO requests BY NAME
-SELECT request_id, ts, provider, model, model_logged, feature, user_id,
+SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
        uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
            + cache_write_1h_tokens AS input_tokens,
        uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens,

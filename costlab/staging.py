@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from costlab.ingest import IngestOptions
 
 # Fields that `--map FIELD=PATH` may fill from anywhere in the record.
-MAPPABLE = frozenset({"request_id", "provider", "model", "feature", "user_id", "status", "ts"})
+MAPPABLE = frozenset(
+    {"request_id", "provider", "model", "feature", "user_id", "team", "status", "ts"}
+)
 # Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
 MAX_REJECT_TEXT = 4096
 
@@ -54,6 +56,7 @@ STAGE_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("source_line", pa.int64()),
         ("run_id", pa.string()),
+        ("team", pa.string()),
     ]
 )
 _CALL_COLUMNS = [
@@ -63,6 +66,7 @@ _CALL_COLUMNS = [
     ("model_logged", "model"),
     ("feature", "feature"),
     ("user_id", "user_id"),
+    ("team", "team"),
     ("uncached_input_tokens", "uncached_input_tokens"),
     ("cached_input_tokens", "cached_input_tokens"),
     ("cache_write_5m_tokens", "cache_write_5m_tokens"),

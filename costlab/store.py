@@ -112,12 +112,18 @@ def _m002_bucket_costs(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE requests ADD COLUMN {column} {MONEY}")
 
 
+def _m003_team(con: duckdb.DuckDBPyConnection) -> None:
+    # The team a call is billed to (LiteLLM team, or --map team=...), for team budgets.
+    con.execute("ALTER TABLE requests ADD COLUMN team VARCHAR")
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_bucket_costs", _m002_bucket_costs),
+    ("003_team", _m003_team),
 ]
 
 

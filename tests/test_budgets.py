@@ -176,3 +176,31 @@ def test_sample_logs_forecast(store: Store, catalogue: prices.Catalogue) -> None
     assert {f.feature for f in forecasts} >= {"chat", "support", "summarize"}
     assert all(f.total_usd == sum(v for _, v in f.days) for f in forecasts)
     assert status.month_to_date_usd < status.projected_usd
+
+
+def test_a_team_budget_counts_only_that_teams_spend(tmp_path: Path, store: Store) -> None:
+    records = [
+        flat(
+            i,
+            request_id=f"t{i}",
+            timestamp=f"2026-11-{1 + i:02d}T10:00:00Z",
+            team=team,
+            input_tokens=1_000_000,
+            output_tokens=0,
+        )
+        for i in range(10)
+        for team in ("core", "growth")
+    ]
+    records = [dict(r, request_id=f"{r['request_id']}-{r['team']}") for r in records]
+    ingest.ingest(
+        store,
+        sources.expand([str(write_jsonl(tmp_path / "t.jsonl", records))]),
+        IngestOptions(),
+        prices.Catalogue.load(),
+    )
+    core = Budget("team:core", Decimal(100), "month")
+    [status] = budgets.status(store, Scope(), [core], as_of=date(2026, 11, 10))
+    # 10 days x 1M input tokens of gpt-4o-mini at $0.15/M for the core team alone.
+    assert status.month_to_date_usd == Decimal("1.5")
+    with pytest.raises(BadInput, match="COLUMN:VALUE"):
+        budgets.status(store, Scope(), [Budget("colour:red", Decimal(1), "month")])

@@ -18,7 +18,7 @@ from tests.conftest import DATA, flat, write_jsonl
 DATA_CHAT = DATA / "openai" / "chat_completions.jsonl"
 
 COLUMNS = (
-    "request_id, ts, provider, model, model_logged, feature, user_id, input_tokens, "
+    "request_id, ts, provider, model, model_logged, feature, user_id, team, input_tokens, "
     "uncached_input_tokens, cached_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
     "output_tokens, reasoning_tokens, total_tokens_logged, batch, cost_usd, cost_source, "
     "logged_cost_usd, computed_cost_usd, price_note, latency_ms, status, system_prompt, prompt, "
@@ -45,6 +45,7 @@ def _varied_records(n: int) -> list[Any]:
             r["cached_input_tokens"] = rng.randint(0, 60_000)  # sometimes > input: flagged
         elif choice == 5:
             r["reasoning_tokens"] = rng.randint(0, 5000)
+            r["team"] = rng.choice(["core", None, "", 7])
         elif choice == 6:
             r["cost"] = rng.choice([0, 2, 0.00123, 1.5e-05, 12.5])
         elif choice == 7:

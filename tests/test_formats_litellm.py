@@ -228,3 +228,11 @@ def test_bad_spend_log(field: str, value: Any, reason: str) -> None:
 def test_other_shapes_are_not_litellm(record: dict[str, Any]) -> None:
     assert not LiteLLMPayload.detect(record)
     assert not LiteLLMSpendLog.detect(record)
+
+
+def test_the_litellm_team_alias_is_the_team() -> None:
+    payload = json.loads((DATA / "example_standard_logging_payload.json").read_text())
+    payload["metadata"]["user_api_key_team_id"] = "team-9f2"
+    assert LiteLLMPayload().parse(payload)["team"] == "team-9f2"
+    payload["metadata"]["user_api_key_team_alias"] = "platform"
+    assert LiteLLMPayload().parse(payload)["team"] == "platform"

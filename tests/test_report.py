@@ -106,6 +106,7 @@ def test_a_bad_where_is_a_clear_error(loaded: Store, predicate: str, reason: str
 
 def test_unknown_dimension_is_bad_input() -> None:
     assert report.parse_dimensions("feature, model") == ("feature", "model")
+    assert report.parse_dimensions("team,day") == ("team", "day")
     with pytest.raises(BadInput, match="colour"):
         report.parse_dimensions("feature,colour")
 

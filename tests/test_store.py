@@ -34,11 +34,13 @@ def test_an_older_store_gets_newer_migrations_once(
 
     def _m999(con: object) -> None:
         calls.append(1)
-        con.execute("ALTER TABLE requests ADD COLUMN team VARCHAR")  # type: ignore[attr-defined]
+        con.execute("ALTER TABLE requests ADD COLUMN squad VARCHAR")  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("999_team", _m999)])
+    monkeypatch.setattr(
+        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("999_squad", _m999)]
+    )
     with Store.open(db) as s:
-        assert s.migrations()[-1] == "999_team"
+        assert s.migrations()[-1] == "999_squad"
         assert s.row("SELECT count(*) FROM rejects")[0] == 1
     with Store.open(db):
         pass

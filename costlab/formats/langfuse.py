@@ -176,6 +176,7 @@ class LangfuseObservation(LogFormat):
             model=model,
             feature=text(feature),
             user_id=text(_get(record, "userId")),
+            team=None,
             **buckets,
             batch=False,
             logged_cost_usd=_cost(record),

@@ -26,6 +26,13 @@ from costlab.formats.chat import last_user_turn, system_prompt, text_of, unmappe
 from costlab.formats.values import logged_cost, number, text
 
 
+def _team(metadata: dict[str, Any]) -> str | None:
+    """The LiteLLM team a key belongs to: its alias when set, else its id."""
+    return text(metadata.get("user_api_key_team_alias")) or text(
+        metadata.get("user_api_key_team_id")
+    )
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -150,6 +157,7 @@ class LiteLLMPayload(LogFormat):
             model=model,
             feature=_feature(metadata),
             user_id=text(record.get("end_user")) or text(metadata.get("user_api_key_user_id")),
+            team=_team(metadata),
             **_usage_buckets(record, detail),
             batch=False,
             logged_cost_usd=logged_cost(record.get("response_cost"), "response_cost"),
@@ -215,6 +223,7 @@ class LiteLLMSpendLog(LogFormat):
             model=model,
             feature=_feature(meta),
             user_id=text(record.get("end_user")) or text(record.get("user")),
+            team=text(record.get("team_id")) or _team(meta),
             **_usage_buckets(record, detail),
             batch=False,
             logged_cost_usd=logged_cost(record.get("spend"), "spend"),

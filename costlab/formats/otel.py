@@ -243,6 +243,7 @@ class OTelSpan(LogFormat):
             model=model,
             feature=None,
             user_id=text(_first(attrs, ("user.id", "enduser.id", "gen_ai.user", "llm.user"))),
+            team=None,
             **_buckets(attrs, provider),
             batch=False,
             logged_cost_usd=None,

@@ -19,7 +19,7 @@ from costlab.formats.values import logged_cost, number, text
 _FOREIGN = frozenset({"call_type", "spend", "response_cost", "hidden_params", "startTime"})
 # Fields an application adds around a request+response pair.
 APP_FIELDS = frozenset(
-    {"request", "response", "request_id", "timestamp", "user", "user_id", "feature"}
+    {"request", "response", "request_id", "timestamp", "user", "user_id", "feature", "team"}
     | {"latency_ms", "duration_ms", "cost", "cost_usd"}
 )
 
@@ -33,6 +33,7 @@ def blank_call(provider: str, model: str | None, buckets: usage.Buckets) -> Call
         model=model,
         feature=None,
         user_id=None,
+        team=None,
         **buckets,
         batch=False,
         logged_cost_usd=None,
@@ -88,6 +89,7 @@ def add_app_fields(call: Call, record: dict[str, Any]) -> None:
     user = record.get("user_id") or record.get("user") or meta.get("user_id")
     call["user_id"] = text(user) or call["user_id"]
     call["feature"] = text(record.get("feature") or meta.get("feature"))
+    call["team"] = text(record.get("team") or meta.get("team"))
     latency = record.get("latency_ms")
     if latency is None:
         latency = record.get("duration_ms")

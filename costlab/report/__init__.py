@@ -18,7 +18,7 @@ from costlab.scope import Scope
 from costlab.store import Store
 
 # Columns a breakdown may group by (`--by feature,model`).
-DIMENSIONS = ("feature", "model", "user_id", "provider", "day", "status", "format")
+DIMENSIONS = ("feature", "model", "user_id", "team", "provider", "day", "status", "format")
 PROMPT_START_CHARS = 80
 
 

@@ -22,6 +22,8 @@ from costlab.store import Store
 ALERT_SHARE = Decimal("0.95")
 HISTORY_DAYS = 28
 ALL = "*"
+# Besides features, budgets may cover these columns ("team:platform").
+BUDGET_COLUMNS = ("feature", "team", "model", "user_id", "provider")
 # Means are kept at the store's money precision: DECIMAL(38, 18).
 _MONEY = Context(prec=38)
 _QUANTUM = Decimal("1e-18")
@@ -33,7 +35,7 @@ Daily = dict[date, Decimal]
 class Budget:
     """A spending limit from the config file, e.g. chat = "500 USD/month"."""
 
-    target: str  # a feature name, or "*" for all spend
+    target: str  # a feature name, "team:NAME" (or model:, user_id:), or "*" for all spend
     amount_usd: Decimal
     period: str  # "month"
 
@@ -88,13 +90,33 @@ def status(
             raise BadInput(f"budget {budget.target}: unknown period {budget.period!r}", "use month")
     day = as_of or latest_day(store, scope)
     month_start = day.replace(day=1)
-    spend = _spend(store, scope, day, min(month_start, _history_start(day)))
+    start = min(month_start, _history_start(day))
+    by_column = {
+        column: _spend(store, scope, day, start, column)
+        for column in {target_of(b)[0] for b in budgets}
+    }
     month_end = day.replace(day=calendar.monthrange(day.year, day.month)[1])
-    return [_status(budget, spend, month_start, month_end) for budget in budgets]
+    return [
+        _status(budget, by_column[target_of(budget)[0]], month_start, month_end)
+        for budget in budgets
+    ]
+
+
+def target_of(budget: Budget) -> tuple[str, str]:
+    """The column and value a budget covers: "chat" is a feature, "team:core" a team."""
+    column, sep, value = budget.target.partition(":")
+    if not sep:
+        return "feature", budget.target
+    if column not in BUDGET_COLUMNS or not value:
+        raise BadInput(
+            f'budget {budget.target!r}: write a feature, "*", or COLUMN:VALUE',
+            f'COLUMN is one of {", ".join(BUDGET_COLUMNS)}, e.g. "team:platform"',
+        )
+    return column, value
 
 
 def _status(budget: Budget, spend: _Spend, month_start: date, month_end: date) -> BudgetStatus:
-    daily, first_day = spend.series(budget.target)
+    daily, first_day = spend.series(target_of(budget)[1] if budget.target != ALL else ALL)
     month_to_date = sum((v for d, v in daily.items() if d >= month_start), Decimal(0))
     means = _weekday_means(daily, first_day, spend.as_of)
     ahead = _days(spend.as_of + timedelta(days=1), month_end)
@@ -177,18 +199,22 @@ def _method(first_day: date | None, as_of: date) -> str:
     return f"{text}; only {n} day(s) of history, from {start}: unseen weekdays use the mean day"
 
 
-def _spend(store: Store, scope: Scope, as_of: date, start: date) -> _Spend:
-    """Daily spend per feature from `start` to `as_of`: the scope filters, its dates do not."""
+def _spend(store: Store, scope: Scope, as_of: date, start: date, column: str = "feature") -> _Spend:
+    """Daily spend per value of `column` from `start` to `as_of`: the scope filters, its dates
+    do not."""
+    if column not in BUDGET_COLUMNS:
+        raise BadInput(f"cannot budget by {column!r}")
     where, params = Scope(since=start, until=as_of, where=scope.where).sql()
     daily: dict[str | None, Daily] = defaultdict(dict)
     for feature, day, spend in store.rows(
-        f"SELECT feature, CAST(ts AS DATE), coalesce(sum(cost_usd), 0) FROM requests {where} "
+        f"SELECT {column}, CAST(ts AS DATE), coalesce(sum(cost_usd), 0) FROM requests {where} "
         "GROUP BY ALL",
         params,
     ):
         daily[feature][day] = spend
     where, params = Scope(until=as_of, where=scope.where).sql()
     first = store.rows(
-        f"SELECT feature, CAST(min(ts) AS DATE) FROM requests {where} GROUP BY feature", params
+        f"SELECT {column}, CAST(min(ts) AS DATE) FROM requests {where} GROUP BY {column}",
+        params,
     )
     return _Spend(as_of, dict(daily), {f: d for f, d in first if d is not None})
