@@ -82,6 +82,14 @@ def flat(n: int, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
+    """Ingest records through the real path, as one JSONL file."""
+    from costlab import ingest, sources
+
+    path = write_jsonl(tmp_path / "log.jsonl", records)
+    ingest.ingest(store, sources.expand([str(path)]), ingest.IngestOptions(), catalogue)
+
+
 class Cli:
     """Runs costlab commands in-process against one store file."""
 

@@ -17,7 +17,7 @@ from costlab.ingest import IngestOptions
 from costlab.report import anomalies
 from costlab.scope import Scope
 from costlab.store import Store
-from tests.conftest import flat, write_jsonl
+from tests.conftest import flat, load
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 START = date(2026, 10, 1)
@@ -38,11 +38,6 @@ def call(day: date, cost: float, feature: str | None = "chat", n: int = 0, **ext
     if feature is None:
         del record["feature"]
     return record
-
-
-def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
-    path = write_jsonl(tmp_path / "log.jsonl", records)
-    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
 
 
 def day(i: int) -> date:

@@ -16,7 +16,7 @@ from costlab.ingest import IngestOptions
 from costlab.report import bloat
 from costlab.scope import Scope
 from costlab.store import Store
-from tests.conftest import flat, write_jsonl
+from tests.conftest import flat, load
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 GUIDE = "You are Lumen's support assistant. Answer in two sentences and never give advice. " * 3
@@ -29,11 +29,6 @@ def call(n: int, input_tokens: int, cost: float, feature: str | None = "chat", *
     if feature is None:
         del record["feature"]
     return record
-
-
-def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
-    path = write_jsonl(tmp_path / "log.jsonl", records)
-    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
 
 
 def quantile(values: list[int], q: float) -> float:

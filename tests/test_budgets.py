@@ -16,7 +16,7 @@ from costlab.report import budgets
 from costlab.report.budgets import Budget
 from costlab.scope import Scope
 from costlab.store import Store
-from tests.conftest import flat, write_jsonl
+from tests.conftest import flat, load, write_jsonl
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -29,11 +29,6 @@ def call(day: date, cost: float, feature: str = "chat", n: int = 0) -> Any:
         cost=cost,
         feature=feature,
     )
-
-
-def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
-    path = write_jsonl(tmp_path / "log.jsonl", records)
-    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
 
 
 def days(first: date, last: date) -> list[date]:
