@@ -39,9 +39,9 @@ class SentenceTransformerEmbedder(Embedder):
     def __init__(self, path: Path, name: str) -> None:
         self.name = name
         self._model = _load_sentence_transformer(path)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        # Renamed in sentence-transformers 6; older releases only have the long name.
+        dimension = getattr(self._model, "get_embedding_dimension", None)
+        dimension = dimension or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension() or 0)
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
