@@ -1,0 +1,29 @@
+"""The cache key of a request: its text, normalised so that trivial differences still match.
+
+As the seed's `normalize_query` asks: lowercase, punctuation dropped, and the parts that vary
+between otherwise identical questions (emails, dates, numbers, ids, @user names) replaced by
+placeholders, so "Where is order #48213?" and "where is order 51120" are one key.
+"""
+
+from __future__ import annotations
+
+import re
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), " <email> "),
+    (re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"), " <date> "),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), " <id> "),
+    (re.compile(r"\b(?=[a-z0-9_-]*\d)(?=[a-z0-9_-]*[a-z])[a-z0-9_-]{6,}\b"), " <id> "),
+    (re.compile(r"(?<!\w)@\w+"), " <user> "),
+    (re.compile(r"\d+(?:[.,]\d+)*"), " <num> "),
+    (re.compile(r"[^\w<>\s]+"), " "),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def normalize(text: str) -> str:
+    """The text as a cache key: lowercase, no punctuation, variable parts as placeholders."""
+    text = text.lower()
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text.strip()
