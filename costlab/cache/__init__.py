@@ -1,0 +1,1 @@
+"""Semantic-cache what-if: prompt embeddings, and a cache replayed over the logged traffic."""

@@ -1,0 +1,273 @@
+"""What a semantic cache would have saved on the logged traffic, and how often it would be wrong.
+
+Requests in scope are replayed in time order (`simulate.sweep`, exact against the naive replay);
+each threshold gets its hits, the dollars, tokens and latency they would have saved, the age of
+the entries they reused, and the hit precision: from a label when one is given, else estimated
+from the logged responses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from costlab.cache import embedders, simulate
+from costlab.cache.neighbours import neighbours
+from costlab.cache.normalize import normalize
+from costlab.cache.vectors import vectors
+from costlab.errors import BadInput
+from costlab.scope import Scope
+from costlab.store import Store
+
+KEYS = {
+    "prompt": "prompt",
+    "system+prompt": "concat_ws(chr(10), system_prompt, prompt)",
+    "messages": "CAST(messages AS VARCHAR)",
+}
+SCOPE_COLUMNS = ("model", "feature", "system_prompt", "user_id", "team", "provider")
+DEFAULT_MIN_PRECISION = 0.95
+# Without labels, a hit is judged right when the response logged for the request and the one
+# logged for the entry serving it are at least this similar (cosine, same embedder).
+SAME_ANSWER_SIMILARITY = 0.9
+_METADATA_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]+)$")
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """One what-if: which requests, what the key is, and how the cache behaves."""
+
+    thresholds: list[float]
+    scope: Scope = Scope()
+    key: str = "prompt"
+    normalize: bool = True
+    cache_scope: tuple[str, ...] = ()
+    ttl_s: float | None = None
+    max_entries: int | None = None
+    label: str | None = None
+    embedder: str = embedders.DEFAULT
+    min_precision: float = DEFAULT_MIN_PRECISION
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    threshold: float
+    hits: int
+    hit_rate: float
+    saved_usd: Decimal
+    saved_tokens: int
+    saved_latency_ms: float
+    precision: float | None  # None when there were no hits to judge
+    precision_estimated: bool
+    reuse_age_p50_s: float | None
+    reuse_age_p95_s: float | None
+    expired_misses: int
+    evicted_misses: int
+    live_entries_end: int
+
+
+@dataclass(frozen=True)
+class CacheReport:
+    requests: int
+    skipped_without_text: int
+    embedder: str
+    distinct_keys: int
+    thresholds: list[ThresholdResult]
+    recommended_threshold: float | None
+    precision_method: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """The requests in scope, in time order, as the simulation and the metrics need them."""
+
+    texts: list[str]
+    traffic: simulate.Traffic
+    cost: list[Decimal]
+    tokens: np.ndarray
+    latency_ms: np.ndarray
+    responses: list[str | None]
+    labels: list[str | None] | None
+    skipped: int
+
+
+Progress = Callable[[int, int], None]  # (texts embedded, texts to embed)
+
+
+def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
+    """Replay the traffic through the cache at every threshold."""
+    _check(options)
+    traffic = _load(store, options)
+    if traffic.traffic.n == 0:
+        raise BadInput(
+            "no requests with prompt text in this scope",
+            "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
+        )
+    embedder = embedders.load(options.embedder)
+    unique, inverse = np.unique(np.array(traffic.texts, dtype=object), return_inverse=True)
+    vecs = vectors(store, [str(t) for t in unique], embedder, progress)[inverse]
+    lists = neighbours(vecs, traffic.traffic.scope, min(options.thresholds))
+    settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
+    results = simulate.sweep(lists, traffic.traffic, sorted(options.thresholds), settings)
+    if traffic.labels is not None:
+        labels = traffic.labels
+        judge: Judge = lambda i, j: labels[i] == labels[j]  # noqa: E731
+    else:
+        judge = _response_judge(store, embedder, traffic, results)
+    rows = [_measure(r, traffic, judge, options.label is None) for r in results]
+    return CacheReport(
+        requests=traffic.traffic.n,
+        skipped_without_text=traffic.skipped,
+        embedder=embedder.name,
+        distinct_keys=len(unique),
+        thresholds=rows,
+        recommended_threshold=_recommend(rows, options.min_precision),
+        precision_method=_method(options),
+        notes=_notes(traffic),
+    )
+
+
+def _check(options: CacheOptions) -> None:
+    if not options.thresholds:
+        raise BadInput("no threshold given", "use --threshold 0.92 or --sweep 0.80:0.99:0.01")
+    for t in options.thresholds:
+        if not 0 < t <= 1:
+            raise BadInput(f"threshold {t} is outside (0, 1]", "similarity thresholds are cosines")
+    if options.key not in KEYS:
+        raise BadInput(f"--key {options.key}: unknown", f"choose from {', '.join(KEYS)}")
+    unknown = [c for c in options.cache_scope if c not in SCOPE_COLUMNS]
+    if unknown:
+        raise BadInput(
+            f"--scope {','.join(unknown)}: not a column entries can be scoped by",
+            f"choose from {', '.join(SCOPE_COLUMNS)}",
+        )
+
+
+def _label_sql(store: Store, label: str | None) -> str:
+    if label is None:
+        return "NULL"
+    found = _METADATA_KEY.match(label)
+    if found:
+        return f"json_extract_string(metadata, '$.{found.group(1)}')"
+    columns = {r[0] for r in store.rows("SELECT column_name FROM (DESCRIBE requests)")}
+    if label not in columns:
+        raise BadInput(
+            f"--label {label}: not a column of requests",
+            "give a column (e.g. feature) or metadata.KEY for a field kept in metadata",
+        )
+    return f"CAST({label} AS VARCHAR)"
+
+
+def _load(store: Store, options: CacheOptions) -> _Traffic:
+    where, params = options.scope.sql()
+    text = KEYS[options.key]
+    scope = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in options.cache_scope) or "''"
+    rows = store.rows(
+        f"""
+        SELECT {text} AS text, epoch(ts), cost_usd, input_tokens + output_tokens,
+               coalesce(latency_ms, 0), response, {_label_sql(store, options.label)},
+               concat_ws(chr(31), {scope})
+        FROM requests{where}{" AND" if where else " WHERE"} ts IS NOT NULL
+        ORDER BY ts, request_id
+        """,
+        params,
+    )
+    kept = [r for r in rows if r[0]]
+    texts = [normalize(r[0]) if options.normalize else r[0] for r in kept]
+    key_ids: dict[str, int] = {}
+    scope_ids: dict[str, int] = {}
+    traffic = simulate.Traffic(
+        ts=np.array([r[1] for r in kept], dtype=np.float64),
+        scope=np.array([scope_ids.setdefault(r[7], len(scope_ids)) for r in kept], dtype=np.int64),
+        keys=np.array([key_ids.setdefault(t, len(key_ids)) for t in texts], dtype=np.int64),
+    )
+    return _Traffic(
+        texts=texts,
+        traffic=traffic,
+        cost=[r[2] if r[2] is not None else Decimal(0) for r in kept],
+        tokens=np.array([r[3] or 0 for r in kept], dtype=np.int64),
+        latency_ms=np.array([r[4] for r in kept], dtype=np.float64),
+        responses=[r[5] for r in kept],
+        labels=[r[6] for r in kept] if options.label else None,
+        skipped=len(rows) - len(kept),
+    )
+
+
+Judge = Callable[[int, int], bool]  # is the answer entry j gave right for request i?
+
+
+def _response_judge(
+    store: Store, embedder: embedders.Embedder, t: _Traffic, results: list[simulate.SimResult]
+) -> Judge:
+    """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
+    involved: set[int] = set()
+    for r in results:
+        hits = np.flatnonzero(r.hit)
+        involved.update(hits.tolist(), r.served_by[hits].tolist())
+    texts = sorted({text for i in involved if (text := t.responses[i])})
+    found = dict(zip(texts, vectors(store, texts, embedder), strict=True)) if texts else {}
+
+    def judge(i: int, j: int) -> bool:
+        a, b = t.responses[i], t.responses[j]
+        if not a or not b:
+            return False
+        return a == b or float(found[a] @ found[b]) >= SAME_ANSWER_SIMILARITY
+
+    return judge
+
+
+def _measure(
+    result: simulate.SimResult, t: _Traffic, judge: Judge, estimated: bool
+) -> ThresholdResult:
+    hits = np.flatnonzero(result.hit)
+    served = result.served_by[hits]
+    ages = t.traffic.ts[hits] - t.traffic.ts[served]
+    return ThresholdResult(
+        threshold=result.threshold,
+        hits=len(hits),
+        hit_rate=result.hit_rate,
+        saved_usd=sum((t.cost[i] for i in hits), Decimal(0)),
+        saved_tokens=int(t.tokens[hits].sum()),
+        saved_latency_ms=float(t.latency_ms[hits].sum()),
+        precision=_precision(hits, served, judge),
+        precision_estimated=estimated,
+        reuse_age_p50_s=float(np.percentile(ages, 50)) if len(ages) else None,
+        reuse_age_p95_s=float(np.percentile(ages, 95)) if len(ages) else None,
+        expired_misses=result.expired_misses,
+        evicted_misses=result.evicted_misses,
+        live_entries_end=result.live_entries_end,
+    )
+
+
+def _precision(hits: np.ndarray, served: np.ndarray, judge: Judge) -> float | None:
+    if not len(hits):
+        return None
+    right = sum(judge(int(i), int(j)) for i, j in zip(hits, served, strict=True))
+    return right / len(hits)
+
+
+def _recommend(rows: list[ThresholdResult], min_precision: float) -> float | None:
+    good = [r for r in rows if r.precision is not None and r.precision >= min_precision]
+    if not good:
+        return None
+    return float(max(good, key=lambda r: (r.saved_usd, r.threshold)).threshold)
+
+
+def _method(options: CacheOptions) -> str:
+    if options.label:
+        return f"from labels: a hit is right when its entry has the same {options.label}"
+    return (
+        "estimated from logged responses: a hit is right when the response logged for the entry "
+        f"and the one logged for the request are at least {SAME_ANSWER_SIMILARITY} similar "
+        f"(cosine, {options.embedder})"
+    )
+
+
+def _notes(t: _Traffic) -> list[str]:
+    if not t.skipped:
+        return []
+    return [f"{t.skipped:,} requests without prompt text were left out (ingested with --no-text?)"]
