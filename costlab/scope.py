@@ -44,6 +44,25 @@ class Scope:
         return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
+def from_flags(store: Store, since: str | None, until: str | None, where: str | None) -> Scope:
+    """The scope that `--since`, `--until` and `--where` describe; BadInput naming a bad one."""
+    return Scope(
+        parse_day(since, "--since"),
+        parse_day(until, "--until"),
+        checked_where(store, where) if where else None,
+    )
+
+
+def parse_day(text: str | None, flag: str) -> date | None:
+    """A YYYY-MM-DD flag value as a date (None stays None); BadInput naming the flag."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{flag} {text!r}: not a date", "write it as YYYY-MM-DD") from None
+
+
 def checked_where(store: Store, predicate: str) -> str:
     """The predicate, if it is a filter over `requests` that binds; else BadInput saying why."""
     text = predicate.strip()

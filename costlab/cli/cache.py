@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -13,7 +12,7 @@ from costlab.cache import embedders, savings
 from costlab.cli import render
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
-from costlab.scope import Scope, checked_where
+from costlab.scope import from_flags
 from costlab.store import Store
 
 app = typer.Typer()
@@ -67,11 +66,7 @@ def simulate_cache(
     with Store.open(ctx.obj["db"]) as store:
         options = savings.CacheOptions(
             thresholds=_thresholds(threshold, sweep),
-            scope=Scope(
-                _day(since, "--since"),
-                _day(until, "--until"),
-                checked_where(store, where) if where else None,
-            ),
+            scope=from_flags(store, since, until, where),
             key=key,
             normalize=normalize,
             cache_scope=tuple(c.strip() for c in scope.split(",") if c.strip()),
@@ -119,15 +114,6 @@ def _duration(text: str | None) -> float | None:
     if not found or float(found.group(1)) <= 0:
         raise BadInput(f"--ttl {text}: not a duration", "e.g. --ttl 24h, 30m, 90s or 7d")
     return float(found.group(1)) * _SECONDS[found.group(2)]
-
-
-def _day(text: str | None, flag: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{flag} {text!r}: not a date", "write it as YYYY-MM-DD") from None
 
 
 def _sheet(result: savings.CacheReport) -> Sheet:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import typer
 from costlab import report as library
 from costlab.cli import render, report_sheets
 from costlab.errors import BadInput, GateFailed
-from costlab.scope import Scope, checked_where
+from costlab.scope import Scope, from_flags, parse_day
 from costlab.settings import Settings
 from costlab.store import Store
 
@@ -64,16 +63,12 @@ def report(
     library.wanted(section)  # an unknown section is an error before any work
     with Store.open(ctx.obj["db"]) as store:
         options = library.ReportOptions(
-            scope=Scope(
-                _day(since, "--since"),
-                _day(until, "--until"),
-                checked_where(store, where) if where else None,
-            ),
+            scope=from_flags(store, since, until, where),
             by=[library.parse_dimensions(b) for b in by] or library.ReportOptions().by,
             top=top,
             section="all" if html is not None else section,
             budgets=settings.budget_list(),
-            as_of=_day(as_of, "--as-of"),
+            as_of=parse_day(as_of, "--as-of"),
         )
         result = library.build(store, options)
     _check_not_empty(result, ctx.obj["db"])
@@ -87,15 +82,6 @@ def report(
     if fail_on_budget and alerts:
         names = ", ".join(b.budget.target for b in alerts)
         raise GateFailed(f"budget alert: {names} projected at 95 % or more of the budget")
-
-
-def _day(text: str | None, flag: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{flag} {text!r}: not a date", "write it as YYYY-MM-DD") from None
 
 
 def _check_not_empty(result: library.Report, db: str) -> None:
