@@ -6,7 +6,6 @@ import dataclasses
 import re
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from costlab.cache import embedders, savings
 from costlab.cli import render
@@ -76,8 +75,10 @@ def simulate_cache(
             embedder=embedder,
             min_precision=min_precision,
         )
-        with _progress(as_json) as progress:
-            result = savings.run(store, options, progress)
+        with render.ProgressBars(as_json, units="texts") as bars:
+            result = savings.run(
+                store, options, lambda done, total: bars.update("embedding", done, total)
+            )
     if as_json:
         render.print_json(dataclasses.asdict(result))
         return
@@ -145,31 +146,3 @@ def _sheet(result: savings.CacheReport) -> Sheet:
     )
     columns = ["threshold", "hits", "hit rate", "", "saved", "tokens saved", "precision", "age P50"]
     return Sheet(title, columns, rows)
-
-
-class _progress:
-    """An embedding progress bar on stderr, in a terminal."""
-
-    def __init__(self, quiet: bool) -> None:
-        self._bar = Progress(
-            "embedding",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=render.err,
-            transient=True,
-            disable=quiet or not render.err.is_terminal,
-        )
-        self._task: object = None
-
-    def __enter__(self) -> savings.Progress:
-        self._bar.__enter__()
-        return self._update
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(None, None, None)
-
-    def _update(self, done: int, total: int) -> None:
-        if self._task is None:
-            self._task = self._bar.add_task("embedding", total=total)
-        self._bar.update(self._task, completed=done)  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.text import Text
 
 from costlab import ingest as library
@@ -59,8 +58,8 @@ def ingest(
     )
     inputs = sources.expand(paths)
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    with Store.open(ctx.obj["db"]) as store, _progress(as_json) as progress:
-        result = library.ingest(store, inputs, options, catalogue, progress)
+    with Store.open(ctx.obj["db"]) as store, render.ProgressBars(as_json) as bars:
+        result = library.ingest(store, inputs, options, catalogue, bars.update)
     if as_json:
         render.print_json(_as_dict(result))
     else:
@@ -87,34 +86,6 @@ def _parse_map(items: list[str]) -> dict[str, str]:
             )
         mapping[target.strip()] = path.strip()
     return mapping
-
-
-class _progress:
-    """A transient progress bar on stderr for terminals; a no-op callback otherwise."""
-
-    def __init__(self, quiet: bool) -> None:
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=render.err,
-            transient=True,
-            disable=quiet or not render.err.is_terminal,
-        )
-        self._tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> library.Progress:
-        self._bar.__enter__()
-        return self._update
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(None, None, None)
-
-    def _update(self, label: str, done: int, total: int | None) -> None:
-        if label not in self._tasks:
-            self._tasks[label] = self._bar.add_task(label, total=total)
-        self._bar.update(self._tasks[label], completed=done)
 
 
 def _as_dict(result: library.IngestResult) -> dict[str, Any]:

@@ -13,6 +13,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -127,6 +135,36 @@ def _markdown(sheet: Sheet) -> str:
     lines.append("| " + " | ".join(align) + " |")
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in sheet.rows]
     return "\n".join(lines) + "\n"
+
+
+class ProgressBars:
+    """Transient progress bars on stderr, one per label; drawn only in a terminal."""
+
+    def __init__(self, quiet: bool, *, units: str = "bytes") -> None:
+        counter = DownloadColumn() if units == "bytes" else MofNCompleteColumn()
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            counter,
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=quiet or not err.is_terminal,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressBars:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def update(self, label: str, done: int, total: int | None) -> None:
+        """Show `done` of `total` for the bar named `label` (made on first use)."""
+        if label not in self._tasks:
+            self._tasks[label] = self._bar.add_task(escape(label), total=total)
+        self._bar.update(self._tasks[label], completed=done)
 
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
