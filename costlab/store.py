@@ -117,6 +117,27 @@ def _m003_team(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE requests ADD COLUMN team VARCHAR")
 
 
+def _m004_neighbour_lists(con: duckdb.DuckDBPyConnection) -> None:
+    # simulate-cache's similarity index: per embedder, one set of distinct texts (its keys are
+    # their positions in text_hash order) and each key's neighbour keys, most similar first.
+    con.execute(
+        """
+        CREATE TABLE neighbour_sets (
+            embedder VARCHAR NOT NULL, min_threshold DOUBLE NOT NULL, keys BIGINT NOT NULL,
+            pairs BIGINT NOT NULL, built_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE neighbour_lists (
+            embedder VARCHAR NOT NULL, key INTEGER NOT NULL, text_hash VARCHAR NOT NULL,
+            neighbours INTEGER[] NOT NULL, similarities FLOAT[] NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -124,6 +145,7 @@ MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_bucket_costs", _m002_bucket_costs),
     ("003_team", _m003_team),
+    ("004_neighbour_lists", _m004_neighbour_lists),
 ]
 
 
@@ -213,9 +235,10 @@ class Store:
             raise StoreError(f"store query failed: {err}") from None
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        """The first result row of a query, or None."""
+        """The first result row of a query, or None (the result is read to its end)."""
         try:
-            return self._con.execute(sql, list(params)).fetchone()
+            found = self._con.execute(sql, list(params)).fetchall()
+            return found[0] if found else None
         except duckdb.Error as err:
             raise StoreError(f"store query failed: {err}") from None
 

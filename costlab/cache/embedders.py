@@ -34,15 +34,28 @@ class Embedder(ABC):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model from a local folder, loaded offline on CPU."""
+    """A sentence-transformers model from a local folder, loaded offline on CPU when first used.
+
+    Loading takes seconds; a re-run whose vectors are all in the store never loads it.
+    """
 
     def __init__(self, path: Path, name: str) -> None:
         self.name = name
-        self._model = _load_sentence_transformer(path)
+        self._path = path
+        self._loaded: Any = None
+
+    @property
+    def _model(self) -> Any:
+        if self._loaded is None:
+            self._loaded = _load_sentence_transformer(self._path)
+        return self._loaded
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]  # read-only here: known once loaded
         # Renamed in sentence-transformers 6; older releases only have the long name.
         dimension = getattr(self._model, "get_embedding_dimension", None)
         dimension = dimension or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension() or 0)
+        return int(dimension() or 0)
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         vectors = self._model.encode(

@@ -1,11 +1,14 @@
-"""For each request, every earlier request of its scope that is at least `min_threshold` similar."""
+"""For each distinct cache key, every key (itself included) at least `min_threshold` similar.
+
+Exact duplicates share a key, so the similarity pass runs over distinct keys, not requests, and
+the lists do not depend on time order, scope, TTL or capacity: one pass serves every what-if.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -21,12 +24,13 @@ def check_threshold(threshold: float, name: str = "threshold") -> None:
 
 @dataclass(frozen=True, eq=False)
 class Neighbours:
-    """Neighbour lists in CSR form: request i's are `index[offsets[i]:offsets[i + 1]]`.
+    """Neighbour lists in CSR form: key u's are `index[offsets[u]:offsets[u + 1]]`.
 
-    Each list holds earlier requests (j < i) of the same scope, most similar first, ties by smaller
-    j. `complete` records that a list holds *every* such request whose similarity (the float32 dot
-    product of the two vectors) is at least `min_threshold`, not a truncated top-k: this is what
-    makes a sweep over thresholds at or above `min_threshold` exact.
+    Each list holds keys (u itself included, when its self-similarity reaches the minimum), most
+    similar first, ties by smaller key. `complete` records that a list holds *every* key whose
+    similarity (the float32 dot product of the two vectors, the same value in both lists) is at
+    least `min_threshold`, not a truncated top-k: this is what makes a sweep over thresholds at or
+    above `min_threshold` exact.
     """
 
     min_threshold: float
@@ -44,64 +48,65 @@ class Neighbours:
 
     @property
     def n(self) -> int:
-        """The number of requests the lists are over."""
+        """The number of keys the lists are over."""
         return len(self.offsets) - 1
 
     def of(self, i: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Request i's neighbours and their similarities, most similar first."""
+        """Key i's neighbours and their similarities, most similar first."""
         start, stop = self.offsets[i], self.offsets[i + 1]
         return self.index[start:stop], self.similarity[start:stop]
 
-    def save(self, path: Path) -> None:
-        """Write the lists to `path` as an .npz file (written at exactly that path)."""
-        with Path(path).open("wb") as file:
-            np.savez(
-                file,
-                min_threshold=np.float64(self.min_threshold),
-                offsets=self.offsets,
-                index=self.index,
-                similarity=self.similarity,
-                complete=np.bool_(self.complete),
-            )
+    def gather(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The lists of `keys`, one after another: for each item, which of `keys` it belongs to
+        (0, 1, ...) and its position in `index` and `similarity`."""
+        lengths = self.offsets[keys + 1] - self.offsets[keys]
+        owner = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+        first = np.repeat(self.offsets[keys] - (np.cumsum(lengths) - lengths), lengths)
+        return owner, first + np.arange(len(owner), dtype=np.int64)
 
-    @classmethod
-    def load(cls, path: Path) -> Neighbours:
-        """Read lists written by `save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            return cls(
-                min_threshold=float(data["min_threshold"]),
-                offsets=data["offsets"].astype(np.int64),
-                index=data["index"].astype(np.int64),
-                similarity=data["similarity"].astype(np.float32),
-                complete=bool(data["complete"]),
-            )
+    def restrict(self, keep: npt.NDArray[np.int64]) -> Neighbours:
+        """The lists over the keys `keep` (new key i is old key `keep[i]`), in the same order."""
+        remap = np.full(self.n, -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep), dtype=np.int64)
+        owner, position = self.gather(keep)
+        mapped = remap[self.index[position]]
+        kept = mapped >= 0
+        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[kept], minlength=len(keep)), out=offsets[1:])
+        return Neighbours(
+            self.min_threshold, offsets, mapped[kept], self.similarity[position[kept]]
+        )
+
+
+Progress = Callable[[int, int], None]  # (keys done, keys)
 
 
 def neighbours(
     vectors: npt.NDArray[np.float32],
-    scope: npt.NDArray[np.int64],
     min_threshold: float,
     block: int = 4096,
+    progress: Progress | None = None,
 ) -> Neighbours:
-    """All earlier same-scope requests at least `min_threshold` similar, by blocked matrix products.
+    """All pairs of keys at least `min_threshold` similar, by blocked matrix products.
 
-    Work is per scope and in `block` × `block` tiles, so memory stays bounded by the tile and the
-    output, never n × n.
+    One row of `vectors` per distinct key. Only tiles on or above the diagonal are multiplied
+    (similarity is symmetric) and each pair is written into both lists, so memory stays bounded by
+    a `block` × `block` tile and the output, never k × k.
     """
     check_threshold(min_threshold, "min_threshold")
-    if vectors.ndim != 2 or len(vectors) != len(scope):
-        raise ValueError("vectors must be n × d with one scope id per row")
+    if vectors.ndim != 2:
+        raise ValueError("vectors must be k × d, one row per key")
     if block < 1:
         raise ValueError(f"block must be at least 1, got {block}")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    order = np.argsort(scope, kind="stable")  # each scope's members stay in time order
-    bounds = np.flatnonzero(np.diff(scope[order])) + 1
-    cutoff = _float32_at_least(min_threshold)
     parts: list[Pairs] = []
-    for members in np.split(order, bounds):
-        if len(members) > 1:
-            parts.extend(_scope_pairs(vectors[members], members, cutoff, block))
-    return _assemble(len(scope), min_threshold, parts)
+    for done, pairs in _pairs(vectors, _float32_at_least(min_threshold), block):
+        parts.extend(pairs)
+        if progress:
+            progress(done, len(vectors))
+    return _assemble(len(vectors), min_threshold, parts)
 
 
 def _float32_at_least(threshold: float) -> np.float32:
@@ -112,23 +117,27 @@ def _float32_at_least(threshold: float) -> np.float32:
     return value
 
 
-def _scope_pairs(
-    group: npt.NDArray[np.float32], members: npt.NDArray[np.int64], cutoff: np.float32, block: int
-) -> Iterator[Pairs]:
-    """The (i, j, similarity) pairs with j < i of one scope, one tile at a time."""
-    for r0 in range(0, len(members), block):
-        rows = group[r0 : r0 + block]
-        for c0 in range(0, r0 + 1, block):
-            similarity = rows @ group[c0 : c0 + block].T
+def _pairs(
+    vectors: npt.NDArray[np.float32], cutoff: np.float32, block: int
+) -> Iterator[tuple[int, list[Pairs]]]:
+    """Per row block, the keys done so far and its (u, v, similarity) pairs, both ways round."""
+    for r0 in range(0, len(vectors), block):
+        rows = vectors[r0 : r0 + block]
+        found: list[Pairs] = []
+        for c0 in range(r0, len(vectors), block):
+            similarity = rows @ vectors[c0 : c0 + block].T
             keep = similarity >= cutoff
-            if c0 == r0:  # the diagonal tile: keep only earlier requests
-                keep = np.tril(keep, k=-1)
+            if c0 == r0:  # the diagonal tile: each pair once, and the key itself
+                keep = np.triu(keep)
             a, b = np.nonzero(keep)
-            yield members[r0 + a], members[c0 + b], similarity[a, b]
+            u, v, s = r0 + a, c0 + b, similarity[a, b]
+            off_diagonal = u != v
+            found += [(u, v, s), (v[off_diagonal], u[off_diagonal], s[off_diagonal])]
+        yield min(r0 + block, len(vectors)), found
 
 
 def _assemble(n: int, min_threshold: float, parts: list[Pairs]) -> Neighbours:
-    """Sort the pairs into CSR lists: by request, then similarity descending, then index."""
+    """Sort the pairs into CSR lists: by key, then similarity descending, then neighbour."""
     if parts:
         rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
         index = np.concatenate([p[1] for p in parts]).astype(np.int64)

@@ -15,10 +15,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import embedders, simulate
-from costlab.cache.neighbours import neighbours
+from costlab.cache import embedders, index, simulate
 from costlab.cache.normalize import normalize
-from costlab.cache.vectors import vectors
+from costlab.cache.vectors import text_hash, vectors
 from costlab.errors import BadInput
 from costlab.scope import Scope
 from costlab.store import Store
@@ -85,7 +84,8 @@ class CacheReport:
 class _Traffic:
     """The requests in scope, in time order, as the simulation and the metrics need them."""
 
-    texts: list[str]
+    keys: list[str]  # the distinct cache keys, in text_hash order (the index's key order)
+    key_hashes: list[str]
     traffic: simulate.Traffic
     cost: list[Decimal]
     tokens: np.ndarray
@@ -95,7 +95,7 @@ class _Traffic:
     skipped: int
 
 
-Progress = Callable[[int, int], None]  # (texts embedded, texts to embed)
+Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 
 
 def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
@@ -108,27 +108,42 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
     embedder = embedders.load(options.embedder)
-    unique, inverse = np.unique(np.array(traffic.texts, dtype=object), return_inverse=True)
-    vecs = vectors(store, [str(t) for t in unique], embedder, progress)[inverse]
-    lists = neighbours(vecs, traffic.traffic.scope, min(options.thresholds))
+
+    def key_vectors() -> np.ndarray:
+        return vectors(store, traffic.keys, embedder, _stage(progress, "embedding"))
+
+    lists, _ = index.lists(
+        store,
+        embedder.name,
+        traffic.key_hashes,
+        min(options.thresholds),
+        key_vectors,
+        _stage(progress, "similarity"),
+    )
     settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
     results = simulate.sweep(lists, traffic.traffic, sorted(options.thresholds), settings)
     if traffic.labels is not None:
         labels = traffic.labels
         judge: Judge = lambda i, j: labels[i] == labels[j]  # noqa: E731
     else:
-        judge = _response_judge(store, embedder, traffic, results)
+        judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
     rows = [_measure(r, traffic, judge, options.label is None) for r in results]
     return CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
-        distinct_keys=len(unique),
+        distinct_keys=len(traffic.keys),
         thresholds=rows,
         recommended_threshold=_recommend(rows, options.min_precision),
         precision_method=_method(options),
         notes=_notes(traffic),
     )
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
 
 
 def _check(options: CacheOptions) -> None:
@@ -178,15 +193,17 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
     )
     kept = [r for r in rows if r[0]]
     texts = [normalize(r[0]) if options.normalize else r[0] for r in kept]
-    key_ids: dict[str, int] = {}
+    hashes = sorted((text_hash(t), t) for t in set(texts))
+    key_ids = {text: k for k, (_, text) in enumerate(hashes)}
     scope_ids: dict[str, int] = {}
     traffic = simulate.Traffic(
         ts=np.array([r[1] for r in kept], dtype=np.float64),
         scope=np.array([scope_ids.setdefault(r[7], len(scope_ids)) for r in kept], dtype=np.int64),
-        keys=np.array([key_ids.setdefault(t, len(key_ids)) for t in texts], dtype=np.int64),
+        keys=np.array([key_ids[t] for t in texts], dtype=np.int64),
     )
     return _Traffic(
-        texts=texts,
+        keys=[t for _, t in hashes],
+        key_hashes=[h for h, _ in hashes],
         traffic=traffic,
         cost=[r[2] if r[2] is not None else Decimal(0) for r in kept],
         tokens=np.array([r[3] or 0 for r in kept], dtype=np.int64),
@@ -201,7 +218,11 @@ Judge = Callable[[int, int], bool]  # is the answer entry j gave right for reque
 
 
 def _response_judge(
-    store: Store, embedder: embedders.Embedder, t: _Traffic, results: list[simulate.SimResult]
+    store: Store,
+    embedder: embedders.Embedder,
+    t: _Traffic,
+    results: list[simulate.SimResult],
+    progress: Callable[[int, int], None] | None,
 ) -> Judge:
     """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
     involved: set[int] = set()
@@ -209,7 +230,9 @@ def _response_judge(
         hits = np.flatnonzero(r.hit)
         involved.update(hits.tolist(), r.served_by[hits].tolist())
     texts = sorted({text for i in involved if (text := t.responses[i])})
-    found = dict(zip(texts, vectors(store, texts, embedder), strict=True)) if texts else {}
+    found = (
+        dict(zip(texts, vectors(store, texts, embedder, progress), strict=True)) if texts else {}
+    )
 
     def judge(i: int, j: int) -> bool:
         a, b = t.responses[i], t.responses[j]

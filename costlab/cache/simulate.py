@@ -1,6 +1,7 @@
 """Replay logged requests through a semantic cache: the naive reference and the threshold sweep.
 
-The cache, request by request in time order (request i at `ts[i]`, in scope `scope[i]`):
+The cache, request by request in time order (request i at `ts[i]`, in scope `scope[i]`, with the
+cache key `keys[i]`; each key has one vector, so a request's vector is its key's):
 
 - An entry is a request that missed; it is live at request i while it has not been evicted and,
   with a TTL, while `ts[i] - ts[entry] < ttl_s` (expiry counts from insertion; hits do not renew).
@@ -13,7 +14,7 @@ The cache, request by request in time order (request i at `ts[i]`, in scope `sco
 A miss counts as an *expired miss* or an *evicted miss* when the entry of the same scope most
 similar to i among all entries ever inserted before i (live or not; ties to the earliest) has
 similarity >= threshold, so it would have served i had it still been live. It is expired when a
-TTL is set and `ts[i] - ts[entry] >= ttl_s`, and evicted otherwise. `live_entries_end` counts the
+TTL is set and `ts[i] - ts[entry] >= ttl_s`, and evicted otherwise. `live_at_end` lists the
 entries live at the last request's timestamp.
 """
 
@@ -77,7 +78,12 @@ class SimResult:
     served_by: npt.NDArray[np.int64]
     expired_misses: int
     evicted_misses: int
-    live_entries_end: int
+    live_at_end: npt.NDArray[np.int64]  # the entries live at the last request's time
+
+    @property
+    def live_entries_end(self) -> int:
+        """How many entries are live at the last request's time."""
+        return len(self.live_at_end)
 
     @property
     def hit_rate(self) -> float:
@@ -91,11 +97,16 @@ def naive(
     threshold: float,
     settings: CacheSettings = CacheSettings(),  # noqa: B008 (frozen, so safe to share)
 ) -> SimResult:
-    """The reference replay: each request compared with every entry, one request at a time."""
+    """The reference replay: each request compared with every entry, one request at a time.
+
+    `vectors` has one row per key: request i's vector is `vectors[traffic.keys[i]]`.
+    """
     check_threshold(threshold)
-    if vectors.ndim != 2 or len(vectors) != traffic.n:
-        raise ValueError("vectors must be n × d, one row per request")
-    cache = _Reference(np.asarray(vectors, dtype=np.float32), traffic, settings)
+    _check_keys(len(vectors), traffic)
+    if vectors.ndim != 2:
+        raise ValueError("vectors must be k × d, one row per key")
+    per_request = np.asarray(vectors, dtype=np.float32)[traffic.keys]
+    cache = _Reference(per_request, traffic, settings)
     served_by = np.full(traffic.n, -1, dtype=np.int64)
     for i in range(traffic.n):
         entry = cache.serve(i, threshold)
@@ -106,7 +117,7 @@ def naive(
             cache.count_dropped(i, threshold)
             cache.insert(i)
     end = traffic.n - 1
-    live_end = int(cache.live(end, traffic.n).sum()) if traffic.n else 0
+    live_end = np.flatnonzero(cache.live(end, traffic.n)) if traffic.n else np.zeros(0, np.int64)
     return SimResult(threshold, served_by >= 0, served_by, cache.expired, cache.evicted, live_end)
 
 
@@ -179,8 +190,7 @@ def sweep(
     """Replay every threshold over neighbour lists computed once; equal to `naive` for each one."""
     if not neighbours.complete:
         raise ValueError("a sweep is exact only over complete neighbour lists")
-    if neighbours.n != traffic.n:
-        raise ValueError(f"neighbour lists cover {neighbours.n} requests, traffic has {traffic.n}")
+    _check_keys(neighbours.n, traffic)
     for threshold in thresholds:
         check_threshold(threshold)
         if threshold < neighbours.min_threshold:
@@ -192,31 +202,51 @@ def sweep(
     return [_Replay(lists, threshold, settings).run() for threshold in thresholds]
 
 
+def _check_keys(count: int, traffic: Traffic) -> None:
+    if traffic.n and (traffic.keys.min() < 0 or traffic.keys.max() >= count):
+        raise ValueError(f"traffic keys must index the {count} keys' vectors")
+
+
 @dataclass(frozen=True)
 class _Lists:
-    """The neighbour lists and the traffic in the forms the replay loop reads fastest."""
+    """The traffic as slots, one per (scope, key) seen, with each slot's neighbour slots.
 
-    starts: list[int]
-    offsets: npt.NDArray[np.int64]
-    index: npt.NDArray[np.int64]
+    A slot's list is its key's list kept to the keys seen in the same scope, in the same order.
+    At most one entry per slot is live at a time (a request whose slot has a live entry is an
+    exact hit), so the replay keeps, per slot, its latest entry and its first one.
+    """
+
+    slot: list[int]  # per request
+    offsets: npt.NDArray[np.int64]  # per slot
+    index: npt.NDArray[np.int64]  # neighbour slots
     similarity: npt.NDArray[np.float64]  # float64, so that `>= threshold` compares as in naive
     ts: list[float]
-    scope_key: list[tuple[int, int]]
 
     @classmethod
     def of(cls, neighbours: Neighbours, traffic: Traffic) -> _Lists:
-        offsets, similarity = neighbours.offsets, neighbours.similarity.astype(np.float64)
-        scope_key = list(zip(traffic.scope.tolist(), traffic.keys.tolist(), strict=True))
-        starts: list[int] = offsets[:-1].tolist()
-        return cls(starts, offsets, neighbours.index, similarity, traffic.ts.tolist(), scope_key)
+        keys = neighbours.n
+        _, scope = np.unique(traffic.scope, return_inverse=True)
+        codes, slot = np.unique(scope.astype(np.int64) * keys + traffic.keys, return_inverse=True)
+        slot_scope, slot_key = codes // max(keys, 1), codes % max(keys, 1)
+        owner, position = neighbours.gather(slot_key)
+        wanted = slot_scope[owner] * keys + neighbours.index[position]
+        found = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+        kept = codes[found] == wanted if len(codes) else np.zeros(0, dtype=np.bool_)
+        offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[kept], minlength=len(codes)), out=offsets[1:])
+        similarity = neighbours.similarity[position[kept]].astype(np.float64)
+        return cls(slot.tolist(), offsets, found[kept], similarity, traffic.ts.tolist())
 
-    def ends(self, threshold: float) -> list[int]:
-        """Per request, where the run of its neighbours at least `threshold` similar ends."""
+    @property
+    def slots(self) -> int:
+        return len(self.offsets) - 1
+
+    def runs(self, threshold: float) -> tuple[list[int], list[int]]:
+        """Per slot, where its list starts and where the run at least `threshold` similar ends."""
         within = np.concatenate([[0], np.cumsum(self.similarity >= threshold)])
-        ends: list[int] = (
-            self.offsets[:-1] + within[self.offsets[1:]] - within[self.offsets[:-1]]
-        ).tolist()
-        return ends
+        starts = self.offsets[:-1]
+        ends = starts + within[self.offsets[1:]] - within[starts]
+        return starts.tolist(), ends.tolist()
 
 
 @dataclass
@@ -228,54 +258,78 @@ class _Replay:
     settings: CacheSettings
     live: OrderedDict[int, None] = field(default_factory=OrderedDict)  # least recently used first
     inserted: deque[int] = field(default_factory=deque)
-    exact: dict[tuple[int, int], int] = field(default_factory=dict)
-    is_entry: npt.NDArray[np.bool_] = field(init=False)  # ever inserted, by request index
+    latest: list[int] = field(init=False)  # per slot, its latest entry (request index) or -1
+    latest_np: npt.NDArray[np.int64] = field(init=False)  # the same, for vectorised lookups
+    first_np: npt.NDArray[np.int64] = field(init=False)  # per slot, its first entry or -1
     expired: int = 0
     evicted: int = 0
 
     def __post_init__(self) -> None:
-        self.is_entry = np.zeros(len(self.lists.ts), dtype=np.bool_)
+        self.latest = [-1] * self.lists.slots
+        self.latest_np = np.full(self.lists.slots, -1, dtype=np.int64)
+        self.first_np = np.full(self.lists.slots, -1, dtype=np.int64)
 
     def alive(self, entry: int, now: float) -> bool:
         ttl_s = self.settings.ttl_s
         return entry in self.live and (ttl_s is None or now - self.lists.ts[entry] < ttl_s)
 
     def run(self) -> SimResult:
-        ts, scope_key = self.lists.ts, self.lists.scope_key
-        starts, ends = self.lists.starts, self.lists.ends(self.threshold)
+        ts, slot = self.lists.ts, self.lists.slot
+        starts, ends = self.lists.runs(self.threshold)
         lru = self.settings.max_entries is not None
         served_by = [-1] * len(ts)
         for i, now in enumerate(ts):
-            entry = self.exact.get(scope_key[i], -1)
+            k = slot[i]
+            entry = self.latest[k]
             if entry < 0 or not self.alive(entry, now):
-                entry = self.semantic(now, starts[i], ends[i]) if ends[i] > starts[i] else -1
+                entry = self.semantic(now, starts[k], ends[k]) if ends[k] > starts[k] else -1
             if entry >= 0:
                 served_by[i] = entry
                 if lru:
                     self.live.move_to_end(entry)
             else:
-                self.insert(i, now)
-        live_end = sum(self.alive(e, ts[-1]) for e in self.live) if ts else 0
+                self.insert(i, k, now)
+        live_end = sorted(e for e in self.live if self.alive(e, ts[-1])) if ts else []
         served = np.array(served_by, dtype=np.int64)
-        return SimResult(self.threshold, served >= 0, served, self.expired, self.evicted, live_end)
+        return SimResult(
+            self.threshold,
+            served >= 0,
+            served,
+            self.expired,
+            self.evicted,
+            np.array(live_end, dtype=np.int64),
+        )
 
     def semantic(self, now: float, start: int, end: int) -> int:
-        """The first live entry in the list's run above the threshold, else -1 (counting drops)."""
+        """The earliest live entry among the most similar slots above the threshold, else -1.
+
+        A miss whose most similar slot ever entered lost its entry counts as expired or evicted.
+        """
         index = self.lists.index[start:end]
-        entries: list[int] = index[self.is_entry[index]].tolist()  # best first, ties earliest
-        for entry in entries:
-            if self.alive(entry, now):
-                return entry
-        if entries:
-            ttl_s = self.settings.ttl_s
-            if ttl_s is not None and now - self.lists.ts[entries[0]] >= ttl_s:
-                self.expired += 1
-            else:
-                self.evicted += 1
+        entries = self.latest_np[index]
+        entered = entries >= 0
+        if not entered.any():
+            return -1
+        similarity: list[float] = self.lists.similarity[start:end][entered].tolist()
+        best, best_similarity = -1, 0.0
+        for entry, s in zip(entries[entered].tolist(), similarity, strict=True):
+            if best >= 0 and s < best_similarity:
+                break
+            if (best < 0 or entry < best) and self.alive(entry, now):
+                best, best_similarity = entry, s
+        if best >= 0:
+            return best
+        top = np.asarray(similarity) == similarity[0]
+        dropped = int(self.first_np[index[entered]][top].min())
+        ttl_s = self.settings.ttl_s
+        if ttl_s is not None and now - self.lists.ts[dropped] >= ttl_s:
+            self.expired += 1
+        else:
+            self.evicted += 1
         return -1
 
-    def insert(self, i: int, now: float) -> None:
-        """Make request i an entry: drop expired entries, then evict the LRU one when full."""
+    def insert(self, i: int, k: int, now: float) -> None:
+        """Make request i its slot's entry: drop expired entries, then evict the LRU one if full."""
         ttl_s, max_entries = self.settings.ttl_s, self.settings.max_entries
         if ttl_s is not None:
             while self.inserted and now - self.lists.ts[self.inserted[0]] >= ttl_s:
@@ -284,5 +338,7 @@ class _Replay:
         if max_entries is not None and len(self.live) >= max_entries:
             self.live.popitem(last=False)
         self.live[i] = None
-        self.is_entry[i] = True
-        self.exact[self.lists.scope_key[i]] = i
+        self.latest[k] = i
+        self.latest_np[k] = i
+        if self.first_np[k] < 0:
+            self.first_np[k] = i

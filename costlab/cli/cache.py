@@ -76,9 +76,7 @@ def simulate_cache(
             min_precision=min_precision,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
-            result = savings.run(
-                store, options, lambda done, total: bars.update("embedding", done, total)
-            )
+            result = savings.run(store, options, bars.update)
     if as_json:
         render.print_json(dataclasses.asdict(result))
         return
