@@ -16,6 +16,7 @@ from decimal import Decimal
 import numpy as np
 
 from costlab.cache import embedders, index, simulate
+from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, health, recurring
 from costlab.cache.normalize import normalize
 from costlab.cache.vectors import text_hash, vectors
 from costlab.errors import BadInput
@@ -49,6 +50,7 @@ class CacheOptions:
     label: str | None = None
     embedder: str = embedders.DEFAULT
     min_precision: float = DEFAULT_MIN_PRECISION
+    intents: int = 10  # how many recurring intents to list
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ThresholdResult:
     expired_misses: int
     evicted_misses: int
     live_entries_end: int
+    memory_bytes: int  # what the entries live at the end would take
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class CacheReport:
     thresholds: list[ThresholdResult]
     recommended_threshold: float | None
     precision_method: str
+    focus_threshold: float  # intents and health are read at this one
+    intents: list[Intent]
+    health: Health
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,6 +92,7 @@ class _Traffic:
 
     keys: list[str]  # the distinct cache keys, in text_hash order (the index's key order)
     key_hashes: list[str]
+    prompts: list[str]  # per request, the key text as logged (before normalising)
     traffic: simulate.Traffic
     cost: list[Decimal]
     tokens: np.ndarray
@@ -127,16 +134,46 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         judge: Judge = lambda i, j: labels[i] == labels[j]  # noqa: E731
     else:
         judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
-    rows = [_measure(r, traffic, judge, options.label is None) for r in results]
+    entry_bytes = _entry_bytes(store, embedder.name, traffic)
+    rows = [_measure(r, traffic, judge, options.label is None, entry_bytes) for r in results]
+    recommended = _recommend(rows, options.min_precision)
+    focus = _focus(results, recommended)
     return CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
         distinct_keys=len(traffic.keys),
         thresholds=rows,
-        recommended_threshold=_recommend(rows, options.min_precision),
+        recommended_threshold=recommended,
         precision_method=_method(options),
+        focus_threshold=focus.threshold,
+        intents=recurring(
+            focus, traffic.traffic.keys, traffic.prompts, traffic.cost, options.intents
+        ),
+        health=health(focus, entry_bytes),
         notes=_notes(traffic),
+    )
+
+
+def _focus(results: list[simulate.SimResult], recommended: float | None) -> simulate.SimResult:
+    """The threshold intents and health are shown for: the recommended one, else the highest."""
+    for r in results:
+        if r.threshold == recommended:
+            return r
+    return max(results, key=lambda r: r.threshold)
+
+
+def _entry_bytes(store: Store, embedder: str, t: _Traffic) -> np.ndarray:
+    """Per request, the bytes it would take as an entry: its key, its response and its vector."""
+    found = store.row("SELECT max(dim) FROM embeddings WHERE embedder = ?", [embedder])
+    vector = 4 * int(found[0] or 0) if found else 0
+    key_bytes = [len(k.encode()) for k in t.keys]
+    return np.array(
+        [
+            key_bytes[k] + len((r or "").encode()) + vector + ENTRY_OVERHEAD_BYTES
+            for k, r in zip(t.traffic.keys.tolist(), t.responses, strict=True)
+        ],
+        dtype=np.int64,
     )
 
 
@@ -204,6 +241,7 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
     return _Traffic(
         keys=[t for _, t in hashes],
         key_hashes=[h for h, _ in hashes],
+        prompts=[r[0] for r in kept],
         traffic=traffic,
         cost=[r[2] if r[2] is not None else Decimal(0) for r in kept],
         tokens=np.array([r[3] or 0 for r in kept], dtype=np.int64),
@@ -244,7 +282,11 @@ def _response_judge(
 
 
 def _measure(
-    result: simulate.SimResult, t: _Traffic, judge: Judge, estimated: bool
+    result: simulate.SimResult,
+    t: _Traffic,
+    judge: Judge,
+    estimated: bool,
+    entry_bytes: np.ndarray,
 ) -> ThresholdResult:
     hits = np.flatnonzero(result.hit)
     served = result.served_by[hits]
@@ -263,6 +305,7 @@ def _measure(
         expired_misses=result.expired_misses,
         evicted_misses=result.evicted_misses,
         live_entries_end=result.live_entries_end,
+        memory_bytes=int(entry_bytes[result.live_at_end].sum()),
     )
 
 

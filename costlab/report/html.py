@@ -9,11 +9,11 @@ browser laid out (`data-drawn`), for the headless-browser test. Every text from 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 
+from costlab import page
 from costlab.report import Breakdown, Report, TopRequest, Totals
 from costlab.report.anomalies import Anomalies
 from costlab.report.bloat import FeatureBloat
@@ -40,31 +40,26 @@ def render(report: Report, generated_at: datetime | None = None) -> str:
     title = f"costlab report \u2014 {_scope_text(report.scope)}"
     anomalies = report.anomalies
     sections = [
-        _section(
+        page.section(
             "Spend per day by feature",
             daily_stacked("daily-by-feature", report.daily_by_feature, _marks(anomalies)),
             "Marked: days a feature spent far off its trailing baseline." if anomalies else "",
         ),
-        _section(
+        page.section(
             "Spend per day by model", daily_stacked("daily-by-model", report.daily_by_model, [])
         ),
-        _section("Where the money goes: token buckets", bucket_bars(report.totals.buckets)),
+        page.section("Where the money goes: token buckets", bucket_bars(report.totals.buckets)),
         _budgets(report.budgets) if report.budgets else "",
         _forecasts(report.forecasts) if report.forecasts else "",
         _anomalies(anomalies) if anomalies else "",
-        _section("Most expensive requests", _top(report.top)),
+        page.section("Most expensive requests", _top(report.top)),
         *(_breakdown(b) for b in report.breakdowns),
-        _section("Context bloat per feature", _bloat(report.bloat), _BLOAT_NOTE)
+        page.section("Context bloat per feature", _bloat(report.bloat), _BLOAT_NOTE)
         if report.bloat
         else "",
     ]
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
-        f"{_header(report, when)}{_totals(report.totals)}{''.join(sections)}"
-        f"</main><script>{_SCRIPT}</script></body></html>\n"
-    )
+    body = _totals(report.totals) + "".join(sections)
+    return page.document(title, _header(report, when), body)
 
 
 def _header(report: Report, when: datetime) -> str:
@@ -135,7 +130,7 @@ def _budgets(statuses: list[BudgetStatus]) -> str:
         for s in statuses
     ]
     headers = ["budget", "as of", "month to date", "projected", "budget", "projected share", ""]
-    return _section("Budgets", budget_bars(statuses) + _table(headers, rows, "llrrrrl"))
+    return page.section("Budgets", budget_bars(statuses) + page.table(headers, rows, "llrrrrl"))
 
 
 def _forecasts(forecasts: list[Forecast]) -> str:
@@ -148,8 +143,8 @@ def _forecasts(forecasts: list[Forecast]) -> str:
         ]
         for f in forecasts
     ]
-    return _section(
-        "Forecast", _table(["feature", "days", "expected spend", "method"], rows, "llrl")
+    return page.section(
+        "Forecast", page.table(["feature", "days", "expected spend", "method"], rows, "llrl")
     )
 
 
@@ -183,15 +178,15 @@ def _anomalies(a: Anomalies) -> str:
     request_headers = ["request", "time", "feature", "model", "cost", "feature median", "ratio"]
     body = (
         f'<p class="note">{escape(a.method)}</p><h3>Days</h3>'
-        + (_table(day_headers, days, "llrrrrr") if days else empty("No anomalous days."))
+        + (page.table(day_headers, days, "llrrrrr") if days else empty("No anomalous days."))
         + f"<h3>Requests over {_number(a.outlier_ratio)}\u00d7 their feature's median</h3>"
         + (
-            _table([*request_headers, "prompt start"], outliers, "llllrrrp")
+            page.table([*request_headers, "prompt start"], outliers, "llllrrrp")
             if outliers
             else empty("No outlier requests.")
         )
     )
-    return _section("Anomalies", body)
+    return page.section("Anomalies", body)
 
 
 def _top(top: list[TopRequest]) -> str:
@@ -211,7 +206,7 @@ def _top(top: list[TopRequest]) -> str:
         for r in top
     ]
     headers = ["request", "time", "feature", "model", "cost", "input tokens", "output tokens"]
-    return _table([*headers, "prompt start"], rows, "llllrrrp")
+    return page.table([*headers, "prompt start"], rows, "llllrrrp")
 
 
 def _breakdown(b: Breakdown) -> str:
@@ -227,12 +222,12 @@ def _breakdown(b: Breakdown) -> str:
         for g in b.groups[:MAX_TABLE_ROWS]
     ]
     headers = [*b.dimensions, "requests", "spend", "share", "input tokens", "output tokens"]
-    table = _table(headers, rows, "l" * len(b.dimensions) + "rrrrr")
+    table = page.table(headers, rows, "l" * len(b.dimensions) + "rrrrr")
     rest = b.groups[MAX_TABLE_ROWS:]
     if rest:
         spend = sum((g.spend_usd for g in rest), Decimal(0))
         table += empty(f"\u2026 and {len(rest):,} more groups, together {money(spend)}.")
-    return _section(f"Spend by {', '.join(b.dimensions)}", table)
+    return page.section(f"Spend by {', '.join(b.dimensions)}", table)
 
 
 def _bloat(bloat: list[FeatureBloat]) -> str:
@@ -250,26 +245,7 @@ def _bloat(bloat: list[FeatureBloat]) -> str:
         for b in bloat
     ]
     headers = ["feature", "requests", "P50 input", "P95 input", "max input", "spend"]
-    return _table([*headers, "spend above P95", "repeated system prompt"], rows, "lrrrrrrr")
-
-
-def _table(headers: Sequence[str], rows: list[list[str]], align: str) -> str:
-    """A table; `align` has one letter per column: l(eft), r(ight, numbers), p(rompt text)."""
-    classes = {"l": "", "r": ' class="num"', "p": ' class="prompt"'}
-    head = "".join(f"<th{classes[a]}>{escape(h)}</th>" for h, a in zip(headers, align, strict=True))
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{classes[a]}>{escape(c)}</td>" for c, a in zip(row, align, strict=True))
-        + "</tr>"
-        for row in rows
-    )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
-
-
-def _section(title: str, body: str, note: str = "") -> str:
-    note_html = f'<p class="note">{escape(note)}</p>' if note else ""
-    return f"<section><h2>{escape(title)}</h2>{note_html}{body}</section>"
+    return page.table([*headers, "spend above P95", "repeated system prompt"], rows, "lrrrrrrr")
 
 
 def _when(ts: object) -> str:
@@ -292,53 +268,3 @@ def _share(share: float | None, exact: bool) -> str:
     if share is None:
         return "\u2014"
     return f"{share:.1%}" if exact else f"\u2248{share:.1%}"
-
-
-_CSS = """
-:root{color-scheme:light;--ink:#1d2430;--muted:#5b6472;--line:#e3e6eb}
-*{box-sizing:border-box}
-body{margin:0;background:#f6f7f9;color:var(--ink);
-font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:0 0 10px}
-h3{font-size:15px;margin:16px 0 6px}
-header p{margin:2px 0;color:var(--muted)}
-code{background:#eef0f3;padding:1px 4px;border-radius:3px}
-section{background:#fff;border:1px solid var(--line);border-radius:8px;
-padding:16px 18px;margin:16px 0}
-.totals{display:flex;flex-wrap:wrap;gap:10px;background:none;border:0;padding:0}
-.card{background:#fff;border:1px solid var(--line);border-radius:8px;
-padding:10px 14px;min-width:150px}
-.card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
-.card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
-figure{margin:0}svg{display:block;width:100%;height:auto}
-svg text{font-family:inherit}svg .tick{font-size:12px;fill:var(--muted)}
-svg .label{font-size:13px;fill:var(--ink)}svg .value{font-size:12px;fill:var(--ink)}
-svg .grid{stroke:var(--line);stroke-width:1}
-.legend{list-style:none;display:flex;flex-wrap:wrap;gap:6px 16px;padding:0;
-margin:8px 0 0 84px;font-size:13px}
-.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;
-margin-right:6px;vertical-align:-1px}
-.tri{margin-right:6px;font-size:11px}
-.note,figcaption,.empty{color:var(--muted);font-size:13px;margin:4px 0 8px}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-weight:600;color:var(--muted);white-space:nowrap}
-.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.prompt{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#374151;
-max-width:38ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-tbody tr:hover{background:#f3f6fa}
-"""
-
-# Records how many data marks each chart laid out, so a headless browser can check the drawing.
-_SCRIPT = """
-document.querySelectorAll("[data-chart]").forEach(function (figure) {
-  var drawn = 0;
-  figure.querySelectorAll("[data-usd],[data-anomaly]").forEach(function (mark) {
-    var box = mark.getBBox();
-    if (box.width > 0 || box.height > 0) { drawn += 1; }
-  });
-  figure.setAttribute("data-drawn", String(drawn));
-});
-"""

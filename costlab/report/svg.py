@@ -14,23 +14,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 from html import escape
 
+from costlab import page
+from costlab.page import ANOMALY_COLOUR, PALETTE
 from costlab.report import Bucket, DailySpend
 from costlab.report.budgets import BudgetStatus
 
-# Tableau 10 without its grey: distinct hues that read on white and in print.
-PALETTE = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948",
-    "#b07aa1", "#ff9da7", "#9c755f", "#e15759",
-)  # fmt: skip
 OTHER_COLOUR = "#bab0ac"
-ANOMALY_COLOUR = "#b3001b"
 NONE_KEY = "(none)"
 OTHER_KEY = "(other)"
 # More keys than this on one chart: the top 9 by spend, the rest folded into "(other)".
 MAX_KEYS = 10
 # Past this many days a bar is a week: keeps the page light and the bars visible over years.
 MAX_DAILY_BARS = 400
-_W, _H = 1100, 340
+_W, _H = page.WIDTH, 340
 _LEFT, _RIGHT, _TOP, _BOTTOM = 84, 16, 30, 34
 _X_LABELS = 12
 
@@ -80,10 +76,10 @@ def daily_stacked(name: str, points: list[DailySpend], marks: list[Mark]) -> str
             frame, i, day, [(k, cells.get((day, k), Decimal(0))) for k in keys], colours, flagged
         )
     parts += ["</g>", *_markers(frame, marks, totals, weekly)]
-    svg = _svg(name, _H, "".join(parts))
+    svg = page.svg(name, _H, "".join(parts))
     legend = [(k, colours[k], _legend_text(k, points, keys)) for k in keys]
     note = "Each bar is one week (Monday to Sunday)." if weekly else ""
-    return _figure(name, svg, legend, anomalies=bool(marks), note=note)
+    return page.figure(name, svg, legend, anomalies=bool(marks), note=note)
 
 
 def bucket_bars(buckets: list[Bucket]) -> str:
@@ -109,7 +105,7 @@ def bucket_bars(buckets: list[Bucket]) -> str:
             f'<text x="{label_w + width + 8:.2f}" y="{y + 15}" class="value">'
             f"{share:.1%} \u00b7 {money(b.cost_usd)} \u00b7 {b.tokens:,} tokens</text>"
         )
-    return _figure("token-buckets", _svg("token-buckets", height, "".join(parts)), [])
+    return page.figure("token-buckets", page.svg("token-buckets", height, "".join(parts)), [])
 
 
 def budget_bars(statuses: list[BudgetStatus]) -> str:
@@ -130,7 +126,7 @@ def budget_bars(statuses: list[BudgetStatus]) -> str:
         ("projected", "#a0cbe8", "projected month end (red: alert)"),
         ("budget", "#222", "budget"),
     ]
-    return _figure("budgets", _svg("budgets", height, "".join(parts)), legend)
+    return page.figure("budgets", page.svg("budgets", height, "".join(parts)), legend)
 
 
 def _budget_row(s: BudgetStatus, y: int, x0: int, px_per_usd: float) -> str:
@@ -306,26 +302,3 @@ def _share_grid(x0: int, width: int, top: int, bottom: int) -> str:
             f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle" class="tick">{share:.0%}</text>'
         )
     return "".join(parts)
-
-
-def _svg(name: str, height: int, body: str) -> str:
-    return (
-        f'<svg viewBox="0 0 {_W} {height}" role="img" aria-label="{escape(name)}" '
-        f'overflow="visible">{body}</svg>'
-    )
-
-
-def _figure(
-    name: str, svg: str, legend: list[tuple[str, str, str]], anomalies: bool = False, note: str = ""
-) -> str:
-    items = [
-        f'<li><span class="swatch" style="background:{colour}"></span>{escape(text)}</li>'
-        for _, colour, text in legend
-    ]
-    if anomalies:
-        items.append(
-            f'<li><span class="tri" style="color:{ANOMALY_COLOUR}">\u25bc</span>anomaly</li>'
-        )
-    legend_html = f'<ul class="legend">{"".join(items)}</ul>' if items else ""
-    caption = f"<figcaption>{escape(note)}</figcaption>" if note else ""
-    return f'<figure class="chart" data-chart="{name}">{svg}{legend_html}{caption}</figure>'

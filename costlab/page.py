@@ -1,0 +1,122 @@
+"""One self-contained HTML page, shared by every `--html` output: CSS, tables, sections, figures.
+
+No network and no external asset: a page opens offline. Charts are static SVG drawn in Python, so
+they show without JavaScript; the one inline script only records, per chart, how many data marks
+the browser laid out (`data-drawn`), for the headless-browser tests. Every text from the logs
+goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+# Tableau 10 without its grey: distinct hues that read on white and in print.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#e15759",
+)  # fmt: skip
+ANOMALY_COLOUR = "#b3001b"
+WIDTH = 1100
+
+
+def document(title: str, header: str, body: str) -> str:
+    """A whole page: `header` and `body` are HTML already escaped."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"{header}{body}</main><script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def table(headers: Sequence[str], rows: list[list[str]], align: str) -> str:
+    """A table; `align` has one letter per column: l(eft), r(ight, numbers), p(rompt text)."""
+    classes = {"l": "", "r": ' class="num"', "p": ' class="prompt"'}
+    head = "".join(f"<th{classes[a]}>{escape(h)}</th>" for h, a in zip(headers, align, strict=True))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{classes[a]}>{escape(c)}</td>" for c, a in zip(row, align, strict=True))
+        + "</tr>"
+        for row in rows
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def section(title: str, body: str, note: str = "") -> str:
+    note_html = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f"<section><h2>{escape(title)}</h2>{note_html}{body}</section>"
+
+
+def svg(name: str, height: int, body: str) -> str:
+    return (
+        f'<svg viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(name)}" '
+        f'overflow="visible">{body}</svg>'
+    )
+
+
+def figure(
+    name: str, svg: str, legend: list[tuple[str, str, str]], anomalies: bool = False, note: str = ""
+) -> str:
+    items = [
+        f'<li><span class="swatch" style="background:{colour}"></span>{escape(text)}</li>'
+        for _, colour, text in legend
+    ]
+    if anomalies:
+        items.append(
+            f'<li><span class="tri" style="color:{ANOMALY_COLOUR}">\u25bc</span>anomaly</li>'
+        )
+    legend_html = f'<ul class="legend">{"".join(items)}</ul>' if items else ""
+    caption = f"<figcaption>{escape(note)}</figcaption>" if note else ""
+    return f'<figure class="chart" data-chart="{name}">{svg}{legend_html}{caption}</figure>'
+
+
+CSS = """
+:root{color-scheme:light;--ink:#1d2430;--muted:#5b6472;--line:#e3e6eb}
+*{box-sizing:border-box}
+body{margin:0;background:#f6f7f9;color:var(--ink);
+font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:0 0 10px}
+h3{font-size:15px;margin:16px 0 6px}
+header p{margin:2px 0;color:var(--muted)}
+code{background:#eef0f3;padding:1px 4px;border-radius:3px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:16px 18px;margin:16px 0}
+.totals{display:flex;flex-wrap:wrap;gap:10px;background:none;border:0;padding:0}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:10px 14px;min-width:150px}
+.card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
+figure{margin:0}svg{display:block;width:100%;height:auto}
+svg text{font-family:inherit}svg .tick{font-size:12px;fill:var(--muted)}
+svg .label{font-size:13px;fill:var(--ink)}svg .value{font-size:12px;fill:var(--ink)}
+svg .grid{stroke:var(--line);stroke-width:1}
+.legend{list-style:none;display:flex;flex-wrap:wrap;gap:6px 16px;padding:0;
+margin:8px 0 0 84px;font-size:13px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;
+margin-right:6px;vertical-align:-1px}
+.tri{margin-right:6px;font-size:11px}
+.note,figcaption,.empty{color:var(--muted);font-size:13px;margin:4px 0 8px}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{font-weight:600;color:var(--muted);white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.prompt{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#374151;
+max-width:38ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+tbody tr:hover{background:#f3f6fa}
+"""
+
+# Records how many data marks each chart laid out, so a headless browser can check the drawing.
+SCRIPT = """
+document.querySelectorAll("[data-chart]").forEach(function (figure) {
+  var drawn = 0;
+  figure.querySelectorAll("[data-usd],[data-anomaly],[data-share]").forEach(function (mark) {
+    var box = mark.getBBox();
+    if (box.width > 0 || box.height > 0) { drawn += 1; }
+  });
+  figure.setAttribute("data-drawn", String(drawn));
+});
+"""
