@@ -9,6 +9,7 @@ goes through `html.escape`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from html import escape
 
 # Tableau 10 without its grey: distinct hues that read on white and in print.
@@ -28,6 +29,15 @@ def document(title: str, header: str, body: str) -> str:
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
         f"{header}{body}</main><script>{SCRIPT}</script></body></html>\n"
     )
+
+
+def money(amount: Decimal, places: int = 4) -> str:
+    """Dollars for people: the exact value rounded for display, with thousands separators."""
+    return f"${amount:,.{places}f}"
+
+
+def empty(text: str) -> str:
+    return f'<p class="empty">{escape(text)}</p>'
 
 
 def table(headers: Sequence[str], rows: list[list[str]], align: str) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costlab.cache.neighbours import Neighbours, neighbours
+from costlab.cache.neighbours import neighbours
 from costlab.cache.simulate import CacheSettings, SimResult, Traffic, naive, sweep
 
 # Unit vectors with components in eighths: every dot product is an exact multiple of 1/64 in
@@ -124,19 +122,6 @@ def test_neighbour_lists_are_complete_symmetric_and_sorted(block: int) -> None:
         assert index.tolist() == want[u]
         assert u in want[u]  # a key is its own neighbour
         assert similarity.tolist() == [float(vectors[u] @ vectors[v]) for v in want[u]]
-
-
-def test_neighbour_lists_round_trip(tmp_path: Path) -> None:
-    rng = np.random.default_rng(5)
-    vectors = np.concatenate([cluster(rng) for _ in range(3)])
-    lists = neighbours(vectors, 0.6)
-    path = tmp_path / "neighbours"  # no suffix: written at exactly this path
-    lists.save(path)
-    loaded = Neighbours.load(path)
-    assert loaded.min_threshold == 0.6 and loaded.complete
-    for name in ("offsets", "index", "similarity"):
-        np.testing.assert_array_equal(getattr(loaded, name), getattr(lists, name))
-        assert getattr(loaded, name).dtype == getattr(lists, name).dtype
 
 
 def replay(

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from costlab.report.bloat import FeatureBloat
 from costlab.report.budgets import Budget, BudgetStatus, Forecast
 from costlab.report.html import render
 from costlab.scope import Scope
+from tests.pages import Marks, chromium, parse, run_chromium
 
 EVIL = "<script>alert(1)</script>"
 DAY0 = date(2026, 11, 1)
@@ -94,38 +92,7 @@ def make_report(days: int = 7, features: tuple[str, ...] = FEATURES) -> Report:
     )  # fmt: skip
 
 
-class _Marks(HTMLParser):
-    """Per `[data-chart]` figure: its attributes and the data marks inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.figures: dict[str, dict[str, str | None]] = {}
-        self.marks: dict[str, list[tuple[str, dict[str, str | None]]]] = {}
-        self.elements: list[str] = []
-        self._chart: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        self.elements.append(tag)
-        if tag == "figure" and found.get("data-chart"):
-            self._chart = str(found["data-chart"])
-            self.figures[self._chart] = found
-            self.marks[self._chart] = []
-        elif self._chart and ("data-usd" in found or "data-anomaly" in found):
-            self.marks[self._chart].append((tag, found))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "figure":
-            self._chart = None
-
-
-def _parse(page: str) -> _Marks:
-    parser = _Marks()
-    parser.feed(page)
-    return parser
-
-
-def _segments(parser: _Marks, chart: str) -> list[dict[str, str | None]]:
+def _segments(parser: Marks, chart: str) -> list[dict[str, str | None]]:
     return [a for tag, a in parser.marks[chart] if tag == "rect"]
 
 
@@ -141,12 +108,12 @@ def test_log_text_is_escaped_everywhere() -> None:
     assert EVIL not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # The only script element is the page's own.
-    assert _parse(page).elements.count("script") == 1
+    assert parse(page).elements.count("script") == 1
 
 
 def test_daily_segments_carry_the_input_numbers() -> None:
     report = make_report()
-    parser = _parse(render(report, GENERATED))
+    parser = parse(render(report, GENERATED))
     for chart, points in (
         ("daily-by-feature", report.daily_by_feature),
         ("daily-by-model", report.daily_by_model),
@@ -157,7 +124,7 @@ def test_daily_segments_carry_the_input_numbers() -> None:
 
 
 def test_anomaly_is_marked_with_a_tooltip() -> None:
-    parser = _parse(render(make_report(), GENERATED))
+    parser = parse(render(make_report(), GENERATED))
     markers = [a for tag, a in parser.marks["daily-by-feature"] if "data-anomaly" in a]
     assert [(m["data-day"], m["data-key"]) for m in markers] == [("2026-11-06", "summarize")]
     page = render(make_report(), GENERATED)
@@ -166,7 +133,7 @@ def test_anomaly_is_marked_with_a_tooltip() -> None:
 
 def test_buckets_and_budgets_are_drawn() -> None:
     report = make_report()
-    parser = _parse(render(report, GENERATED))
+    parser = parse(render(report, GENERATED))
     buckets = {
         a["data-bucket"]: Decimal(str(a["data-usd"])) for _, a in parser.marks["token-buckets"]
     }
@@ -178,7 +145,7 @@ def test_buckets_and_budgets_are_drawn() -> None:
 def test_many_keys_fold_into_other_and_keep_the_total() -> None:
     features = tuple(f"feature-{i:02d}" for i in range(30))
     report = make_report(days=10, features=features)
-    segments = _segments(_parse(render(report, GENERATED)), "daily-by-feature")
+    segments = _segments(parse(render(report, GENERATED)), "daily-by-feature")
     assert len({a["data-key"] for a in segments}) == 10
     assert "(other)" in {a["data-key"] for a in segments}
     drawn = sum(Decimal(str(a["data-usd"])) for a in segments)
@@ -192,12 +159,12 @@ def test_a_year_of_thirty_features_is_small_and_fast() -> None:
     page = render(report, GENERATED)
     assert time.perf_counter() - start < 1.0
     assert len(page.encode()) < 5_000_000
-    assert len(_segments(_parse(page), "daily-by-feature")) == 365 * 10
+    assert len(_segments(parse(page), "daily-by-feature")) == 365 * 10
 
 
 def test_years_of_days_become_weekly_bars() -> None:
     report = make_report(days=800, features=("chat",))
-    segments = _segments(_parse(render(report, GENERATED)), "daily-by-feature")
+    segments = _segments(parse(render(report, GENERATED)), "daily-by-feature")
     assert all(date.fromisoformat(str(a["data-day"])).weekday() == 0 for a in segments)
     drawn = sum(Decimal(str(a["data-usd"])) for a in segments)
     assert drawn == sum(p.spend_usd for p in report.daily_by_feature)
@@ -207,28 +174,10 @@ def test_an_empty_report_renders_without_charts() -> None:
     empty = Report(Scope(), Totals(0, Decimal(0), Decimal(0), 0, None, None, []), [], [], [], [])
     page = render(empty)
     assert "No spend in this scope." in page
-    assert _parse(page).figures == {}
+    assert parse(page).figures == {}
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-
-
-def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Headless Chromium on a local file, with console messages logged to stderr."""
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-        "--virtual-time-budget=2000",
-    ]  # fmt: skip
-    command = [str(_chromium()), *flags, *extra, page.as_uri()]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
-
-
-@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium package")
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium package")
 def test_page_draws_every_chart_in_a_real_browser(tmp_path: Path) -> None:
     report = make_report()
     page = tmp_path / "report.html"
@@ -237,7 +186,7 @@ def test_page_draws_every_chart_in_a_real_browser(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     console = [line for line in result.stderr.splitlines() if re.search("CONSOLE|Uncaught", line)]
     assert console == []
-    dom = _parse(result.stdout)
+    dom = parse(result.stdout)
     expected = {
         "daily-by-feature": len(report.daily_by_feature) + len(_anomalies().days),
         "daily-by-model": len(report.daily_by_model),

@@ -241,12 +241,16 @@ class _Lists:
     def slots(self) -> int:
         return len(self.offsets) - 1
 
-    def runs(self, threshold: float) -> tuple[list[int], list[int]]:
-        """Per slot, where its list starts and where the run at least `threshold` similar ends."""
+    def runs(self, threshold: float) -> tuple[list[int], list[int], list[bool]]:
+        """Per slot: where its list starts, where the run at least `threshold` similar ends,
+        and whether that run is the slot alone (no other slot near enough to serve it)."""
         within = np.concatenate([[0], np.cumsum(self.similarity >= threshold)])
         starts = self.offsets[:-1]
         ends = starts + within[self.offsets[1:]] - within[starts]
-        return starts.tolist(), ends.tolist()
+        alone = np.zeros(self.slots, dtype=np.bool_)
+        single = np.flatnonzero(ends - starts == 1)
+        alone[single] = self.index[starts[single]] == single
+        return starts.tolist(), ends.tolist(), alone.tolist()
 
 
 @dataclass
@@ -260,13 +264,15 @@ class _Replay:
     inserted: deque[int] = field(default_factory=deque)
     latest: list[int] = field(init=False)  # per slot, its latest entry (request index) or -1
     latest_np: npt.NDArray[np.int64] = field(init=False)  # the same, for vectorised lookups
-    first_np: npt.NDArray[np.int64] = field(init=False)  # per slot, its first entry or -1
+    first: list[int] = field(init=False)  # per slot, its first entry or -1
+    first_np: npt.NDArray[np.int64] = field(init=False)  # the same, for vectorised lookups
     expired: int = 0
     evicted: int = 0
 
     def __post_init__(self) -> None:
         self.latest = [-1] * self.lists.slots
         self.latest_np = np.full(self.lists.slots, -1, dtype=np.int64)
+        self.first = [-1] * self.lists.slots
         self.first_np = np.full(self.lists.slots, -1, dtype=np.int64)
 
     def alive(self, entry: int, now: float) -> bool:
@@ -275,14 +281,20 @@ class _Replay:
 
     def run(self) -> SimResult:
         ts, slot = self.lists.ts, self.lists.slot
-        starts, ends = self.lists.runs(self.threshold)
+        starts, ends, alone = self.lists.runs(self.threshold)
         lru = self.settings.max_entries is not None
         served_by = [-1] * len(ts)
         for i, now in enumerate(ts):
             k = slot[i]
             entry = self.latest[k]
-            if entry < 0 or not self.alive(entry, now):
-                entry = self.semantic(now, starts[k], ends[k]) if ends[k] > starts[k] else -1
+            if entry >= 0 and self.alive(entry, now):
+                pass  # the exact tier
+            elif alone[k]:  # only its own key is near enough: its entry, if any, is gone
+                if entry >= 0:
+                    self.dropped(self.first[k], now)
+                entry = -1
+            elif ends[k] > starts[k]:
+                entry = self.semantic(now, starts[k], ends[k])
             if entry >= 0:
                 served_by[i] = entry
                 if lru:
@@ -320,13 +332,16 @@ class _Replay:
         if best >= 0:
             return best
         top = np.asarray(similarity) == similarity[0]
-        dropped = int(self.first_np[index[entered]][top].min())
+        self.dropped(int(self.first_np[index[entered]][top].min()), now)
+        return -1
+
+    def dropped(self, entry: int, now: float) -> None:
+        """Count a miss that `entry`, had it still been live, would have served."""
         ttl_s = self.settings.ttl_s
-        if ttl_s is not None and now - self.lists.ts[dropped] >= ttl_s:
+        if ttl_s is not None and now - self.lists.ts[entry] >= ttl_s:
             self.expired += 1
         else:
             self.evicted += 1
-        return -1
 
     def insert(self, i: int, k: int, now: float) -> None:
         """Make request i its slot's entry: drop expired entries, then evict the LRU one if full."""
@@ -340,5 +355,6 @@ class _Replay:
         self.live[i] = None
         self.latest[k] = i
         self.latest_np[k] = i
-        if self.first_np[k] < 0:
+        if self.first[k] < 0:
+            self.first[k] = i
             self.first_np[k] = i

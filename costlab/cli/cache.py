@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import typer
 
 from costlab.cache import embedders, savings
+from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
@@ -56,11 +58,28 @@ def simulate_cache(
     since: str | None = typer.Option(None, "--since", help="First day (UTC), YYYY-MM-DD."),
     until: str | None = typer.Option(None, "--until", help="Last day (UTC), inclusive."),
     where: str | None = typer.Option(None, "--where", help="A SQL condition over requests."),
+    intents: int = typer.Option(
+        10, "--intents", min=0, help="How many recurring intents to list (0: none)."
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML page with the charts."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the logged traffic through a semantic cache: hits, $ saved, hit precision.
 
-    Example: costlab simulate-cache --sweep 0.80:0.99:0.01 --label metadata.intent --ttl 24h
+    Requests are replayed in time order; a hit serves the most similar live entry of its scope
+    at or above the threshold. Each distinct text is embedded once, ever, and the similarity
+    index is kept in the store, so a re-run with other thresholds, TTL, scope or capacity
+    skips both.
+
+    Examples:
+
+      costlab simulate-cache --sweep 0.80:0.99:0.01 --label metadata.intent
+
+      costlab simulate-cache --threshold 0.92 --scope model,feature --ttl 24h --max-entries 10000
+
+      costlab simulate-cache --sweep 0.85:0.97:0.02 --embedder minilm-static --html cache.html
     """
     with Store.open(ctx.obj["db"]) as store:
         options = savings.CacheOptions(
@@ -74,13 +93,25 @@ def simulate_cache(
             label=label,
             embedder=embedder,
             min_precision=min_precision,
+            intents=intents,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
             result = savings.run(store, options, bars.update)
+    if html is not None:
+        from costlab.cache import html as cache_html
+
+        render.write_page(html, cache_html.render(result))
     if as_json:
         render.print_json(dataclasses.asdict(result))
         return
     render.show([_sheet(result)], "table")
+    render.out.print(_curves(result), markup=False)
+    render.out.print()
+    render.show([_health(result.health)], "table")
+    for alert in result.health.alerts:
+        render.out.print(f"⚠ {alert}", markup=False)
+    if result.intents:
+        render.show([_intents(result)], "table")
     for note in result.notes:
         render.out.print(note, markup=False)
 
@@ -144,3 +175,51 @@ def _sheet(result: savings.CacheReport) -> Sheet:
     )
     columns = ["threshold", "hits", "hit rate", "", "saved", "tokens saved", "precision", "age P50"]
     return Sheet(title, columns, rows)
+
+
+def _curves(result: savings.CacheReport) -> str:
+    """Hit rate, precision and $ saved against threshold, one sparkline each."""
+    rows = result.thresholds
+    first, last = f"{rows[0].threshold:.2f}", f"{rows[-1].threshold:.2f}"
+    lines = [
+        ("hit rate", [r.hit_rate for r in rows]),
+        ("precision", [r.precision or 0.0 for r in rows]),
+        ("$ saved", [float(r.saved_usd) for r in rows]),
+    ]
+    return "\n".join(
+        f"{name:>10}  {first} {render.sparkline(values)} {last}" for name, values in lines
+    )
+
+
+def _health(h: Health) -> Sheet:
+    rows = [
+        ["entries live at the end", render.count(h.entries_live)],
+        ["memory they would take", f"{h.memory_bytes / 1e6:,.2f} MB"],
+        ["hits lost to TTL expiry", render.count(h.lost_to_ttl)],
+        ["hits lost to eviction", render.count(h.lost_to_eviction)],
+    ]
+    return Sheet(f"Cache health at {h.threshold:.2f} (hit rate {h.hit_rate:.1%})", ["", ""], rows)
+
+
+def _intents(result: savings.CacheReport) -> Sheet:
+    rows = [
+        [
+            render.count(i.requests),
+            render.count(i.hits),
+            render.money(i.spend_usd),
+            f"{i.share_of_spend:.1%}",
+            _clip(i.prompt, 70),
+        ]
+        for i in result.intents
+    ]
+    return Sheet(
+        f"Recurring intents at {result.focus_threshold:.2f}: the largest groups of reused keys",
+        ["requests", "hits", "spend", "share", "representative prompt"],
+        rows,
+        right=None,
+    )
+
+
+def _clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

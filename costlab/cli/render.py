@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from costlab.errors import CostlabError
+from costlab.errors import BadInput, CostlabError
 
 # Piped output (CI logs, files) gets room for a table instead of the 80-column default.
 _PIPED_WIDTH = 120
@@ -181,6 +182,15 @@ def bar(share: float, width: int = 20) -> str:
     eighths = round(max(0.0, min(1.0, share)) * width * 8)
     full, rest = divmod(eighths, 8)
     return "█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")
+
+
+def write_page(path: Path, page: str) -> None:
+    """Write an --html page, saying where and how big; an unwritable path is bad input."""
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise BadInput(f"--html {path}: cannot write: {error.strerror}") from None
+    err.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KB)", highlight=False)
 
 
 def print_json(data: Any) -> None:

@@ -96,11 +96,7 @@ def _check_not_empty(result: library.Report, db: str) -> None:
 def _write_html(result: library.Report, path: Path) -> None:
     from costlab.report import html as html_report
 
-    try:
-        path.write_text(html_report.render(result), encoding="utf-8")
-    except OSError as err:
-        raise BadInput(f"--html {path}: cannot write: {err.strerror}") from None
-    render.err.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KB)", highlight=False)
+    render.write_page(path, html_report.render(result))
 
 
 def _plain(value: Any) -> Any:

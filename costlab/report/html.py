@@ -14,6 +14,7 @@ from decimal import Decimal
 from html import escape
 
 from costlab import page
+from costlab.page import empty, money
 from costlab.report import Breakdown, Report, TopRequest, Totals
 from costlab.report.anomalies import Anomalies
 from costlab.report.bloat import FeatureBloat
@@ -23,9 +24,7 @@ from costlab.report.svg import (
     bucket_bars,
     budget_bars,
     daily_stacked,
-    empty,
     key_label,
-    money,
 )
 from costlab.scope import Scope
 

@@ -40,23 +40,14 @@ class Mark:
     text: str  # the tooltip
 
 
-def money(amount: Decimal, places: int = 4) -> str:
-    """Dollars for people: the exact value rounded for display, with thousands separators."""
-    return f"${amount:,.{places}f}"
-
-
 def key_label(key: str | None) -> str:
     return NONE_KEY if key is None else key
-
-
-def empty(text: str) -> str:
-    return f'<p class="empty">{escape(text)}</p>'
 
 
 def daily_stacked(name: str, points: list[DailySpend], marks: list[Mark]) -> str:
     """Spend per day (per week past MAX_DAILY_BARS days) stacked by key, anomalies marked."""
     if not any(p.spend_usd > 0 for p in points):
-        return empty("No spend in this scope.")
+        return page.empty("No spend in this scope.")
     keys = _top_keys(points)
     colours = {k: (OTHER_COLOUR if k == OTHER_KEY else PALETTE[i]) for i, k in enumerate(keys)}
     first, last = min(p.day for p in points), max(p.day for p in points)
@@ -85,7 +76,7 @@ def daily_stacked(name: str, points: list[DailySpend], marks: list[Mark]) -> str
 def bucket_bars(buckets: list[Bucket]) -> str:
     """One bar per token bucket: its share of the computed spend, its cost and tokens."""
     if not buckets:
-        return empty("No token buckets in this scope.")
+        return page.empty("No token buckets in this scope.")
     row_h, label_w, bar_w, top = 34, 230, 480, 24
     height = top + row_h * len(buckets) + 8
     parts = [_share_grid(label_w, bar_w, top, height - 8)]
@@ -101,9 +92,9 @@ def bucket_bars(buckets: list[Bucket]) -> str:
             f'<rect x="{label_w}" y="{y}" width="{width:.2f}" height="22" '
             f'fill="{PALETTE[i % len(PALETTE)]}" data-bucket="{escape(b.name)}" '
             f'data-usd="{b.cost_usd}" data-tokens="{b.tokens}" data-share="{share!r}">'
-            f"<title>{escape(b.name)}: {money(b.cost_usd)}, {b.tokens:,} tokens</title></rect>"
+            f"<title>{escape(b.name)}: {page.money(b.cost_usd)}, {b.tokens:,} tokens</title></rect>"
             f'<text x="{label_w + width + 8:.2f}" y="{y + 15}" class="value">'
-            f"{share:.1%} \u00b7 {money(b.cost_usd)} \u00b7 {b.tokens:,} tokens</text>"
+            f"{share:.1%} \u00b7 {page.money(b.cost_usd)} \u00b7 {b.tokens:,} tokens</text>"
         )
     return page.figure("token-buckets", page.svg("token-buckets", height, "".join(parts)), [])
 
@@ -111,7 +102,7 @@ def bucket_bars(buckets: list[Bucket]) -> str:
 def budget_bars(statuses: list[BudgetStatus]) -> str:
     """Per budget: month-to-date spend inside the projected month end, the budget as a line."""
     if not statuses:
-        return empty("No budgets configured.")
+        return page.empty("No budgets configured.")
     row_h, label_w, bar_w, top = 40, 150, 480, 24
     height = top + row_h * len(statuses) + 8
     scale = 1.05 * float(
@@ -141,17 +132,17 @@ def _budget_row(s: BudgetStatus, y: int, x0: int, px_per_usd: float) -> str:
         f'<text x="{x0 - 10}" y="{y + 17}" text-anchor="end" class="label">{escape(target)}</text>'
         f'<rect x="{x0}" y="{y}" width="{proj_w:.2f}" height="26" fill="{proj_fill}" {attrs} '
         f'data-kind="projected" data-usd="{s.projected_usd}"><title>{escape(target)}: projected '
-        f"{money(s.projected_usd)} by month end</title></rect>"
+        f"{page.money(s.projected_usd)} by month end</title></rect>"
         f'<rect x="{x0}" y="{y + 5}" width="{mtd_w:.2f}" height="16" fill="{PALETTE[0]}" '
         f'{attrs} data-kind="mtd" data-usd="{s.month_to_date_usd}"><title>{escape(target)}: '
-        f"{money(s.month_to_date_usd)} month to date ({s.as_of})</title></rect>"
+        f"{page.money(s.month_to_date_usd)} month to date ({s.as_of})</title></rect>"
         f'<line x1="{line_x:.2f}" x2="{line_x:.2f}" y1="{y - 3}" y2="{y + 29}" stroke="#222" '
         f'stroke-width="2" stroke-dasharray="4 2" {attrs} data-kind="budget" '
         f'data-usd="{s.budget.amount_usd}"><title>{escape(target)}: budget '
-        f"{money(s.budget.amount_usd)} per {escape(s.budget.period)}</title></line>"
+        f"{page.money(s.budget.amount_usd)} per {escape(s.budget.period)}</title></line>"
         f'<text x="{x0 + max(proj_w, mtd_w, line_x - x0) + 10:.2f}" y="{y + 17}" class="value">'
-        f"{money(s.month_to_date_usd)} so far \u00b7 projected {money(s.projected_usd)} "
-        f"= {share} of {money(s.budget.amount_usd)}</text>"
+        f"{page.money(s.month_to_date_usd)} so far \u00b7 projected {page.money(s.projected_usd)} "
+        f"= {share} of {page.money(s.budget.amount_usd)}</text>"
     )
 
 
@@ -214,7 +205,7 @@ def _stack(
         parts.append(
             f'<rect x="{x:.2f}" y="{y1:.2f}" width="{width:.2f}" height="{y0 - y1:.3f}" '
             f'fill="{colours[key]}"{outline} data-day="{day}" data-key="{escape(key)}" '
-            f'data-usd="{usd}"><title>{escape(key)} {day}: {money(usd)}</title></rect>'
+            f'data-usd="{usd}"><title>{escape(key)} {day}: {page.money(usd)}</title></rect>'
         )
         base = top
     return parts
