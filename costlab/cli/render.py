@@ -19,8 +19,11 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -138,15 +141,29 @@ def _markdown(sheet: Sheet) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Rate(ProgressColumn):
+    """Items per second, e.g. texts embedded."""
+
+    def __init__(self, units: str) -> None:
+        super().__init__()
+        self.units = units
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} {self.units}/s" if speed else "", style="progress.data.speed")
+
+
 class ProgressBars:
-    """Transient progress bars on stderr, one per label; drawn only in a terminal."""
+    """Transient progress bars on stderr, one per label, with rate and ETA; only in a terminal."""
 
     def __init__(self, quiet: bool, *, units: str = "bytes") -> None:
         counter = DownloadColumn() if units == "bytes" else MofNCompleteColumn()
+        rate = TransferSpeedColumn() if units == "bytes" else _Rate(units)
         self._bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             counter,
+            rate,
             TimeRemainingColumn(),
             console=err,
             transient=True,
