@@ -117,6 +117,20 @@ def _m003_team(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE requests ADD COLUMN team VARCHAR")
 
 
+def _m004_outcomes(con: duckdb.DuckDBPyConnection) -> None:
+    # Recorded quality of one model's answer to one request (route-replay's evidence). A row
+    # names its request by id, or by the md5 of its prompt text when the file had no id.
+    con.execute(
+        """
+        CREATE TABLE outcomes (
+            request_id VARCHAR, prompt_md5 VARCHAR, model VARCHAR NOT NULL,
+            score DOUBLE NOT NULL, output_tokens BIGINT,
+            source_file VARCHAR, source_line BIGINT, loaded_at TIMESTAMP
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -124,6 +138,7 @@ MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_bucket_costs", _m002_bucket_costs),
     ("003_team", _m003_team),
+    ("004_outcomes", _m004_outcomes),
 ]
 
 
