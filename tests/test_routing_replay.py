@@ -184,8 +184,11 @@ def test_intervals_are_seeded_and_hold_the_estimate(
 def test_recommend_picks_the_cheapest_policy_meeting_the_quality(
     loaded: Store, catalogue: prices.Catalogue, tmp_path: Path
 ) -> None:
-    records = [{"request_id": f"req-{n}", "model": m, "score": s} for n in range(10)
-               for m, s in (("gpt-4o", 9), ("gpt-4o-mini", 7), ("claude-haiku-4-5", 8))]  # fmt: skip
+    records = [
+        {"request_id": f"req-{n}", "model": m, "score": s}
+        for n in range(10)
+        for m, s in (("gpt-4o", 9), ("gpt-4o-mini", 7), ("claude-haiku-4-5", 8))
+    ]
     outcomes.ingest(loaded, write_jsonl(tmp_path / "o.jsonl", records), catalogue)
     names = ("gpt-4o", "gpt-4o-mini", "claude-haiku-4-5")
     policies = [

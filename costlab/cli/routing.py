@@ -92,7 +92,8 @@ def ingest_outcomes(
         f"{loaded.path}: {loaded.rows:,} outcomes, for {loaded.matched_requests:,} logged requests"
         + (f" (replaced {loaded.replaced:,} from an earlier load)" if loaded.replaced else "")
     )
-    render.show([Sheet(title, ["model", "outcomes"], rows)], "table")
+    render.out.print(title, markup=False, soft_wrap=True)
+    render.show([Sheet("Outcomes per model", ["model", "outcomes"], rows)], "table")
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
@@ -116,7 +117,6 @@ def _sheets(result: compare.Comparison, recommend: bool) -> list[Sheet]:
     for p in result.policies:
         mark = " ◀" if recommend and p.name == result.recommended else ""
         quality = _num(p.quality) + ("~" if p.quality_estimated_share else "")
-        top = ", ".join(f"{m} {s:.0%}" for m, s in list(p.models.items())[:3])
         rows.append(
             [
                 p.name + mark,
@@ -127,17 +127,24 @@ def _sheets(result: compare.Comparison, recommend: bool) -> list[Sheet]:
                 _num(p.quality_delta, True),
                 _interval(p.quality_delta_ci, False),
                 _pct(p.quality_exact_share),
-                top,
             ]
         )
     columns = [
-        "policy", "cost", "savings", "95% CI", "quality", "Δ quality", "95% CI", "exact", "models",
+        "policy", "cost", "savings", "95% CI", "quality", "Δ quality", "95% CI", "exact",
     ]  # fmt: skip
     title = (
         f"Routing policies over {result.requests:,} requests "
         f"(as logged: {render.money(result.logged_usd)}); ~ quality partly estimated"
     )
-    sheets = [Sheet(title, columns, rows)]
+    shares = [
+        [p.name, model, f"{share:.1%}", render.bar(share, 20)]
+        for p in result.policies
+        for model, share in p.models.items()
+    ]
+    sheets = [
+        Sheet(title, columns, rows),
+        Sheet("Share of traffic per model", ["policy", "model", "share", ""], shares),
+    ]
     for p in result.policies:
         rule_rows = [
             [
