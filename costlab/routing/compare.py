@@ -237,8 +237,10 @@ def _intervals(groups: Any, resamples: int, seed: int) -> tuple[Interval | None,
         return None, None
     rng = np.random.default_rng(seed)
     n = len(groups)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
-    sums = weights @ groups  # resamples × 4
+    sums = np.empty((resamples, groups.shape[1]))
+    for start in range(0, resamples, 100):  # bounded memory: 100 resamples at a time
+        picks = rng.integers(0, n, size=(min(100, resamples - start), n))
+        sums[start : start + len(picks)] = groups[picks].sum(axis=1)
     savings_ci = None
     if groups[:, 0].sum() > 0:
         with np.errstate(divide="ignore", invalid="ignore"):

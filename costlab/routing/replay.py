@@ -113,14 +113,7 @@ def materialise(
         """,
         [*params, *(m.name for m in models)],
     )
-    costs = repricing.price(store, catalogue, models, TABLE)
-    store.execute(
-        f"CREATE OR REPLACE TEMP TABLE _replay_wide AS SELECT r.*, c.* EXCLUDE (row_key) "
-        f"FROM {TABLE} r JOIN {costs} c USING (row_key)"
-    )
-    store.execute(f"DROP TABLE {costs}")
-    store.execute(f"DROP TABLE {TABLE}")
-    store.execute(f"ALTER TABLE _replay_wide RENAME TO {TABLE}")
+    repricing.price(store, catalogue, models, TABLE)
     return models
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from costlab import prices
 from costlab.routing.policy import Candidate
@@ -37,7 +38,6 @@ TOKENIZERS: tuple[tuple[str, str, float], ...] = (
     (r"qwen", "qwen", 1.05),
 )
 UNKNOWN_RATIO = 1.0
-COSTS = "_candidate_costs"
 
 
 def tokenizer(model: str) -> tuple[str | None, float]:
@@ -51,65 +51,103 @@ def tokenizer(model: str) -> tuple[str | None, float]:
 
 def price(
     store: Store, catalogue: prices.Catalogue, candidates: Sequence[Candidate], relation: str
-) -> str:
-    """Create a table of each request's cost (`c_K`) and estimate flag (`e_K`) per candidate.
+) -> None:
+    """Add each request's cost (`c_K`) and input-estimate flag (`e_K`) per candidate to `relation`.
 
     `relation` has row_key, logged_model, ts, batch, the token buckets, cost_usd and the
-    candidates' outcome answer lengths `out_K`; the table made is keyed by row_key.
+    candidates' outcome answer lengths `out_K`; it is replaced by a table with the new columns.
     """
     logged = [r[0] for r in store.rows(f"SELECT DISTINCT logged_model FROM {relation}")]
     _register_sources(store, catalogue, [m for m in logged if m is not None])
-    points: list[prices.PricePoint] = []
-    for k, candidate in enumerate(candidates):
-        source = (
-            prices.Catalogue({}, "policy", "", overrides=(candidate.override,)).points(
-                [candidate.name]
-            )
-            if candidate.override
-            else catalogue.points([candidate.price_as])
-        )
-        points += [dataclasses.replace(p, model=f"#{k}") for p in source]
-    store.register("_candidate_points", prices.points_arrow(points))
     count = max(1, len(candidates))
-    selects, params = [], []
+    params: list[object] = []
+
+    def bind(value: object) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    points: list[prices.PricePoint] = []
+    selects, wide = [], []
     for k, candidate in enumerate(candidates):
+        own = _points(catalogue, candidate)
+        first = len(points)
+        points += [dataclasses.replace(p, model=f"#{k}") for p in own]
         family, ratio = tokenizer(candidate.price_as)
-        provider = catalogue.resolve(candidate.price_as).provider
-        n = 3 * k
-        selects.append(
-            _CALLS_SQL.format(relation=relation, count=count, k=k, f=n + 1, r=n + 2, p=n + 3)
+        f, r = bind(family), bind(ratio)
+        pv = bind(catalogue.resolve(candidate.price_as).provider)
+        chain = " ".join(f"WHEN {_in_force(p, bind)} THEN {first + i}" for i, p in enumerate(own))
+        calls = _CALLS_SQL.format(relation=relation, count=count, k=k, f=f, r=r, p=pv)
+        selects.append(f"SELECT *, CASE {chain or 'WHEN false THEN 0'} END AS point_no "
+                       f"FROM ({calls})")  # fmt: skip
+        name = bind(candidate.name)
+        wide.append(
+            f"CASE WHEN r.logged_model = {name} THEN r.cost_usd ELSE c.c_{k} END AS c_{k}, "
+            f"NOT (coalesce(r.logged_model = {name}, false) OR coalesce(s.family = {f}, false)) "
+            f"AS e_{k}"
         )
-        params += [family, ratio, provider]
+    store.register("_candidate_points", _numbered(points))
+    pivot = ", ".join(
+        f"max(computed_cost_usd) FILTER (WHERE row_key % {count} = {k}) AS c_{k}"
+        for k in range(len(candidates))
+    )
+    calls = " UNION ALL ".join(selects) or "SELECT 0 AS row_key, 0 AS point_no LIMIT 0"
+    cost = prices.cost_sql("_candidate_calls", "_candidate_points", "_candidate_chosen")
     try:
         store.execute(
-            "CREATE OR REPLACE TEMP TABLE _candidate_calls AS " + " UNION ALL ".join(selects),
+            f"""
+            CREATE OR REPLACE TEMP TABLE _candidate_wide AS
+            WITH _candidate_calls AS ({calls}),
+            _candidate_chosen AS (
+                SELECT k.row_key, pt.* FROM _candidate_calls k
+                JOIN _candidate_points pt ON pt.no = k.point_no
+            ),
+            costs AS (
+                SELECT row_key // {count} AS row_key{", " + pivot if pivot else ""}
+                FROM ({cost}) GROUP BY row_key // {count}
+            )
+            SELECT r.*{"".join(", " + w for w in wide)}
+            FROM {relation} r LEFT JOIN costs c USING (row_key)
+            LEFT JOIN _routing_sources s ON s.model = r.logged_model
+            """,
             params,
         )
-        columns = ", ".join(
-            f"CASE WHEN any_value(k.logged_model) = ${i + 1} THEN any_value(k.cost_usd) ELSE "
-            f"max(k.computed_cost_usd) FILTER (WHERE k.row_key % {count} = {i}) END AS c_{i}, "
-            f"CASE WHEN any_value(k.logged_model) = ${i + 1} THEN false ELSE "
-            f"bool_or(k.estimated) FILTER (WHERE k.row_key % {count} = {i}) END AS e_{i}"
-            for i in range(len(candidates))
-        )
-        store.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {COSTS} AS
-            SELECT k.row_key // {count} AS row_key{", " + columns if columns else ""}
-            FROM (SELECT calls.row_key, calls.estimated, calls.logged_model, calls.cost_usd,
-                         cost.computed_cost_usd
-                  FROM _candidate_calls calls
-                  JOIN ({prices.cost_sql("_candidate_calls", "_candidate_points")}) cost
-                    ON cost.row_key = calls.row_key) k
-            GROUP BY k.row_key // {count}
-            """,
-            [c.name for c in candidates],
-        )
-        store.execute("DROP TABLE _candidate_calls")
+        store.execute(f"DROP TABLE {relation}")
+        store.execute(f"ALTER TABLE _candidate_wide RENAME TO {relation}")
     finally:
         store.unregister("_candidate_points")
         store.unregister("_routing_sources")
-    return COSTS
+
+
+def _points(catalogue: prices.Catalogue, candidate: Candidate) -> list[prices.PricePoint]:
+    """A candidate's price points, most specific first: latest, batch, then largest tier."""
+    if candidate.override:
+        source = prices.Catalogue({}, "policy", "", overrides=(candidate.override,))
+        own = source.points([candidate.name])
+    else:
+        own = catalogue.points([candidate.price_as])
+    return sorted(own, key=lambda p: (p.since, p.batch, p.above_tokens), reverse=True)
+
+
+def _in_force(point: prices.PricePoint, bind: Callable[[object], str]) -> str:
+    """The condition for `point` to be in force for a call (the rule of `prices.cost_sql`)."""
+    parts = ["true"]
+    if point.since > prices.CATALOGUE_SINCE:
+        parts.append(f"(ts IS NULL OR {bind(point.since)} <= CAST(ts AS DATE))")
+    if point.above_tokens:
+        parts.append(
+            f"{bind(point.above_tokens)} < uncached_input_tokens + cached_input_tokens"
+            " + cache_write_5m_tokens + cache_write_1h_tokens"
+        )
+    if point.batch:
+        parts.append("coalesce(batch, false)")
+    return " AND ".join(parts)
+
+
+def _numbered(points: list[prices.PricePoint]) -> Any:
+    import pyarrow as pa
+
+    table = prices.points_arrow(points)
+    return table.append_column("no", pa.array(range(len(points)), pa.int64()))
 
 
 def _register_sources(store: Store, catalogue: prices.Catalogue, models: list[str]) -> None:
@@ -148,12 +186,12 @@ SELECT r.row_key * {count} + {k} AS row_key, '#{k}' AS model, r.ts, r.batch,
     CASE WHEN r.out_{k} IS NULL
          THEN CAST(round(coalesce(r.reasoning_tokens, 0) * factor) AS BIGINT) ELSE 0 END
         AS reasoning_tokens,
-    NOT same_family AS estimated
+    same_family
 FROM (
     SELECT r.*,
-        coalesce(s.family = ${f}, false) AS same_family,
-        CASE WHEN s.family = ${f} THEN 1.0 ELSE ${r} / coalesce(s.ratio, 1.0) END AS factor,
-        coalesce(s.provider = ${p}, false) AS same_cache
+        coalesce(s.family = {f}, false) AS same_family,
+        CASE WHEN s.family = {f} THEN 1.0 ELSE {r} / coalesce(s.ratio, 1.0) END AS factor,
+        coalesce(s.provider = {p}, false) AS same_cache
     FROM {relation} r LEFT JOIN _routing_sources s ON s.model = r.logged_model
 ) r
 """
