@@ -339,17 +339,13 @@ def _money(value: Decimal | None) -> Decimal | None:
 
 
 def cost_sql(calls: str, points: str, chosen: str | None = None) -> str:
-    """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note).
-
-    `chosen`, when given, is a relation of (row_key, the columns of `points`): the point in
-    force for each call, already picked by the caller (who can do it without a join).
-    """
+    """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note)."""
+    # `chosen`: (row_key, the columns of `points`), the point in force already picked per call.
     for name in (calls, points, chosen or points):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a relation name: {name!r}")
     in_force = f"SELECT * FROM {chosen}" if chosen else _IN_FORCE_SQL.format(points=points)
-    buckets = _COST_SQL.format(calls=calls, points=points, in_force=in_force)
-    return _TOTAL_SQL.format(buckets=buckets)
+    return _TOTAL_SQL.format(buckets=_COST_SQL.format(points=points, calls=calls, p=in_force))
 
 
 # A point is in force when its `since` is on or before the request's day (no day: the latest),
@@ -377,7 +373,7 @@ WITH c AS (
         coalesce(reasoning_tokens, 0)::BIGINT AS n_reasoning
     FROM {calls}
 ),
-p AS ({in_force}),
+p AS ({p}),
 known AS (SELECT DISTINCT model FROM {points})
 SELECT c.row_key,
     c.n_uncached * p.input AS uncached_input_cost_usd,
