@@ -338,16 +338,30 @@ def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("1e-18"))
 
 
-def cost_sql(calls: str, points: str) -> str:
+def cost_sql(calls: str, points: str, chosen: str | None = None) -> str:
     """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note)."""
-    for name in (calls, points):
+    # `chosen`: (row_key, the columns of `points`), the point in force already picked per call.
+    for name in (calls, points, chosen or points):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a relation name: {name!r}")
-    return _TOTAL_SQL.format(buckets=_COST_SQL.format(calls=calls, points=points))
+    in_force = f"SELECT * FROM {chosen}" if chosen else _IN_FORCE_SQL.format(points=points)
+    return _TOTAL_SQL.format(buckets=_COST_SQL.format(points=points, calls=calls, p=in_force))
 
 
 # A point is in force when its `since` is on or before the request's day (no day: the latest),
 # its tier is the largest one below the prompt size, and batch points win for batch requests.
+_IN_FORCE_SQL = """
+    SELECT c.row_key, pt.*
+    FROM c JOIN {points} pt
+      ON pt.model = c.model
+     AND (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
+     AND (pt.above_tokens = 0
+          OR pt.above_tokens < c.n_uncached + c.n_cached + c.n_write_5m + c.n_write_1h)
+     AND (c.batch OR NOT pt.batch)
+    QUALIFY row_number() OVER (
+        PARTITION BY c.row_key ORDER BY pt.since DESC, pt.batch DESC, pt.above_tokens DESC) = 1
+"""
+
 _COST_SQL = """
 WITH c AS (
     SELECT row_key, model, ts, coalesce(batch, false) AS batch,
@@ -359,17 +373,7 @@ WITH c AS (
         coalesce(reasoning_tokens, 0)::BIGINT AS n_reasoning
     FROM {calls}
 ),
-p AS (
-    SELECT c.row_key, pt.*
-    FROM c JOIN {points} pt
-      ON pt.model = c.model
-     AND (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
-     AND (pt.above_tokens = 0
-          OR pt.above_tokens < c.n_uncached + c.n_cached + c.n_write_5m + c.n_write_1h)
-     AND (c.batch OR NOT pt.batch)
-    QUALIFY row_number() OVER (
-        PARTITION BY c.row_key ORDER BY pt.since DESC, pt.batch DESC, pt.above_tokens DESC) = 1
-),
+p AS ({p}),
 known AS (SELECT DISTINCT model FROM {points})
 SELECT c.row_key,
     c.n_uncached * p.input AS uncached_input_cost_usd,

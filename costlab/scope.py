@@ -65,28 +65,36 @@ def parse_day(text: str | None, flag: str) -> date | None:
 
 def checked_where(store: Store, predicate: str) -> str:
     """The predicate, if it is a filter over `requests` that binds; else BadInput saying why."""
+    if not predicate.strip():
+        raise BadInput("--where is empty")
+    return checked_predicate(store, predicate, "requests", f"--where {predicate.strip()!r}", _HINT)
+
+
+def checked_predicate(store: Store, predicate: str, relation: str, label: str, hint: str) -> str:
+    """The predicate, if it is a filter over `relation` that binds; else BadInput `label: why`."""
     text = predicate.strip()
     if not text:
-        raise BadInput("--where is empty")
-    row = store.row("SELECT json_serialize_sql(?)", ["SELECT * FROM requests WHERE " + text])
+        raise BadInput(f"{label}: the condition is empty", hint)
+    sql = f"SELECT * FROM {relation} WHERE {text}"
+    row = store.row("SELECT json_serialize_sql(?)", [sql])
     tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         reason = str(tree.get("error_message"))
         if "Only SELECT statements" in reason:
             reason = "a second statement is not allowed in a filter"
-        raise BadInput(f"--where {text!r}: {reason}", _HINT)
+        raise BadInput(f"{label}: {reason}", hint)
     statements = tree.get("statements", [])
     node = statements[0]["node"] if len(statements) == 1 else {}
-    if not _is_plain_filter(node):
-        raise BadInput(f"--where {text!r}: only a filter expression is allowed", _HINT)
+    if not _is_plain_filter(node, relation):
+        raise BadInput(f"{label}: only a filter expression is allowed", hint)
     refused = _refused(node["where_clause"])
     if refused:
-        raise BadInput(f"--where {text!r}: {refused} is not allowed in a filter", _HINT)
+        raise BadInput(f"{label}: {refused} is not allowed in a filter", hint)
     try:
-        store.execute(f"EXPLAIN SELECT count(*) FROM requests WHERE {text}")
+        store.execute(f"EXPLAIN SELECT count(*) FROM {relation} WHERE {text}")
     except StoreError as err:
         raise BadInput(
-            f"--where {text!r}: {err.message.removeprefix('store query failed: ')}", _HINT
+            f"{label}: {err.message.removeprefix('store query failed: ')}", hint
         ) from None
     return text
 
@@ -97,7 +105,7 @@ _HINT = (
 )
 
 
-def _is_plain_filter(node: dict[str, Any]) -> bool:
+def _is_plain_filter(node: dict[str, Any], relation: str) -> bool:
     return (
         node.get("type") == "SELECT_NODE"
         and not node.get("modifiers")
@@ -105,7 +113,7 @@ def _is_plain_filter(node: dict[str, Any]) -> bool:
         and node.get("having") is None
         and node.get("qualify") is None
         and not (node.get("cte_map") or {}).get("map")
-        and (node.get("from_table") or {}).get("table_name") == "requests"
+        and (node.get("from_table") or {}).get("table_name") == relation
         and node.get("where_clause") is not None
     )
 

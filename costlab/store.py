@@ -138,6 +138,20 @@ def _m004_neighbour_lists(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m005_outcomes(con: duckdb.DuckDBPyConnection) -> None:
+    # Recorded quality of one model's answer to one request (route-replay's evidence). A row
+    # names its request by id, or by the md5 of its prompt text when the file had no id.
+    con.execute(
+        """
+        CREATE TABLE outcomes (
+            request_id VARCHAR, prompt_md5 VARCHAR, model VARCHAR NOT NULL,
+            score DOUBLE NOT NULL, output_tokens BIGINT,
+            source_file VARCHAR, source_line BIGINT, loaded_at TIMESTAMP
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -146,6 +160,7 @@ MIGRATIONS: list[Migration] = [
     ("002_bucket_costs", _m002_bucket_costs),
     ("003_team", _m003_team),
     ("004_neighbour_lists", _m004_neighbour_lists),
+    ("005_outcomes", _m005_outcomes),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Routing replay: the recorded traffic replayed through candidate routing policies."""

@@ -1,0 +1,83 @@
+"""`costlab route-replay` and `costlab ingest-outcomes` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Cli, flat, write_jsonl
+
+POLICY = """\
+name = "cheap"
+default = "logged"
+
+[models."gpt-4o"]
+quality = { general = 8.0 }
+
+[[rules]]
+name = "support to gpt-4o"
+when = "feature = 'support'"
+route_to = "gpt-4o"
+"""
+
+
+def setup(cli: Cli, tmp_path: Path) -> tuple[Path, Path]:
+    logs = write_jsonl(tmp_path / "log.jsonl", [flat(n) for n in range(20)])
+    assert cli("ingest", str(logs)).exit_code == 0
+    scores = [{"request_id": f"req-{n}", "model": "gpt-4o-mini", "score": 7} for n in range(20)]
+    outcomes = write_jsonl(tmp_path / "outcomes.jsonl", scores)
+    strong = tmp_path / "strong.toml"
+    strong.write_text('default = "gpt-4o"\n[models."gpt-4o"]\nquality = { general = 9.0 }\n')
+    cheap = tmp_path / "cheap.toml"
+    cheap.write_text(POLICY)
+    return outcomes, cheap
+
+
+def test_ingest_outcomes_then_replay_as_tables(cli: Cli, tmp_path: Path) -> None:
+    outcomes, cheap = setup(cli, tmp_path)
+    loaded = cli("ingest-outcomes", str(outcomes))
+    assert loaded.exit_code == 0, loaded.output
+    assert "20 outcomes, for 20 logged requests" in loaded.output
+    result = cli(
+        "route-replay", "--policy", str(cheap), "--policy", str(tmp_path / "strong.toml"),
+        "--min-quality", "7.5", "--recommend",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Routing policies over 20 requests" in result.output
+    assert "cheap ◀" in result.output  # 7.5 mean quality: 10 at 7 (exact), 10 at 8 (profile)
+    assert "support to gpt-4o" in result.output and "first match wins" in result.output
+
+
+def test_replay_as_json(cli: Cli, tmp_path: Path) -> None:
+    outcomes, cheap = setup(cli, tmp_path)
+    cli("ingest-outcomes", str(outcomes), "--json")
+    result = cli("route-replay", "--policy", str(cheap), "--json", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    policy = data["policies"][0]
+    assert data["requests"] == 20 and policy["name"] == "cheap"
+    assert policy["rules"][0]["took"] == 10 and policy["rules"][1]["route_to"] == "logged"
+    assert policy["quality"] == 7.5 and policy["quality_estimated_share"] == 0.5
+    assert isinstance(policy["after_usd"], str)  # exact decimals as strings
+    assert set(policy["savings_ci"]) == {"low", "high"}
+
+
+def test_bad_input_exits_2_with_a_clear_message(cli: Cli, tmp_path: Path) -> None:
+    _, cheap = setup(cli, tmp_path)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('default = "gpt-17"\n')
+    bad_rule = tmp_path / "bad.toml"
+    bad_rule.write_text(POLICY.replace("feature = 'support'", "featur = 'support'"))
+    no_model = tmp_path / "o.csv"
+    no_model.write_text("request_id,score\nreq-1,3\n")
+    for args, message in [
+        (("route-replay", "--policy", str(unknown)), "routes to unknown model 'gpt-17'"),
+        (("route-replay", "--policy", str(bad_rule)), "bad.toml, line 9: rules[0].when"),
+        (("route-replay", "--policy", str(cheap), "--recommend"), "--recommend needs"),
+        (("route-replay",), "no policy to replay"),
+        (("ingest-outcomes", str(no_model)), "o.csv, line 1: missing model"),
+    ]:
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+        assert "Traceback" not in result.output
