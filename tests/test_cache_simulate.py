@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from costlab.cache import simulate
 from costlab.cache.neighbours import neighbours
 from costlab.cache.simulate import CacheSettings, SimResult, Traffic, naive, sweep
 
@@ -96,6 +97,22 @@ def test_sweep_equals_naive(
     lists = neighbours(vectors, min_64ths / 64, block=block)
     for got, threshold in zip(sweep(lists, traffic, thresholds, cache), thresholds, strict=True):
         assert_same(got, naive(vectors, traffic, threshold, cache))
+
+
+@settings(max_examples=50, deadline=None)
+@given(logs(), st.data())
+def test_the_uncompiled_replay_agrees_too(
+    log: tuple[npt.NDArray[np.float32], Traffic, CacheSettings, int, int], data: st.DataObject
+) -> None:
+    """Without numba the same loop runs as plain Python: it must give the same answers."""
+    plain = getattr(simulate._replay_loop, "py_func", simulate._replay_loop)
+    vectors, traffic, cache, min_64ths, block = log
+    threshold = data.draw(st.integers(min_64ths, 64)) / 64
+    lists = neighbours(vectors, min_64ths / 64, block=block)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(simulate, "_replay_loop", plain)
+        (got,) = sweep(lists, traffic, [threshold], cache)
+    assert_same(got, naive(vectors, traffic, threshold, cache))
 
 
 def brute_force(vectors: npt.NDArray[np.float32], t: float) -> list[list[int]]:

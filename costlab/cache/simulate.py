@@ -20,14 +20,25 @@ entries live at the last request's timestamp.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from costlab.cache.neighbours import Neighbours, check_threshold
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compiled(function: F) -> F:
+    """numba's njit (cached on disk) when numba is installed; else the same code in Python."""
+    try:
+        from numba import njit
+    except ImportError:
+        return function
+    return njit(cache=True, nogil=True)(function)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,7 +210,7 @@ def sweep(
                 f"min_threshold {neighbours.min_threshold}"
             )
     lists = _Lists.of(neighbours, traffic)
-    return [_Replay(lists, threshold, settings).run() for threshold in thresholds]
+    return [_replay(lists, threshold, settings) for threshold in thresholds]
 
 
 def _check_keys(count: int, traffic: Traffic) -> None:
@@ -216,11 +227,11 @@ class _Lists:
     exact hit), so the replay keeps, per slot, its latest entry and its first one.
     """
 
-    slot: list[int]  # per request
+    slot: npt.NDArray[np.int64]  # per request
     offsets: npt.NDArray[np.int64]  # per slot
     index: npt.NDArray[np.int64]  # neighbour slots
     similarity: npt.NDArray[np.float64]  # float64, so that `>= threshold` compares as in naive
-    ts: list[float]
+    ts: npt.NDArray[np.float64]
 
     @classmethod
     def of(cls, neighbours: Neighbours, traffic: Traffic) -> _Lists:
@@ -235,13 +246,15 @@ class _Lists:
         offsets = np.zeros(len(codes) + 1, dtype=np.int64)
         np.cumsum(np.bincount(owner[kept], minlength=len(codes)), out=offsets[1:])
         similarity = neighbours.similarity[position[kept]].astype(np.float64)
-        return cls(slot.tolist(), offsets, found[kept], similarity, traffic.ts.tolist())
+        return cls(slot.astype(np.int64), offsets, found[kept], similarity, traffic.ts)
 
     @property
     def slots(self) -> int:
         return len(self.offsets) - 1
 
-    def runs(self, threshold: float) -> tuple[list[int], list[int], list[bool]]:
+    def runs(
+        self, threshold: float
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """Per slot: where its list starts, where the run at least `threshold` similar ends,
         and whether that run is the slot alone (no other slot near enough to serve it)."""
         within = np.concatenate([[0], np.cumsum(self.similarity >= threshold)])
@@ -250,111 +263,136 @@ class _Lists:
         alone = np.zeros(self.slots, dtype=np.bool_)
         single = np.flatnonzero(ends - starts == 1)
         alone[single] = self.index[starts[single]] == single
-        return starts.tolist(), ends.tolist(), alone.tolist()
+        return starts, ends, alone
 
 
-@dataclass
-class _Replay:
-    """One threshold's replay over the lists; the live entries are kept in LRU order."""
+def _replay(lists: _Lists, threshold: float, settings: CacheSettings) -> SimResult:
+    """One threshold's replay over the lists, compiled by numba when it is installed."""
+    starts, ends, alone = lists.runs(threshold)
+    served, expired, evicted, live_end = _replay_loop(
+        lists.slot,
+        lists.ts,
+        starts,
+        ends,
+        alone,
+        lists.index,
+        lists.similarity,
+        -1.0 if settings.ttl_s is None else settings.ttl_s,
+        -1 if settings.max_entries is None else settings.max_entries,
+    )
+    return SimResult(
+        threshold, served >= 0, served, int(expired), int(evicted), np.flatnonzero(live_end)
+    )
 
-    lists: _Lists
-    threshold: float
-    settings: CacheSettings
-    live: OrderedDict[int, None] = field(default_factory=OrderedDict)  # least recently used first
-    inserted: deque[int] = field(default_factory=deque)
-    latest: list[int] = field(init=False)  # per slot, its latest entry (request index) or -1
-    latest_np: npt.NDArray[np.int64] = field(init=False)  # the same, for vectorised lookups
-    first: list[int] = field(init=False)  # per slot, its first entry or -1
-    first_np: npt.NDArray[np.int64] = field(init=False)  # the same, for vectorised lookups
-    expired: int = 0
-    evicted: int = 0
 
-    def __post_init__(self) -> None:
-        self.latest = [-1] * self.lists.slots
-        self.latest_np = np.full(self.lists.slots, -1, dtype=np.int64)
-        self.first = [-1] * self.lists.slots
-        self.first_np = np.full(self.lists.slots, -1, dtype=np.int64)
-
-    def alive(self, entry: int, now: float) -> bool:
-        ttl_s = self.settings.ttl_s
-        return entry in self.live and (ttl_s is None or now - self.lists.ts[entry] < ttl_s)
-
-    def run(self) -> SimResult:
-        ts, slot = self.lists.ts, self.lists.slot
-        starts, ends, alone = self.lists.runs(self.threshold)
-        lru = self.settings.max_entries is not None
-        served_by = [-1] * len(ts)
-        for i, now in enumerate(ts):
-            k = slot[i]
-            entry = self.latest[k]
-            if entry >= 0 and self.alive(entry, now):
-                pass  # the exact tier
-            elif alone[k]:  # only its own key is near enough: its entry, if any, is gone
-                if entry >= 0:
-                    self.dropped(self.first[k], now)
-                entry = -1
-            elif ends[k] > starts[k]:
-                entry = self.semantic(now, starts[k], ends[k])
+@_compiled
+def _replay_loop(  # noqa: C901 (one loop, kept whole so that numba compiles it as one)
+    slot: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.float64],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    alone: npt.NDArray[np.bool_],
+    index: npt.NDArray[np.int64],
+    similarity: npt.NDArray[np.float64],
+    ttl: float,  # < 0: none
+    capacity: int,  # < 0: none
+) -> tuple[npt.NDArray[np.int64], int, int, npt.NDArray[np.bool_]]:
+    """The cache as flat arrays: live entries in a doubly linked LRU list (least recent first),
+    insertions in a queue for the TTL, and per slot its latest and first entry."""
+    n, slots = len(ts), len(starts)
+    served = np.full(n, -1, dtype=np.int64)
+    latest = np.full(slots, -1, dtype=np.int64)
+    first = np.full(slots, -1, dtype=np.int64)
+    live = np.zeros(n, dtype=np.bool_)
+    before = np.full(n, -1, dtype=np.int64)
+    after = np.full(n, -1, dtype=np.int64)
+    head, tail, count = -1, -1, 0
+    queue = np.empty(n, dtype=np.int64)
+    queue_head, queue_tail = 0, 0
+    expired, evicted = 0, 0
+    for i in range(n):
+        now, k = ts[i], slot[i]
+        entry = latest[k]
+        if entry >= 0 and live[entry] and (ttl < 0 or now - ts[entry] < ttl):
+            pass  # the exact tier
+        elif alone[k]:  # only its own key is near enough: its entry, if any, is gone
             if entry >= 0:
-                served_by[i] = entry
-                if lru:
-                    self.live.move_to_end(entry)
+                if ttl >= 0 and now - ts[first[k]] >= ttl:
+                    expired += 1
+                else:
+                    evicted += 1
+            entry = -1
+        else:  # the earliest live entry among the most similar slots above the threshold
+            entry, best, top, dropped = -1, 0.0, 0.0, -1
+            for p in range(starts[k], ends[k]):
+                other = latest[index[p]]
+                if other < 0:
+                    continue
+                s = similarity[p]
+                if dropped < 0:
+                    top = s
+                if entry >= 0 and s < best:
+                    break
+                if s == top and (dropped < 0 or first[index[p]] < dropped):
+                    dropped = first[index[p]]
+                alive = live[other] and (ttl < 0 or now - ts[other] < ttl)
+                if alive and (entry < 0 or other < entry):
+                    entry, best = other, s
+            if entry < 0 and dropped >= 0:  # the most similar slot ever entered lost its entry
+                if ttl >= 0 and now - ts[dropped] >= ttl:
+                    expired += 1
+                else:
+                    evicted += 1
+        if entry >= 0:
+            served[i] = entry
+            if capacity >= 0 and entry != tail:  # used now: to the end of the LRU list
+                if before[entry] >= 0:
+                    after[before[entry]] = after[entry]
+                else:
+                    head = after[entry]
+                before[after[entry]] = before[entry]
+                before[entry], after[entry] = tail, -1
+                after[tail] = entry
+                tail = entry
+            continue
+        if ttl >= 0:  # drop the entries expired by now, oldest first
+            while queue_head < queue_tail and now - ts[queue[queue_head]] >= ttl:
+                gone = queue[queue_head]
+                queue_head += 1
+                if live[gone]:
+                    live[gone] = False
+                    count -= 1
+                    if before[gone] >= 0:
+                        after[before[gone]] = after[gone]
+                    else:
+                        head = after[gone]
+                    if after[gone] >= 0:
+                        before[after[gone]] = before[gone]
+                    else:
+                        tail = before[gone]
+            queue[queue_tail] = i
+            queue_tail += 1
+        if capacity >= 0 and count >= capacity:  # evict the least recently used
+            gone = head
+            live[gone] = False
+            count -= 1
+            head = after[gone]
+            if head >= 0:
+                before[head] = -1
             else:
-                self.insert(i, k, now)
-        live_end = sorted(e for e in self.live if self.alive(e, ts[-1])) if ts else []
-        served = np.array(served_by, dtype=np.int64)
-        return SimResult(
-            self.threshold,
-            served >= 0,
-            served,
-            self.expired,
-            self.evicted,
-            np.array(live_end, dtype=np.int64),
-        )
-
-    def semantic(self, now: float, start: int, end: int) -> int:
-        """The earliest live entry among the most similar slots above the threshold, else -1.
-
-        A miss whose most similar slot ever entered lost its entry counts as expired or evicted.
-        """
-        index = self.lists.index[start:end]
-        entries = self.latest_np[index]
-        entered = entries >= 0
-        if not entered.any():
-            return -1
-        similarity: list[float] = self.lists.similarity[start:end][entered].tolist()
-        best, best_similarity = -1, 0.0
-        for entry, s in zip(entries[entered].tolist(), similarity, strict=True):
-            if best >= 0 and s < best_similarity:
-                break
-            if (best < 0 or entry < best) and self.alive(entry, now):
-                best, best_similarity = entry, s
-        if best >= 0:
-            return best
-        top = np.asarray(similarity) == similarity[0]
-        self.dropped(int(self.first_np[index[entered]][top].min()), now)
-        return -1
-
-    def dropped(self, entry: int, now: float) -> None:
-        """Count a miss that `entry`, had it still been live, would have served."""
-        ttl_s = self.settings.ttl_s
-        if ttl_s is not None and now - self.lists.ts[entry] >= ttl_s:
-            self.expired += 1
+                tail = -1
+        live[i] = True
+        count += 1
+        before[i], after[i] = tail, -1
+        if tail >= 0:
+            after[tail] = i
         else:
-            self.evicted += 1
-
-    def insert(self, i: int, k: int, now: float) -> None:
-        """Make request i its slot's entry: drop expired entries, then evict the LRU one if full."""
-        ttl_s, max_entries = self.settings.ttl_s, self.settings.max_entries
-        if ttl_s is not None:
-            while self.inserted and now - self.lists.ts[self.inserted[0]] >= ttl_s:
-                self.live.pop(self.inserted.popleft(), None)
-            self.inserted.append(i)
-        if max_entries is not None and len(self.live) >= max_entries:
-            self.live.popitem(last=False)
-        self.live[i] = None
-        self.latest[k] = i
-        self.latest_np[k] = i
-        if self.first[k] < 0:
-            self.first[k] = i
-            self.first_np[k] = i
+            head = i
+        tail = i
+        latest[k] = i
+        if first[k] < 0:
+            first[k] = i
+    live_end = live.copy()
+    if n and ttl >= 0:
+        live_end &= ts[n - 1] - ts < ttl
+    return served, expired, evicted, live_end
