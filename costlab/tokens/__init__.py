@@ -60,7 +60,8 @@ def check(options: Options) -> Report:
     usage: dict[str, Usage] = {}
     basis = None
     if options.db is not None:
-        basis, usage = _usage(found, counted, options.db, options.template_keys, prices)
+        md5s = {tid: e.md5 for tid, e in before.items() if e.md5}
+        basis, usage = _usage(found, counted, md5s, options, prices)
     rows = gate.compare(counted, before, options.policy.warn_at, usage)
     return Report(tuple(rows), options.baseline, basis)
 
@@ -71,13 +72,14 @@ def update(options: Options) -> Report:
         before, unreadable = baseline.read(options.baseline), False
     except BadInput:
         before, unreadable = {}, options.baseline.exists()
-    counted = _count(_templates(options), options.policy, _Prices(options.price_overrides))
+    found = _templates(options)
+    counted = _count(found, options.policy, _Prices(options.price_overrides))
     # Limits do not apply: the rows only say what changed.
     counted = [replace(c, rule=Rule(encoding=c.rule.encoding)) for c in counted]
     rows = gate.compare(counted, before, options.policy.warn_at)
-    baseline.write(
-        options.baseline, {c.id: baseline.Entry(c.rule.encoding or "", c.tokens) for c in counted}
-    )
+    md5s = {t.id: t.md5() for t in found}
+    entries = {c.id: baseline.Entry(c.rule.encoding or "", c.tokens, md5s[c.id]) for c in counted}
+    baseline.write(options.baseline, entries)
     return Report(tuple(rows), options.baseline, replaced_unreadable=unreadable)
 
 
@@ -91,7 +93,7 @@ def _templates(options: Options) -> list[templates.Template]:
     if options.fixtures is not None:
         fixtures = templates.load_fixtures(options.fixtures)
         found = [
-            replace(t, text=templates.render(t.text, fixtures.values_for(t.id))) for t in found
+            replace(t, rendered=templates.render(t.text, fixtures.values_for(t.id))) for t in found
         ]
     return found
 
@@ -103,7 +105,7 @@ def _count(found: Sequence[templates.Template], policy: Policy, prices: _Prices)
         by_encoding[rules[t.id].encoding or counting.DEFAULT_ENCODING].append(t)
     tokens: dict[str, int] = {}
     for name, group in by_encoding.items():
-        counts = counting.load(name).count([t.text for t in group])
+        counts = counting.load(name).count([t.counted for t in group])
         tokens.update(zip((t.id for t in group), counts, strict=True))
     return [
         Counted(t.id, tokens[t.id], rules[t.id], prices.input(rules[t.id].model, t.id))
@@ -128,19 +130,20 @@ def _resolved(rule: Rule) -> Rule:
 def _usage(
     found: Sequence[templates.Template],
     counted: Sequence[Counted],
-    db: str,
-    keys: Sequence[str],
+    baseline_md5s: dict[str, str],
+    options: Options,
     prices: _Prices,
 ) -> tuple[Basis | None, dict[str, Usage]]:
     from costlab.store import Store
     from costlab.tokens import traffic
 
-    if db != ":memory:" and not Path(db).is_file():
+    db = str(options.db)
+    if not Path(db).is_file():
         raise BadInput(
             f"no costlab store at {db}", f"ingest your logs first: costlab --db {db} ingest logs/"
         )
     with Store.open(db, read_only=True) as store:
-        basis, calls = traffic.monthly_calls(store, found, keys)
+        basis, calls = traffic.monthly_calls(store, found, options.template_keys, baseline_md5s)
     usage = {}
     for c in counted:
         by_model = calls.get(c.id, {})

@@ -24,6 +24,7 @@ class Entry:
 
     encoding: str
     tokens: int
+    md5: str | None = None  # of the text as written: finds its logged calls by system_prompt_hash
 
 
 def read(path: Path) -> dict[str, Entry]:
@@ -57,7 +58,10 @@ def _entry(path: Path, template_id: str, entry: Any) -> Entry:
         raise _corrupt(path, f"templates.{template_id}.tokens is not a whole number ≥ 0")
     if not isinstance(encoding, str):
         raise _corrupt(path, f"templates.{template_id}.encoding is not a string")
-    return Entry(encoding, tokens)
+    md5 = entry.get("md5")
+    if md5 is not None and not isinstance(md5, str):
+        raise _corrupt(path, f"templates.{template_id}.md5 is not a string")
+    return Entry(encoding, tokens, md5)
 
 
 def _corrupt(path: Path, detail: str) -> BadInput:
@@ -70,6 +74,7 @@ def write(path: Path, entries: Mapping[str, Entry]) -> None:
         FORMAT_KEY: FORMAT_VERSION,
         "templates": {
             template_id: {"encoding": e.encoding, "tokens": e.tokens}
+            | ({"md5": e.md5} if e.md5 else {})
             for template_id, e in sorted(entries.items())
         },
     }

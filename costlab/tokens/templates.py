@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,17 @@ class Template:
 
     id: str
     path: Path
-    text: str
+    text: str  # as written
+    rendered: str | None = None  # with fixture values, when there are fixtures
+
+    @property
+    def counted(self) -> str:
+        """The text whose tokens are counted: rendered when it was, else as written."""
+        return self.text if self.rendered is None else self.rendered
+
+    def md5(self) -> str:
+        """md5 of the text as written, as the store hashes a system prompt."""
+        return hashlib.md5(self.text.encode(), usedforsecurity=False).hexdigest()
 
     def static_prefix(self) -> str:
         """The text before the first variable: what every rendering of it starts with."""

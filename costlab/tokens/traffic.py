@@ -3,10 +3,10 @@
 A call is matched to one template, by the first rule that finds one:
 1. a template key in its metadata (`metadata.template_id`, ...) equal to the template's id, file
    name or file name without suffix;
-2. its hash: `system_prompt_hash` is the md5 of the template, or `prompt_hash` is that of the
-   template as the whole prompt (a template without variables);
-3. a shared prefix: its system prompt or prompt starts with the template's static text (the text
-   before the first variable, at least 32 characters); the longest prefix wins.
+2. its hash: `system_prompt_hash` is the md5 of the template, now or as baselined, or
+   `prompt_hash` is that of the template as the whole prompt (a template without variables);
+3. a shared prefix: its system prompt or prompt shares at least the first 32 characters of the
+   template's static text (the text before the first variable); the longest shared prefix wins.
 
 Monthly calls are the matched calls of the 30 days up to the last logged call; when the log spans
 less than 30 days, the calls of the whole log scaled to 30 days (a span under a day counts as one).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,19 +50,26 @@ class Basis:
 
 
 def monthly_calls(
-    store: Store, templates: Sequence[Template], keys: Sequence[str]
+    store: Store,
+    templates: Sequence[Template],
+    keys: Sequence[str],
+    baseline_md5s: Mapping[str, str] | None = None,
 ) -> tuple[Basis | None, dict[str, dict[str | None, Decimal]]]:
-    """The basis, and per template id: monthly calls per logged model."""
-    span = store.row("SELECT min(ts), max(ts) FROM requests")
-    if span is None or span[1] is None:
+    """The basis, and per template id: monthly calls per logged model.
+
+    `baseline_md5s` (template id -> md5 of the baselined text) finds the calls of a template's
+    committed version, which is what the logs saw before the change under review.
+    """
+    # rows(), not row(): a half-fetched result would block registering the templates.
+    first, last = store.rows("SELECT min(ts), max(ts) FROM requests")[0]
+    if last is None:
         return None, {}
-    first, last = span
     scaled = last - first < MONTH
     start = first if scaled else last - MONTH
     factor = Decimal(1)
     if scaled:
         factor = Decimal(MONTH / max(last - first, timedelta(days=1)))
-    store.register("_costlab_templates", _templates_table(templates))
+    store.register("_costlab_templates", _templates_table(templates, baseline_md5s or {}))
     try:
         rows = store.rows(_match_sql(len(keys)), [start, last, *(f'$."{k}"' for k in keys)])
     finally:
@@ -73,7 +80,7 @@ def monthly_calls(
     return Basis(first, last, scaled), dict(calls)
 
 
-def _templates_table(templates: Sequence[Template]) -> object:
+def _templates_table(templates: Sequence[Template], baseline_md5s: Mapping[str, str]) -> object:
     import pyarrow as pa
 
     prefixes = [
@@ -84,12 +91,17 @@ def _templates_table(templates: Sequence[Template]) -> object:
             "id": [t.id for t in templates],
             "name": [t.path.name for t in templates],
             "stem": [t.path.stem for t in templates],
-            "md5_text": [_md5(t.text) for t in templates],
+            "md5_text": [t.md5() for t in templates],
+            "md5_baseline": [baseline_md5s.get(t.id) for t in templates],
             "md5_prompt": [_md5("\0" + t.text) for t in templates],
             "head": [p[:MIN_PREFIX_CHARS] if p else None for p in prefixes],
             "prefix": prefixes,
-        }
+        },
+        schema=pa.schema([(name, pa.string()) for name in _COLUMNS]),
     )
+
+
+_COLUMNS = ("id", "name", "stem", "md5_text", "md5_baseline", "md5_prompt", "head", "prefix")
 
 
 def _md5(text: str) -> str:
@@ -100,7 +112,10 @@ def _match_sql(n_keys: int) -> str:
     by_key = ""
     if n_keys:
         key = "coalesce(" + ", ".join(["json_extract_string(r.metadata, ?)"] * n_keys) + ")"
-        by_key = f"SELECT r.rid, t.id, 1 AS method, 0 AS chars FROM r JOIN t ON {key} IN (t.id, t.name, t.stem) UNION ALL"  # noqa: E501
+        by_key = (
+            f"SELECT r.rid, t.id, 1 AS method, 0 AS chars FROM r JOIN t "
+            f"ON {key} IN (t.id, t.name, t.stem) UNION ALL"
+        )
     return f"""
 WITH r AS (
     SELECT rowid AS rid, model, metadata, system_prompt, prompt, system_prompt_hash, prompt_hash
@@ -109,16 +124,12 @@ WITH r AS (
 t AS (SELECT * FROM _costlab_templates),
 m AS (
     {by_key}
-    SELECT r.rid, t.id, 2, 0 FROM r JOIN t ON r.system_prompt_hash = t.md5_text
+    SELECT r.rid, t.id, 2, 0 FROM r JOIN t
+      ON r.system_prompt_hash IN (t.md5_text, t.md5_baseline) OR r.prompt_hash = t.md5_prompt
     UNION ALL
-    SELECT r.rid, t.id, 2, 0 FROM r JOIN t ON r.prompt_hash = t.md5_prompt
+    {_by_prefix("r.system_prompt")}
     UNION ALL
-    SELECT r.rid, t.id, 3, length(t.prefix) FROM r JOIN t
-      ON left(r.system_prompt, {MIN_PREFIX_CHARS}) = t.head
-     AND starts_with(r.system_prompt, t.prefix)
-    UNION ALL
-    SELECT r.rid, t.id, 3, length(t.prefix) FROM r JOIN t
-      ON left(r.prompt, {MIN_PREFIX_CHARS}) = t.head AND starts_with(r.prompt, t.prefix)
+    {_by_prefix("r.prompt")}
 ),
 best AS (
     SELECT rid, id FROM m
@@ -126,3 +137,21 @@ best AS (
 )
 SELECT best.id, r.model, count(*) FROM best JOIN r USING (rid) GROUP BY ALL ORDER BY ALL
 """
+
+
+def _by_prefix(text: str) -> str:
+    """Calls whose text shares the template's first 32 characters, scored by how much it shares.
+
+    The score is the template's static text when the call starts with all of it, else the
+    longest of 64, 128, ... characters that they share: a lower bound, found by a hash join.
+    """
+    steps = ", ".join(
+        f"CASE WHEN left({text}, {n}) = left(t.prefix, {n}) THEN {n} ELSE 0 END" for n in _STEPS
+    )
+    return f"""SELECT r.rid, t.id, 3,
+        CASE WHEN starts_with({text}, t.prefix) THEN length(t.prefix)
+             ELSE greatest({MIN_PREFIX_CHARS}, {steps}) END
+    FROM r JOIN t ON left({text}, {MIN_PREFIX_CHARS}) = t.head"""
+
+
+_STEPS = (64, 128, 256, 512, 1024, 2048)
