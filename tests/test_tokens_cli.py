@@ -194,6 +194,33 @@ def test_check_does_not_import_torch_or_the_store(repo: Path) -> None:
     assert done.stdout.strip() == ""
 
 
+def test_only_changed_templates_are_tokenized_again(repo: Path) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from costlab.cli import app\n"
+        "CliRunner().invoke(app, ['tokens', 'check'])\n"
+        "print('tiktoken' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", code]
+    unchanged = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert unchanged.stdout.strip() == "False"
+    (repo / "prompts" / "support.txt").write_text("Hi.")
+    changed = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert changed.stdout.strip() == "True"
+
+
+def test_a_baseline_count_without_its_md5_is_counted_again(repo: Path) -> None:
+    path = repo / "costlab-tokens.json"
+    data = json.loads(path.read_text())
+    data["templates"]["prompts/support.txt"] = {"encoding": "cl100k_base", "tokens": 3}
+    path.write_text(json.dumps(data))
+    result = run("tokens", "check", "--format", "json")
+    support = next(t for t in json.loads(result.stdout)["templates"] if "support" in t["id"])
+    assert support["tokens"] == 6 and support["verdict"] == "fail"
+
+
 def test_the_pre_commit_hook_command_runs_the_gate(repo: Path) -> None:
     yaml = pytest.importorskip("yaml")
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
@@ -209,3 +236,10 @@ def test_the_pre_commit_hook_command_runs_the_gate(repo: Path) -> None:
     failed = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env)
     assert failed.returncode == 1
     assert "prompts/support.txt" in failed.stdout
+
+
+def test_the_github_actions_example_runs_the_gate_with_annotations() -> None:
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / "examples/github-actions/costlab-tokens.yml").read_text())
+    steps = workflow["jobs"]["tokens"]["steps"]
+    assert any(s.get("run") == "costlab tokens check --format github" for s in steps)

@@ -114,12 +114,21 @@ def _table(report: Report, show_all: bool) -> None:
     if rows:
         sheet = _sheet(report, rows, f"Prompt tokens against {report.baseline}")
         marked = {4, 5, len(sheet.columns) - 2}  # Δ tokens, Δ %, verdict
+        # One encoding in all rows: its column only takes room from the reasons.
+        keep = [
+            i for i in range(len(sheet.columns)) if i != 1 or len({r.encoding for r in rows}) > 1
+        ]
         cells = [
-            [Text(c, style=_style(r)) if i in marked else c for i, c in enumerate(line)]
+            [Text(line[i], style=_style(r)) if i in marked else line[i] for i in keep]
             for r, line in zip(rows, sheet.rows, strict=True)
         ]
-        render.out.print(render.table(sheet.title, sheet.columns, cells))
+        render.out.print(render.table(sheet.title, [sheet.columns[i] for i in keep], cells))
         render.out.print()
+    for row in report.rows:  # the reasons in full: the table cuts long text
+        if row.verdict != "pass":
+            line = Text(f"{_MARK[row.verdict]} {row.id}: {'; '.join(row.reasons)}")
+            line.stylize(_style(row), 0, len(_MARK[row.verdict]))
+            render.out.print(line)
     render.out.print(summary(report), markup=False)
 
 

@@ -7,7 +7,7 @@ at module level (the store is opened only to weight growth by logged traffic).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -56,7 +56,7 @@ def check(options: Options) -> Report:
     before = baseline.read(options.baseline)
     found = _templates(options)
     prices = _Prices(options.price_overrides)
-    counted = _count(found, options.policy, prices)
+    counted = _count(found, options.policy, prices, known=before)
     usage: dict[str, Usage] = {}
     basis = None
     if options.db is not None:
@@ -98,12 +98,28 @@ def _templates(options: Options) -> list[templates.Template]:
     return found
 
 
-def _count(found: Sequence[templates.Template], policy: Policy, prices: _Prices) -> list[Counted]:
+def _count(
+    found: Sequence[templates.Template],
+    policy: Policy,
+    prices: _Prices,
+    known: Mapping[str, baseline.Entry] | None = None,
+) -> list[Counted]:
+    """Each template's count; one whose text and encoding match its `known` entry keeps it.
+
+    Counting is deterministic, so an unchanged text has its baselined count: a CI run where few
+    templates changed tokenizes only those, and loads no encoding when none did.
+    """
     rules = {t.id: _resolved(policy.for_template(t.id)) for t in found}
+    known = known or {}
+    tokens: dict[str, int] = {}
     by_encoding: dict[str, list[templates.Template]] = defaultdict(list)
     for t in found:
-        by_encoding[rules[t.id].encoding or counting.DEFAULT_ENCODING].append(t)
-    tokens: dict[str, int] = {}
+        encoding = rules[t.id].encoding or counting.DEFAULT_ENCODING
+        entry = known.get(t.id)
+        if entry is not None and entry.md5 == t.md5() and entry.encoding == encoding:
+            tokens[t.id] = entry.tokens
+        else:
+            by_encoding[encoding].append(t)
     for name, group in by_encoding.items():
         counts = counting.load(name).count([t.counted for t in group])
         tokens.update(zip((t.id for t in group), counts, strict=True))

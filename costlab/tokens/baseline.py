@@ -24,7 +24,9 @@ class Entry:
 
     encoding: str
     tokens: int
-    md5: str | None = None  # of the text as written: finds its logged calls by system_prompt_hash
+    # md5 of the counted text: an unchanged template keeps its count, and its logged calls are
+    # found by system_prompt_hash.
+    md5: str | None = None
 
 
 def read(path: Path) -> dict[str, Entry]:

@@ -39,8 +39,8 @@ class Template:
         return self.text if self.rendered is None else self.rendered
 
     def md5(self) -> str:
-        """md5 of the text as written, as the store hashes a system prompt."""
-        return hashlib.md5(self.text.encode(), usedforsecurity=False).hexdigest()
+        """md5 of the counted text (as the store hashes a system prompt)."""
+        return hashlib.md5(self.counted.encode(), usedforsecurity=False).hexdigest()
 
     def static_prefix(self) -> str:
         """The text before the first variable: what every rendering of it starts with."""
