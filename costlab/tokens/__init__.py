@@ -56,7 +56,7 @@ def check(options: Options) -> Report:
     before = baseline.read(options.baseline)
     found = _templates(options)
     prices = _Prices(options.price_overrides)
-    counted = _count(found, options.policy, prices, known=before)
+    counted = _count(found, options.policy, prices, known=before, traffic=options.db is not None)
     usage: dict[str, Usage] = {}
     basis = None
     if options.db is not None:
@@ -103,6 +103,7 @@ def _count(
     policy: Policy,
     prices: _Prices,
     known: Mapping[str, baseline.Entry] | None = None,
+    traffic: bool = False,
 ) -> list[Counted]:
     """Each template's count; one whose text and encoding match its `known` entry keeps it.
 
@@ -123,8 +124,16 @@ def _count(
     for name, group in by_encoding.items():
         counts = counting.load(name).count([t.counted for t in group])
         tokens.update(zip((t.id for t in group), counts, strict=True))
+    # The catalogue is read only when a price is used: a $ budget, or Δ$/month with --db.
     return [
-        Counted(t.id, tokens[t.id], rules[t.id], prices.input(rules[t.id].model, t.id))
+        Counted(
+            t.id,
+            tokens[t.id],
+            rules[t.id],
+            prices.input(rules[t.id].model, t.id)
+            if traffic or rules[t.id].max_usd_per_call is not None
+            else None,
+        )
         for t in found
     ]
 
