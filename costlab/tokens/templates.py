@@ -88,6 +88,10 @@ def _hidden(path: Path, base: Path) -> bool:
 
 
 def _template_id(path: Path, root: Path) -> str:
+    try:  # a path found under `root` needs no resolving (a system call per part)
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
