@@ -11,13 +11,18 @@ import tomllib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from costlab.errors import ConfigError
 from costlab.prices import PriceOverride
-from costlab.report.budgets import Budget
+from costlab.tokens.counting import ENCODINGS
+from costlab.tokens.policy import Increase, Policy, Rule
+
+if TYPE_CHECKING:
+    # Imported when used: the reports pull in duckdb, and `tokens check` must start fast.
+    from costlab.report.budgets import Budget
 
 DEFAULT_DB = "costlab.duckdb"
 DB_ENV = "COSTLAB_DB"
@@ -25,6 +30,12 @@ DB_ENV = "COSTLAB_DB"
 MISMATCH_RELATIVE = Decimal("0.01")
 MISMATCH_ABSOLUTE_USD = Decimal("0.000001")
 _PER_MILLION = Decimal(1_000_000)
+DEFAULT_TOKENS_BASELINE = "costlab-tokens.json"
+DEFAULT_MAX_INCREASE = "10%"
+# A template is warned about from this share of a limit (growth or budget) on.
+DEFAULT_WARN_AT = Decimal("0.8")
+# Metadata keys that name the template a logged call used, tried in this order.
+DEFAULT_TEMPLATE_KEYS = ("template_id", "template", "prompt_template", "prompt_id")
 
 
 class _Strict(BaseModel):
@@ -69,6 +80,66 @@ class PriceSetting(_Strict):
         )
 
 
+class _TokenLimits(_Strict):
+    """How templates are counted and the limits they are held to; unset keys inherit."""
+
+    encoding: str | None = None
+    model: str | None = None
+    max_increase: str | int | None = None
+    max_tokens: int | None = Field(default=None, ge=0)
+    max_usd_per_call: Decimal | None = Field(default=None, ge=0)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None and value not in ENCODINGS:
+            raise ValueError(f"'{value}' is not one of {', '.join(ENCODINGS)}")
+        return value
+
+    @field_validator("max_increase")
+    @classmethod
+    def _increase(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            Increase.parse(str(value))
+        return value
+
+    def rule(self, glob: str = "*") -> Rule:
+        increase = None if self.max_increase is None else Increase.parse(str(self.max_increase))
+        return Rule(
+            glob, self.encoding, self.model, increase, self.max_tokens, self.max_usd_per_call
+        )
+
+
+class TokenRuleSettings(_TokenLimits):
+    """`[[tokens.rules]]`: settings for the templates whose id (path with `/`) matches a glob."""
+
+    glob: str
+
+
+class TokenSettings(_TokenLimits):
+    """`[tokens]`: the templates `costlab tokens check` counts, its baseline and its limits."""
+
+    paths: list[str] = Field(default_factory=list)
+    baseline: str = DEFAULT_TOKENS_BASELINE
+    vars: str | None = None
+    max_increase: str | int | None = DEFAULT_MAX_INCREASE
+    warn_at: Decimal = Field(default=DEFAULT_WARN_AT, gt=0, le=1)
+    template_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_TEMPLATE_KEYS))
+    rules: list[TokenRuleSettings] = Field(default_factory=list)
+
+    @field_validator("template_keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not re.fullmatch(r"[\w-]+", key):
+                raise ValueError(f"'{key}': a metadata key is letters, digits, _ and -")
+        return value
+
+    def policy(self) -> Policy:
+        """The limits of the file: these defaults, then each rule."""
+        return Policy(self.warn_at, self.rule(), tuple(r.rule(r.glob) for r in self.rules))
+
+
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*USD\s*/\s*month\s*$", re.IGNORECASE)
 
 
@@ -80,6 +151,7 @@ class Settings(_Strict):
     prices: list[PriceSetting] = Field(default_factory=list)
     # feature (or "*" for all spend) -> "500 USD/month"
     budgets: dict[str, str] = Field(default_factory=dict)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
 
     @field_validator("budgets")
     @classmethod
@@ -91,6 +163,8 @@ class Settings(_Strict):
 
     def budget_list(self) -> list[Budget]:
         """The budgets, parsed."""
+        from costlab.report.budgets import Budget
+
         return [
             Budget(target, Decimal(_BUDGET.match(text).group(1)), "month")  # type: ignore[union-attr]
             for target, text in self.budgets.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,22 @@ import typer
 from typer.core import TyperGroup
 
 from costlab import settings
-from costlab.cli import cache, ingest, prices, rejects, report, routing
 from costlab.cli.render import print_error
 from costlab.errors import CostlabError
+
+# Command name -> its module in costlab.cli, imported only when that command runs (or for
+# --help): `costlab tokens check` in CI must not pay for numpy, duckdb and pyarrow at start.
+# A module whose app holds a command of that name gives it; otherwise its app is the group.
+COMMANDS = {
+    "ingest": "ingest",
+    "rejects": "rejects",
+    "report": "report",
+    "simulate-cache": "cache",
+    "route-replay": "routing",
+    "ingest-outcomes": "routing",
+    "prices": "prices",
+    "tokens": "tokens",
+}
 
 
 class _Boundary(TyperGroup):
@@ -23,6 +37,17 @@ class _Boundary(TyperGroup):
         except CostlabError as err:
             print_error(err)
             raise typer.Exit(err.exit_code) from None
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"costlab.cli.{COMMANDS[cmd_name]}")
+            group = typer.main.get_group(module.app)
+            self.commands[cmd_name] = group.commands.get(cmd_name, group)
+            self.commands[cmd_name].name = cmd_name
+        return super().get_command(ctx, cmd_name)
 
 
 app = typer.Typer(
@@ -51,14 +76,6 @@ def _options(
         print_error(err)
         raise typer.Exit(err.exit_code) from None
     ctx.obj = {"settings": loaded, "db": settings.db_path(db, loaded)}
-
-
-app.add_typer(ingest.app)
-app.add_typer(rejects.app)
-app.add_typer(report.app)
-app.add_typer(cache.app)
-app.add_typer(routing.app)
-app.add_typer(prices.app, name="prices")
 
 
 def main() -> None:

@@ -127,6 +127,11 @@ def show(sheets: list[Sheet], fmt: str) -> None:
             out.print()
 
 
+def markdown(sheet: Sheet) -> str:
+    """A sheet as a markdown table under a heading (for files and pull-request comments)."""
+    return _markdown(sheet)
+
+
 def _markdown(sheet: Sheet) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
