@@ -1,1 +1,1 @@
-"""Provider-side savings what-ifs: prompt-prefix caching and batch eligibility (`simulate-prefix-cache`)."""
+"""Provider-side savings what-ifs: prompt-prefix caching and batch eligibility."""

@@ -117,7 +117,9 @@ def _rows(traffic: Traffic, sequences: Counter[int], model: str) -> list[int]:
     return [i for i in np.flatnonzero(wanted).tolist() if traffic.models[i] == model]
 
 
-def template_changes(traffic: Traffic, replayed: Replayed, rules: dict[RuleName, Rule]) -> list[str]:
+def template_changes(
+    traffic: Traffic, replayed: Replayed, rules: dict[RuleName, Rule]
+) -> list[str]:
     """A feature's template replaced by one that differs inside a cacheable first segment."""
     by_feature: dict[tuple[str, str], list[tuple[float, int, RuleName]]] = defaultdict(list)
     for template in replayed.templates:

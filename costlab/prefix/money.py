@@ -22,7 +22,7 @@ from costlab.store import Store
 
 @dataclasses.dataclass(frozen=True)
 class Costs:
-    """Per request, in traffic order: cost of the logged buckets, the simulated ones, at batch rates."""
+    """Per request, in traffic order: logged buckets, simulated buckets, batch rates."""
 
     logged_buckets: list[Decimal | None]
     simulated: list[Decimal | None]
@@ -54,20 +54,20 @@ def filled_points(
 
 def unit_prices(points: list[prices.PricePoint]) -> dict[str, UnitPrices]:
     """Per model, the prices of its latest standard base-tier point (for choosing breakpoints)."""
-    latest: dict[str, prices.PricePoint] = {}
+    latest: dict[str, tuple[prices.PricePoint, Decimal]] = {}
     for p in points:
         if p.batch or p.above_tokens or p.input is None:
             continue
-        if p.model not in latest or p.since > latest[p.model].since:
-            latest[p.model] = p
+        if p.model not in latest or p.since > latest[p.model][0].since:
+            latest[p.model] = (p, p.input)
     return {
         model: UnitPrices(
-            p.input,
-            _or(p.cache_read, p.input),
-            _or(p.cache_write_5m, p.input),
-            _or(p.cache_write_1h, _or(p.cache_write_5m, p.input)),
+            given,
+            _or(p.cache_read, given),
+            _or(p.cache_write_5m, given),
+            _or(p.cache_write_1h, _or(p.cache_write_5m, given)),
         )
-        for model, p in latest.items()
+        for model, (p, given) in latest.items()
     }
 
 

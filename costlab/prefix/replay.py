@@ -137,7 +137,9 @@ def _choose(
 ) -> None:
     """The cheapest breakpoint policy and TTL for one template, written into `out`."""
     rows = template.rows
-    paths = {s: segments.path(traffic.segment_ids[s]) for s in {int(traffic.sequence[i]) for i in rows}}
+    paths = {
+        s: segments.path(traffic.segment_ids[s]) for s in {int(traffic.sequence[i]) for i in rows}
+    }
     most = max(len(traffic.segment_ends[int(traffic.sequence[i])]) for i in rows)
     policies = list(range(1, min(most, MAX_BREAKPOINT_SEGMENT) + 1)) + [-1]
     uncached_cost = prices.input * int(traffic.input_tokens[rows].sum())

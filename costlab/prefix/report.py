@@ -252,9 +252,7 @@ def _notes(
 ) -> list[str]:
     no_text = int((found.sequence < 0).sum())
     no_time = sum(1 for t in found.ts_s if t is None)
-    no_rule = Counter(
-        found.providers[i] or "(unknown)" for i, r in enumerate(rule_of) if r is None
-    )
+    no_rule = Counter(found.providers[i] or "(unknown)" for i, r in enumerate(rule_of) if r is None)
     unpriced = sorted({m for m, r in zip(found.models, rule_of, strict=True) if r} - set(units))
     notes = [
         f"Token positions from {encoding}; billed token counts are the logged ones "

@@ -1,9 +1,15 @@
 """How each provider caches prompt prefixes: one documented table of rules, overridable by name.
 
-| rule | kind | what is cached | defaults |
-|---|---|---|---|
-| `openai` | automatic | the longest prefix seen before, in lengths `min_tokens + k * increment_tokens`; an entry lives `idle_expiry_s` after its last use | 1,024 tokens, 128-token increments, 300 s idle (OpenAI says 5 to 10 minutes, up to an hour off-peak: 300 s is the cautious end); no write premium; reads at the catalogue's cache-read price, else 0.5 x input |
-| `anthropic` | breakpoint | the prompt up to an explicit breakpoint, when that prefix has at least `min_tokens` (2,048 for Haiku models); a hit looks back up to `lookback_blocks` earlier block boundaries; reads refresh the TTL | writes at the catalogue's 5-minute / 1-hour write price, else 1.25 x / 2 x input; reads at the cache-read price, else 0.1 x input; TTL 300 s or 3,600 s |
+- `openai` (automatic): a request reads the longest prefix seen before, in lengths
+  `min_tokens + k * increment_tokens`; an entry lives `idle_expiry_s` after its last use.
+  Defaults: 1,024 tokens, 128-token increments, 300 s idle (OpenAI says 5 to 10 minutes, up to
+  an hour off-peak: 300 s is the cautious end); no write premium; reads at the catalogue's
+  cache-read price, else 0.5 x input.
+- `anthropic` (breakpoint): the prompt up to an explicit breakpoint is cached when that prefix
+  has at least `min_tokens` (`small_model_min_tokens`, 2,048, for Haiku models); a hit looks
+  back up to `lookback_blocks` (20) earlier boundaries; a read refreshes the TTL. Writes at the
+  catalogue's 5-minute / 1-hour write price, else 1.25 x / 2 x input; reads at the cache-read
+  price, else 0.1 x input; TTL `ttl_5m_s` 300 s or `ttl_1h_s` 3,600 s.
 
 The multipliers only stand in for a price the catalogue lacks. `--rule openai.idle_expiry_s=600`
 (repeatable) overrides one field; an unknown rule or field is bad input.
@@ -14,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from costlab.errors import BadInput
 
@@ -88,17 +94,20 @@ def with_overrides(overrides: list[str]) -> dict[RuleName, Rule]:
         key, sep, value = text.partition("=")
         rule_name, dot, field = key.strip().partition(".")
         if not sep or not dot:
-            raise BadInput(f"--rule {text}: write RULE.FIELD=VALUE", "e.g. openai.idle_expiry_s=600")
+            raise BadInput(
+                f"--rule {text}: write RULE.FIELD=VALUE", "e.g. openai.idle_expiry_s=600"
+            )
         if rule_name not in rules:
             raise BadInput(f"--rule {text}: unknown rule '{rule_name}'", f"rules: {_names()}")
-        rule = rules[rule_name]  # type: ignore[index]
-        fields = {f.name: f for f in dataclasses.fields(rule) if f.name not in _FIXED}
+        rule = rules[rule_name]
+        fields = {f.name for f in dataclasses.fields(rule) if f.name not in _FIXED}
         if field not in fields:
             raise BadInput(
                 f"--rule {text}: '{rule_name}' has no field '{field}'",
                 f"fields: {', '.join(sorted(fields))}",
             )
-        rules[rule.name] = dataclasses.replace(rule, **{field: _value(text, field, value)})
+        changes: dict[str, Any] = {field: _value(text, field, value)}
+        rules[rule.name] = dataclasses.replace(rule, **changes)
     return rules
 
 

