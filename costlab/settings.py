@@ -111,7 +111,7 @@ class BatchSettings(_Strict):
     def eligible(self) -> dict[str, str]:
         """Batch-eligible features and why."""
         window = duration_s(self.window)
-        found = {feature: "non-interactive" for feature in self.non_interactive}
+        found = dict.fromkeys(self.non_interactive, "non-interactive")
         for feature, text in self.latency_budget.items():
             if feature not in found and duration_s(text) >= window:
                 found[feature] = f"latency budget {text.strip()}"
