@@ -140,6 +140,55 @@ class TokenSettings(_TokenLimits):
         return Policy(self.warn_at, self.rule(), tuple(r.rule(r.glob) for r in self.rules))
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Batch APIs promise results within this long (OpenAI and Anthropic: 24 hours).
+BATCH_WINDOW = "24h"
+
+
+def duration_s(text: str) -> float:
+    """Seconds in a duration such as 90s, 30m, 24h or 7d; ValueError naming the format."""
+    found = _DURATION.match(text)
+    if not found:
+        raise ValueError(f'"{text}": write a duration such as "30m", "24h" or "7d"')
+    return float(found.group(1)) * _SECONDS[found.group(2)]
+
+
+class BatchSettings(_Strict):
+    """Which features could go through a batch API (results within the window, at batch prices)."""
+
+    # features that need no answer in real time
+    non_interactive: list[str] = Field(default_factory=list)
+    # feature -> how long its callers can wait ("24h"); eligible when it covers the window
+    latency_budget: dict[str, str] = Field(default_factory=dict)
+    window: str = BATCH_WINDOW
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        duration_s(value)
+        return value
+
+    @field_validator("latency_budget")
+    @classmethod
+    def _budgets(cls, value: dict[str, str]) -> dict[str, str]:
+        for feature, text in value.items():
+            try:
+                duration_s(text)
+            except ValueError as err:
+                raise ValueError(f"{feature} = {err}") from None
+        return value
+
+    def eligible(self) -> dict[str, str]:
+        """Batch-eligible features and why."""
+        window = duration_s(self.window)
+        found = dict.fromkeys(self.non_interactive, "non-interactive")
+        for feature, text in self.latency_budget.items():
+            if feature not in found and duration_s(text) >= window:
+                found[feature] = f"latency budget {text.strip()}"
+        return found
+
+
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*USD\s*/\s*month\s*$", re.IGNORECASE)
 
 
@@ -152,6 +201,7 @@ class Settings(_Strict):
     # feature (or "*" for all spend) -> "500 USD/month"
     budgets: dict[str, str] = Field(default_factory=dict)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
 
     @field_validator("budgets")
     @classmethod

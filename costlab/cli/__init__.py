@@ -21,6 +21,7 @@ COMMANDS = {
     "rejects": "rejects",
     "report": "report",
     "simulate-cache": "cache",
+    "simulate-prefix-cache": "prefix",
     "route-replay": "routing",
     "ingest-outcomes": "routing",
     "prices": "prices",

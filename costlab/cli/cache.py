@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import typer
@@ -14,12 +13,10 @@ from costlab.cli import render
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
 from costlab.scope import from_flags
+from costlab.settings import duration_s
 from costlab.store import Store
 
 app = typer.Typer()
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @app.command("simulate-cache")
@@ -140,10 +137,13 @@ def _thresholds(given: list[float], sweep: str | None) -> list[float]:
 def _duration(text: str | None) -> float | None:
     if text is None:
         return None
-    found = _DURATION.match(text.strip())
-    if not found or float(found.group(1)) <= 0:
+    try:
+        seconds = duration_s(text)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
         raise BadInput(f"--ttl {text}: not a duration", "e.g. --ttl 24h, 30m, 90s or 7d")
-    return float(found.group(1)) * _SECONDS[found.group(2)]
+    return seconds
 
 
 def _sheet(result: savings.CacheReport) -> Sheet:

@@ -1,0 +1,1 @@
+"""Provider-side savings what-ifs: prompt-prefix caching and batch eligibility."""

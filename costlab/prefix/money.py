@@ -1,0 +1,155 @@
+"""Exact dollars for the what-ifs: every request priced three ways by the catalogue's own SQL.
+
+Per request: its logged input buckets, its simulated buckets (prefix caching), and its logged
+buckets at batch rates when its feature is batch-eligible. All three go through
+`prices.cost_sql` with the same price points, so a difference between them is only the what-if.
+A cache price the catalogue lacks is filled from the request's rule (see `rules`), not billed at
+the input price, since the rule says what the provider charges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from costlab import prices
+from costlab.prefix.replay import Replayed, UnitPrices
+from costlab.prefix.rules import Rule
+from costlab.prefix.traffic import Traffic
+from costlab.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class Costs:
+    """Per request, in traffic order: logged buckets, simulated buckets, batch rates."""
+
+    logged_buckets: list[Decimal | None]
+    simulated: list[Decimal | None]
+    batch: list[Decimal | None]
+    batch_notes: list[str | None]
+
+
+def filled_points(
+    catalogue: prices.Catalogue, rule_by_model: dict[str, Rule]
+) -> list[prices.PricePoint]:
+    """The catalogue's points of these models, with missing cache prices taken from the rule."""
+    points = []
+    for point in catalogue.points(sorted(rule_by_model)):
+        rule = rule_by_model[point.model]
+        if point.input is None:
+            points.append(point)
+            continue
+        write_5m = point.cache_write_5m
+        points.append(
+            dataclasses.replace(
+                point,
+                cache_read=_or(point.cache_read, point.input * rule.read_multiplier),
+                cache_write_5m=_or(write_5m, point.input * rule.write_5m_multiplier),
+                cache_write_1h=_or(point.cache_write_1h, point.input * rule.write_1h_multiplier),
+            )
+        )
+    return points
+
+
+def unit_prices(points: list[prices.PricePoint]) -> dict[str, UnitPrices]:
+    """Per model, the prices of its latest standard base-tier point (for choosing breakpoints)."""
+    latest: dict[str, tuple[prices.PricePoint, Decimal]] = {}
+    for p in points:
+        if p.batch or p.above_tokens or p.input is None:
+            continue
+        if p.model not in latest or p.since > latest[p.model][0].since:
+            latest[p.model] = (p, p.input)
+    return {
+        model: UnitPrices(
+            given,
+            _or(p.cache_read, given),
+            _or(p.cache_write_5m, given),
+            _or(p.cache_write_1h, _or(p.cache_write_5m, given)),
+        )
+        for model, (p, given) in latest.items()
+    }
+
+
+def costs(
+    store: Store,
+    traffic: Traffic,
+    replayed: Replayed,
+    batch_eligible: list[bool],
+    points: list[prices.PricePoint],
+) -> Costs:
+    """Each request priced with its logged buckets, its simulated buckets, and at batch rates."""
+    import pyarrow as pa
+
+    simulated = replayed.template_of >= 0
+    table = pa.table(
+        {
+            "request_id": pa.array(traffic.request_ids, pa.string()),
+            "position": pa.array(range(len(traffic)), pa.int64()),
+            "simulated": pa.array(simulated.tolist(), pa.bool_()),
+            "cached": pa.array(replayed.cached.tolist(), pa.int64()),
+            "write_5m": pa.array(replayed.write_5m.tolist(), pa.int64()),
+            "write_1h": pa.array(replayed.write_1h.tolist(), pa.int64()),
+            "to_batch": pa.array(batch_eligible, pa.bool_()),
+        }
+    )
+    store.register("_prefix_sim", table)
+    store.register("_prefix_points", prices.points_arrow(points))
+    try:
+        for view, sql in _VIEWS.items():
+            store.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+        rows = store.arrow(
+            f"""
+            SELECT s.position, l.computed_cost_usd AS logged, c.computed_cost_usd AS simulated,
+                   b.computed_cost_usd AS batch, b.price_note AS batch_note
+            FROM _prefix_sim s
+            JOIN ({prices.cost_sql("_prefix_logged", "_prefix_points")}) l
+              ON l.row_key = s.request_id
+            JOIN ({prices.cost_sql("_prefix_cached", "_prefix_points")}) c
+              ON c.row_key = s.request_id
+            JOIN ({prices.cost_sql("_prefix_batched", "_prefix_points")}) b
+              ON b.row_key = s.request_id
+            ORDER BY s.position
+            """
+        )
+        for view in _VIEWS:
+            store.execute(f"DROP VIEW {view}")
+    finally:
+        store.unregister("_prefix_sim")
+        store.unregister("_prefix_points")
+    column = {name: rows.column(name).to_pylist() for name in rows.column_names}
+    return Costs(column["logged"], column["simulated"], column["batch"], column["batch_note"])
+
+
+def _or(value: Decimal | None, fallback: Decimal) -> Decimal:
+    return fallback if value is None else value
+
+
+_BUCKETS = """
+    r.request_id AS row_key, r.model, r.ts, {batch} AS batch,
+    {uncached} AS uncached_input_tokens, {cached} AS cached_input_tokens,
+    {write_5m} AS cache_write_5m_tokens, {write_1h} AS cache_write_1h_tokens,
+    r.output_tokens, r.reasoning_tokens
+    FROM requests r JOIN _prefix_sim s ON s.request_id = r.request_id
+"""
+_LOGGED: dict[str, Any] = {
+    "batch": "r.batch",
+    "uncached": "r.uncached_input_tokens",
+    "cached": "r.cached_input_tokens",
+    "write_5m": "r.cache_write_5m_tokens",
+    "write_1h": "r.cache_write_1h_tokens",
+}
+_SIMULATED = {
+    **_LOGGED,
+    "uncached": "CASE WHEN s.simulated THEN coalesce(r.input_tokens, 0) - s.cached - s.write_5m "
+    "- s.write_1h ELSE r.uncached_input_tokens END",
+    "cached": "CASE WHEN s.simulated THEN s.cached ELSE r.cached_input_tokens END",
+    "write_5m": "CASE WHEN s.simulated THEN s.write_5m ELSE r.cache_write_5m_tokens END",
+    "write_1h": "CASE WHEN s.simulated THEN s.write_1h ELSE r.cache_write_1h_tokens END",
+}
+_VIEWS = {
+    "_prefix_logged": "SELECT " + _BUCKETS.format(**_LOGGED),
+    "_prefix_cached": "SELECT " + _BUCKETS.format(**_SIMULATED),
+    "_prefix_batched": "SELECT "
+    + _BUCKETS.format(**{**_LOGGED, "batch": "coalesce(r.batch, false) OR s.to_batch"}),
+}

@@ -1,0 +1,221 @@
+"""Time-ordered replay of the traffic under prefix-caching rules: simulated cache reads and writes.
+
+Automatic rule (OpenAI): each request reads the longest prefix, in the rule's cacheable lengths,
+that an earlier request of the same model left in the cache and that has not been idle past the
+expiry; then every prefix it has is (re)used. Breakpoint rule (Anthropic): per template (model and
+first segment) every breakpoint policy and both TTLs are replayed, and the cheapest is kept; a
+request reads the longest live prefix at a segment boundary at or before its breakpoint (looking
+back at most `lookback_blocks` boundaries) and writes the rest up to the breakpoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from costlab.prefix.rules import Rule, RuleName
+from costlab.prefix.traffic import Traffic
+from costlab.prefix.trie import BlockTrie, SegmentTrie
+
+MAX_BREAKPOINT_SEGMENT = 6  # fixed breakpoints tried: after segment 1 … 6
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    """Per-token USD prices of a model's input buckets (catalogue, else the rule's multipliers)."""
+
+    input: Decimal
+    read: Decimal
+    write_5m: Decimal
+    write_1h: Decimal
+
+
+@dataclass
+class Template:
+    """Requests of one model that start with the same segment, and how they are cached."""
+
+    model: str
+    rule: RuleName
+    first_segment: int
+    rows: list[int] = field(default_factory=list)
+    breakpoint: str = "automatic"  # or "after segment K", "before the last turn", "none"
+    ttl: str | None = None  # "5m" or "1h" for a breakpoint rule
+    input_cost_5m: Decimal | None = None  # best policy's input cost with each TTL
+    input_cost_1h: Decimal | None = None
+    gaps: tuple[int, int, int] = (0, 0, 0)  # inter-arrival gaps: ≤ 5m TTL, up to 1h TTL, longer
+    break_even: Decimal | None = None  # 1h pays when mid gaps / long gaps exceed this
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Simulated input buckets per request (zeros where nothing was replayed)."""
+
+    cached: np.ndarray
+    write_5m: np.ndarray
+    write_1h: np.ndarray
+    templates: list[Template]
+    template_of: np.ndarray  # per request: index into `templates`, -1 when not replayed
+
+
+def replay(
+    traffic: Traffic,
+    rule_of: list[RuleName | None],
+    rules: dict[RuleName, Rule],
+    prices: dict[str, UnitPrices],
+) -> Replayed:
+    """Every request with a time, prompt text, a rule and known prices, replayed in time order."""
+    n = len(traffic)
+    out = Replayed(
+        np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), [],
+        np.full(n, -1, np.int64),
+    )  # fmt: skip
+    groups: dict[tuple[str, int], Template] = {}
+    for i in range(n):
+        rule, s, model = rule_of[i], int(traffic.sequence[i]), traffic.models[i]
+        if rule is None or s < 0 or traffic.ts_s[i] is None or model not in prices:
+            continue
+        key = (model, traffic.segment_ids[s][0])
+        template = groups.get(key)
+        if template is None:
+            template = groups[key] = Template(model, rule, key[1])
+            out.templates.append(template)
+        template.rows.append(i)
+    for k, template in enumerate(out.templates):
+        out.template_of[template.rows] = k
+    automatic = [t for t in out.templates if rules[t.rule].kind == "automatic"]
+    if automatic:
+        _automatic(traffic, automatic, rules, out)
+    segments = SegmentTrie()
+    for template in out.templates:
+        if rules[template.rule].kind == "breakpoint":
+            _choose(traffic, template, rules[template.rule], prices[template.model], segments, out)
+    return out
+
+
+def _automatic(
+    traffic: Traffic, templates: list[Template], rules: dict[RuleName, Rule], out: Replayed
+) -> None:
+    """One replay per automatic rule over all its requests (templates share the cache)."""
+    by_rule: dict[RuleName, list[int]] = defaultdict(list)
+    for template in templates:
+        by_rule[template.rule].extend(template.rows)
+    models = {m: k for k, m in enumerate(dict.fromkeys(traffic.models))}
+    width = len(models)
+    for name, rows in by_rule.items():
+        rule = rules[name]
+        trie = BlockTrie(rule.min_tokens, rule.increment_tokens)
+        paths: dict[int, list[int]] = {}
+        last_used: dict[int, float] = {}
+        for i in sorted(rows):
+            s = int(traffic.sequence[i])
+            path = paths.get(s)
+            if path is None:
+                path = paths[s] = trie.path(traffic.tokens[s])
+            t, m = traffic.ts_s[i], models[traffic.models[i]]
+            assert t is not None
+            depth = 0
+            for node in path:
+                seen = last_used.get(node * width + m)
+                if seen is None or t - seen > rule.idle_expiry_s:
+                    break
+                depth += 1
+            for node in path:
+                last_used[node * width + m] = t
+            out.cached[i] = min(trie.length(depth), int(traffic.input_tokens[i]))
+
+
+def _choose(
+    traffic: Traffic,
+    template: Template,
+    rule: Rule,
+    prices: UnitPrices,
+    segments: SegmentTrie,
+    out: Replayed,
+) -> None:
+    """The cheapest breakpoint policy and TTL for one template, written into `out`."""
+    rows = template.rows
+    paths = {
+        s: segments.path(traffic.segment_ids[s]) for s in {int(traffic.sequence[i]) for i in rows}
+    }
+    most = max(len(traffic.segment_ends[int(traffic.sequence[i])]) for i in rows)
+    policies = list(range(1, min(most, MAX_BREAKPOINT_SEGMENT) + 1)) + [-1]
+    uncached_cost = prices.input * int(traffic.input_tokens[rows].sum())
+    best: tuple[Decimal, int, int, str, tuple[list[int], list[int]]] | None = None
+    by_ttl: dict[str, Decimal] = {}
+    for ttl_name, ttl_s, write_price in (
+        ("5m", rule.ttl_5m_s, prices.write_5m),
+        ("1h", rule.ttl_1h_s, prices.write_1h),
+    ):
+        for order, policy in enumerate(policies):
+            reads, writes = _breakpoints(traffic, rows, policy, rule, ttl_s, paths)
+            read, written = sum(reads), sum(writes)
+            cost = uncached_cost - prices.input * (read + written)
+            cost += prices.read * read + write_price * written
+            by_ttl[ttl_name] = min(cost, by_ttl.get(ttl_name, cost))
+            candidate = (cost, 0 if ttl_name == "5m" else 1, order, ttl_name, (reads, writes))
+            if written and (best is None or candidate[:3] < best[:3]):
+                best = candidate
+    template.input_cost_5m, template.input_cost_1h = by_ttl.get("5m"), by_ttl.get("1h")
+    template.gaps = _gaps(traffic, rows, rule)
+    spread = prices.write_5m - prices.read
+    if spread > 0:
+        template.break_even = (prices.write_1h - prices.write_5m) / spread
+    if best is None or best[0] >= uncached_cost:
+        template.breakpoint = "none"
+        return
+    _, _, order, ttl_name, (reads, writes) = best
+    policy = policies[order]
+    template.breakpoint = "before the last turn" if policy < 0 else f"after segment {policy}"
+    template.ttl = ttl_name
+    written_to = out.write_5m if ttl_name == "5m" else out.write_1h
+    out.cached[rows] = reads
+    written_to[rows] = writes
+
+
+def _breakpoints(
+    traffic: Traffic,
+    rows: list[int],
+    policy: int,
+    rule: Rule,
+    ttl_s: float,
+    paths: dict[int, list[int]],
+) -> tuple[list[int], list[int]]:
+    """Cache reads and writes per request with the breakpoint after segment `policy`
+    (-1: before the last segment), entries living `ttl_s` after their last use."""
+    reads, writes = [0] * len(rows), [0] * len(rows)
+    last_used: dict[int, float] = {}
+    min_tokens = rule.min_for(traffic.models[rows[0]])
+    for k, i in enumerate(rows):
+        s = int(traffic.sequence[i])
+        ends, path = traffic.segment_ends[s], paths[s]
+        b = min(policy, len(ends)) if policy > 0 else len(ends) - 1
+        if b < 1 or ends[b - 1] < min_tokens:
+            continue
+        t = traffic.ts_s[i]
+        assert t is not None
+        hit = 0
+        for j in range(b, max(0, b - rule.lookback_blocks - 1), -1):
+            if ends[j - 1] < min_tokens:
+                break
+            seen = last_used.get(path[j - 1])
+            if seen is not None and t - seen <= ttl_s:
+                hit = j
+                break
+        available = int(traffic.input_tokens[i])
+        reads[k] = min(ends[hit - 1], available) if hit else 0
+        writes[k] = min(ends[b - 1], available) - reads[k]
+        last_used[path[b - 1]] = t
+        if hit:
+            last_used[path[hit - 1]] = t
+    return reads, writes
+
+
+def _gaps(traffic: Traffic, rows: list[int], rule: Rule) -> tuple[int, int, int]:
+    times = np.asarray([traffic.ts_s[i] for i in rows], dtype=np.float64)
+    gaps = np.diff(times)
+    short = int((gaps <= rule.ttl_5m_s).sum())
+    mid = int(((gaps > rule.ttl_5m_s) & (gaps <= rule.ttl_1h_s)).sum())
+    return short, mid, len(gaps) - short - mid

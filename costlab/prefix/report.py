@@ -1,0 +1,283 @@
+"""`simulate-prefix-cache` as one result: logged spend against spend with prefix caching, per
+feature and template, what the logs already cache against what was possible, reorder
+opportunities, warnings, and batch eligibility.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from costlab import prices
+from costlab.errors import BadInput
+from costlab.prefix import advice, money, replay, rules, traffic
+from costlab.prefix.advice import Reorder
+from costlab.prefix.tokenize import DEFAULT_ENCODING
+from costlab.scope import Scope
+from costlab.store import Store
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PrefixOptions:
+    """One what-if: which requests, which rules (with overrides), which features may batch."""
+
+    scope: Scope = Scope()
+    rules: rules.RuleChoice = "auto"
+    overrides: tuple[str, ...] = ()
+    encoding: str = DEFAULT_ENCODING
+    batch_features: dict[str, str] = field(default_factory=dict)  # feature -> why eligible
+    top: int = 10
+
+
+@dataclass
+class Spend:
+    """Logged spend against spend with prefix caching, and the cache tokens behind each."""
+
+    requests: int = 0
+    logged_usd: Decimal = ZERO
+    with_cache_usd: Decimal = ZERO
+    saved_usd: Decimal = ZERO
+    logged_cached_tokens: int = 0  # cache reads the provider reported
+    possible_cached_tokens: int = 0  # cache reads under the rule
+    logged_write_tokens: int = 0
+    possible_write_tokens: int = 0
+
+    def add(self, other: Spend) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class FeatureRow:
+    feature: str
+    spend: Spend
+    batch_reason: str | None = None
+    batch_saved_usd: Decimal = ZERO
+
+
+@dataclass
+class TemplateRow:
+    model: str
+    rule: str
+    feature: str  # the template's most frequent feature
+    head: str  # the start of its first segment
+    breakpoint: str
+    ttl: str | None
+    prefix_tokens: int  # median cached tokens of the requests that read the cache
+    spend: Spend
+    input_cost_5m_usd: Decimal | None
+    input_cost_1h_usd: Decimal | None
+    gaps: tuple[int, int, int]
+    break_even: Decimal | None
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    feature: str
+    reason: str
+    requests: int
+    cost_usd: Decimal  # computed at standard rates (logged buckets)
+    batch_usd: Decimal
+    saved_usd: Decimal
+    no_batch_price: int  # requests whose model has no batch price
+
+
+@dataclass(frozen=True)
+class PrefixReport:
+    requests: int
+    replayed: int
+    encoding: str
+    rules: list[rules.Rule]
+    total: Spend
+    features: list[FeatureRow]
+    templates: list[TemplateRow]
+    reorders: list[Reorder]
+    warnings: list[str]
+    batch: list[BatchRow]
+    notes: list[str]
+
+
+def run(
+    store: Store,
+    options: PrefixOptions,
+    catalogue: prices.Catalogue,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> PrefixReport:
+    """Replay the requests in scope under the prefix-caching rules, and price every what-if."""
+    table = rules.with_overrides(list(options.overrides))
+    tick = progress or (lambda label, done, total: None)
+    tick("tokenizing", 0, None)
+    found = traffic.load(store, options.scope, options.encoding)
+    if not len(found):
+        raise BadInput(
+            "no requests to replay: the store (or the --since/--until/--where scope) is empty",
+            "ingest logs first: costlab ingest PATH",
+        )
+    rule_of = [
+        rules.rule_for(p, m, options.rules)
+        for p, m in zip(found.providers, found.models, strict=True)
+    ]
+    rule_by_model = {m: table[r] for m, r in zip(found.models, rule_of, strict=True) if r}
+    points = money.filled_points(catalogue, rule_by_model)
+    units = money.unit_prices(points)
+    tick("replaying", 0, None)
+    replayed = replay.replay(found, rule_of, table, units)
+    eligible = [f in options.batch_features for f in found.features]
+    costs = money.costs(store, found, replayed, eligible, points)
+    per_request, kept_logged = _spend(found, replayed, costs)
+    total = Spend()
+    for s in per_request:
+        total.add(s)
+    reorders = advice.reorders(found, replayed, table, units, options.encoding, options.top)
+    warnings = advice.template_changes(found, replayed, table)
+    warnings += advice.compression(found, replayed, units, options.top)
+    notes = _notes(found, rule_of, replayed, units, kept_logged, options.encoding)
+    return PrefixReport(
+        requests=len(found),
+        replayed=int((replayed.template_of >= 0).sum()),
+        encoding=options.encoding,
+        rules=[table[name] for name in sorted({r for r in rule_of if r})],
+        total=total,
+        features=_features(found, per_request, costs, options.batch_features),
+        templates=_templates(found, replayed, per_request, options.top),
+        reorders=reorders,
+        warnings=warnings,
+        batch=_batch(found, costs, options.batch_features),
+        notes=notes,
+    )
+
+
+def _spend(
+    found: traffic.Traffic, replayed: replay.Replayed, costs: money.Costs
+) -> tuple[list[Spend], int]:
+    """One Spend per request, and how many kept their logged buckets: where the provider read
+    more from its cache than the rule finds (it saw more than the logged text), the logs stand."""
+    rows, kept = [], 0
+    for i in range(len(found)):
+        logged = found.cost_usd[i] or ZERO
+        base, simulated = costs.logged_buckets[i], costs.simulated[i]
+        cached, written = int(found.logged_cached[i]), int(found.logged_written[i])
+        s = Spend(1, logged, logged, ZERO, cached, cached, written, written)
+        if replayed.template_of[i] >= 0 and base is not None and simulated is not None:
+            if cached <= replayed.cached[i]:
+                s.saved_usd = base - simulated
+                s.with_cache_usd = logged - s.saved_usd
+                s.possible_cached_tokens = int(replayed.cached[i])
+                s.possible_write_tokens = int(replayed.write_5m[i] + replayed.write_1h[i])
+            else:
+                kept += 1
+        rows.append(s)
+    return rows, kept
+
+
+def _features(
+    found: traffic.Traffic, spend: list[Spend], costs: money.Costs, eligible: dict[str, str]
+) -> list[FeatureRow]:
+    rows: dict[str, FeatureRow] = {}
+    for i, s in enumerate(spend):
+        feature = found.features[i]
+        row = rows.setdefault(feature, FeatureRow(feature, Spend(), eligible.get(feature)))
+        row.spend.add(s)
+        base, batch = costs.logged_buckets[i], costs.batch[i]
+        if row.batch_reason and base is not None and batch is not None and batch < base:
+            row.batch_saved_usd += base - batch
+    return sorted(rows.values(), key=lambda r: (-r.spend.saved_usd, -r.spend.logged_usd))
+
+
+def _templates(
+    found: traffic.Traffic, replayed: replay.Replayed, spend: list[Spend], top: int
+) -> list[TemplateRow]:
+    rows = []
+    for t in replayed.templates:
+        total = Spend()
+        for i in t.rows:
+            total.add(spend[i])
+        hits = replayed.cached[t.rows]
+        hits = hits[hits > 0]
+        feature = Counter(found.features[i] for i in t.rows).most_common(1)[0][0]
+        rows.append(
+            TemplateRow(
+                model=t.model,
+                rule=t.rule,
+                feature=feature,
+                head=_clip(found.segment_texts[t.first_segment], 80),
+                breakpoint=t.breakpoint,
+                ttl=t.ttl,
+                prefix_tokens=int(np.median(hits)) if len(hits) else 0,
+                spend=total,
+                input_cost_5m_usd=t.input_cost_5m,
+                input_cost_1h_usd=t.input_cost_1h,
+                gaps=t.gaps,
+                break_even=t.break_even,
+            )
+        )
+    rows.sort(key=lambda r: (-r.spend.saved_usd, -r.spend.logged_usd))
+    return rows[:top] if top else rows
+
+
+def _batch(found: traffic.Traffic, costs: money.Costs, eligible: dict[str, str]) -> list[BatchRow]:
+    sums: dict[str, list[Decimal]] = {}
+    counts: Counter[str] = Counter()
+    missing: Counter[str] = Counter()
+    for i, feature in enumerate(found.features):
+        base, batch = costs.logged_buckets[i], costs.batch[i]
+        if feature not in eligible or found.batch[i] or base is None or batch is None:
+            continue
+        acc = sums.setdefault(feature, [ZERO, ZERO])
+        acc[0] += base
+        acc[1] += batch
+        counts[feature] += 1
+        if "no batch price" in (costs.batch_notes[i] or ""):
+            missing[feature] += 1
+    rows = [
+        BatchRow(f, eligible[f], counts[f], acc[0], acc[1], acc[0] - acc[1], missing[f])
+        for f, acc in sums.items()
+    ]
+    return sorted(rows, key=lambda r: -r.saved_usd)
+
+
+def _notes(
+    found: traffic.Traffic,
+    rule_of: list[rules.RuleName | None],
+    replayed: replay.Replayed,
+    units: dict[str, replay.UnitPrices],
+    kept_logged: int,
+    encoding: str,
+) -> list[str]:
+    no_text = int((found.sequence < 0).sum())
+    no_time = sum(1 for t in found.ts_s if t is None)
+    no_rule = Counter(found.providers[i] or "(unknown)" for i, r in enumerate(rule_of) if r is None)
+    unpriced = sorted({m for m, r in zip(found.models, rule_of, strict=True) if r} - set(units))
+    notes = [
+        f"Token positions from {encoding}; billed token counts are the logged ones "
+        "(a simulated cache read never exceeds the request's logged input tokens)."
+    ]
+    if no_text:
+        notes.append(f"{no_text:,} requests have no prompt text: kept at their logged cost.")
+    if no_time:
+        notes.append(f"{no_time:,} requests have no timestamp: not replayed, kept at logged cost.")
+    if no_rule:
+        names = ", ".join(f"{p} ({n:,})" for p, n in no_rule.most_common())
+        notes.append(
+            f"No prefix-caching rule for these providers, kept at logged cost: {names}; "
+            "--rules openai (or anthropic) replays all traffic under one rule."
+        )
+    if unpriced:
+        notes.append(f"No catalogue price, not replayed: {', '.join(unpriced)}.")
+    if kept_logged:
+        notes.append(
+            f"{kept_logged:,} requests: the logs show more cache reads than the rule finds "
+            "(the provider saw more than the logged text); their logged buckets stand."
+        )
+    return notes
+
+
+def _clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
