@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from costlab import settings
-from costlab.cli import cache, ingest, prices, rejects, report
+from costlab.cli import cache, compress, ingest, prices, rejects, report
 from costlab.cli.render import print_error
 from costlab.errors import CostlabError
 
@@ -57,6 +57,7 @@ app.add_typer(ingest.app)
 app.add_typer(rejects.app)
 app.add_typer(report.app)
 app.add_typer(cache.app)
+app.add_typer(compress.app)
 app.add_typer(prices.app, name="prices")
 
 
