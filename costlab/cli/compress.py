@@ -15,6 +15,7 @@ from costlab.errors import BadInput
 from costlab.store import Store
 
 app = typer.Typer()
+_METHODS = ", ".join(run.METHODS)
 
 
 @app.command("compress")
@@ -22,7 +23,7 @@ def compress(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(None, help="Template files, folders or globs."),
     method: list[str] = typer.Option(
-        ["minify"], "--method", help=f"Repeatable, applied in order: {', '.join(run.METHODS)}."
+        ["minify"], "--method", help=f"Repeatable, applied in order: {_METHODS}."
     ),
     out: Path | None = typer.Option(None, "--out", help="Write compressed templates here."),
     from_store: bool = typer.Option(
@@ -58,7 +59,12 @@ def compress(
         raise BadInput(f"--format {fmt}: use table or markdown (or --json)")
     methods = tuple(m.strip() for given in method for m in given.split(",") if m.strip())
     options = run.CompressOptions(
-        methods, rate, keep, model, model_price, _encoder(embedder) if "fewshot" in methods else None
+        methods,
+        rate,
+        keep,
+        model,
+        model_price,
+        _encoder(embedder) if "fewshot" in methods else None,
     )
     sources = run.Sources(tuple(paths or ()), top if from_store else 0, out)
     catalogue = prices.Catalogue.load(overrides=ctx.obj["settings"].price_overrides())
@@ -126,7 +132,9 @@ def _sheet(report: CompressReport) -> Sheet:
 def _row(t: TemplateResult) -> list[str]:
     asked = f"{t.requested_rate:.2f}→" if t.requested_rate is not None else ""
     share = t.saved_tokens / t.tokens_before if t.tokens_before else 0.0
-    status = "written" if t.written else (f"not written: {t.problem}" if t.problem else "report only")
+    status = (
+        "written" if t.written else (f"not written: {t.problem}" if t.problem else "report only")
+    )
     return [
         t.name,
         render.count(t.tokens_before),

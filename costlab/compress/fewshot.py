@@ -176,4 +176,4 @@ def lexical(texts: list[str]) -> npt.NDArray[np.float32]:
         for gram in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]:
             vectors[row, zlib.crc32(gram.encode()) % LEXICAL_DIM] += 1.0
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1, norms)
+    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)

@@ -56,9 +56,7 @@ def recurring(
     return found[:top]
 
 
-def usage(
-    store: Store, catalogue: prices.Catalogue, templates: list[Template]
-) -> dict[str, Usage]:
+def usage(store: Store, catalogue: prices.Catalogue, templates: list[Template]) -> dict[str, Usage]:
     """Volume and price of the templates whose text (or static prefix) is in the logs."""
     months = _months(store)
     found: dict[str, Usage] = {}

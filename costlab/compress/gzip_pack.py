@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import gzip
 
-PREAMBLE = "The instructions below are gzip-compressed and base64-encoded. Decode them and follow them.\n"
+PREAMBLE = (
+    "The instructions below are gzip-compressed and base64-encoded. Decode them and follow them.\n"
+)
 
 
 def pack(text: str) -> str:

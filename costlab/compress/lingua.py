@@ -163,12 +163,16 @@ class _LegacyCache:
         self._model = model
 
     def __call__(self, *args: Any, past_key_values: Any = None, **kwargs: Any) -> Any:
+        import inspect
+
         from transformers import DynamicCache
 
         if isinstance(past_key_values, list):
             past_key_values = DynamicCache(ddp_cache_data=[(k, v) for k, v in past_key_values])
-        output = self._model(*args, past_key_values=past_key_values, **kwargs)
-        cache = getattr(output, "past_key_values", None)
+        # transformers 5.x renames the argument `cache`; older releases only know the long name.
+        name = "cache" if "cache" in inspect.signature(self._model.forward).parameters else None
+        output = self._model(*args, **{name or "past_key_values": past_key_values}, **kwargs)
+        cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
         if cache is not None and hasattr(cache, "layers"):
             output.past_key_values = [[layer.keys, layer.values] for layer in cache.layers]
         return output

@@ -101,33 +101,18 @@ def _one(
     count: Callable[[str], int],
     model: lingua.Lingua | None,
 ) -> tuple[TemplateResult, str]:
-    text, examples, notes = template.text, None, []
+    text, cuts = template.text, []
     compact = "minify" in options.methods
     for method in options.methods:
-        current = replace(template, text=text)
-        if method == "minify":
-            text = templates.rewrite(current, minify.minify, compact)
-        elif method == "fewshot":
-            cuts: list[fewshot.Cut] = []
-            encode = options.encode
-            if encode is None:
-                raise BadInput("--method fewshot needs an embedder")
-
-            def cut(piece: str, encode: fewshot.Encode = encode) -> str:
-                cuts.append(fewshot.cut(piece, options.keep, encode))
-                return cuts[-1].text
-
-            text = templates.rewrite(current, cut, compact)
-            found = [c for c in cuts if c.examples]
-            if found:
-                examples = f"{sum(c.examples for c in found)} → {sum(c.kept for c in found)}"
-            else:
-                notes.append("fewshot: no few-shot examples found")
-        elif method == "gzip":
-            text = gzip_pack.pack(text)
-        elif model is not None:
-            squeeze = model.compress
-            text = templates.rewrite(current, lambda s: squeeze(s, options.rate), compact)
+        text, found = _apply(method, replace(template, text=text), options, model, compact)
+        cuts += found
+    examples, notes = None, []
+    if "fewshot" in options.methods:
+        shots = [c for c in cuts if c.examples]
+        if shots:
+            examples = f"{sum(c.examples for c in shots)} → {sum(c.kept for c in shots)}"
+        else:
+            notes.append("fewshot: no few-shot examples found")
     spans = sum(len(protect.mask(s).spans) for s in _texts(template))
     problem = None
     if "gzip" in options.methods:
@@ -150,6 +135,34 @@ def _one(
         notes=tuple(notes),
     )
     return result, text
+
+
+def _apply(
+    method: str,
+    template: Template,
+    options: CompressOptions,
+    model: lingua.Lingua | None,
+    compact: bool,
+) -> tuple[str, list[fewshot.Cut]]:
+    """One method on one template: the new text, and the few-shot cuts it made."""
+    if method == "minify":
+        return templates.rewrite(template, minify.minify, compact), []
+    if method == "gzip":
+        return gzip_pack.pack(template.text), []
+    if method == "fewshot":
+        encode = options.encode
+        if encode is None:
+            raise BadInput("--method fewshot needs an embedder")
+        cuts: list[fewshot.Cut] = []
+
+        def cut(piece: str) -> str:
+            cuts.append(fewshot.cut(piece, options.keep, encode))
+            return cuts[-1].text
+
+        return templates.rewrite(template, cut, compact), cuts
+    assert model is not None  # loaded up front for the llmlingua methods
+    squeeze = model.compress
+    return templates.rewrite(template, lambda s: squeeze(s, options.rate), compact), []
 
 
 def _texts(template: Template) -> list[str]:

@@ -50,7 +50,6 @@ def discover(paths: list[str]) -> Inputs:
             roots.append(path.resolve())
             found += [(f, f.relative_to(path).as_posix()) for f in _files(path)]
         elif path.is_file():
-            roots.append(path.resolve().parent)
             found.append((path, path.name))
         elif glob.has_magic(given):
             base = Path(given.split("*")[0].split("?")[0].split("[")[0] or ".")
@@ -149,7 +148,7 @@ def _map(value: Any, change: Callable[[str], str]) -> Any:
 def _yaml(value: Any) -> str:
     import yaml
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
         pass
 
     def text(dumper: yaml.SafeDumper, data: str) -> Any:
@@ -169,9 +168,17 @@ def check_out(out: Path, inputs: Inputs) -> None:
                 f"--out {out} is inside the input folder {root}",
                 "write the compressed templates to another folder: inputs are never overwritten",
             )
-    sources = {t.path.resolve() for t in inputs.templates if t.path is not None}
-    if target in sources or target.is_file():
+    if target.is_file():
         raise BadInput(f"--out {out} is a file, not a folder")
+    for template in inputs.templates:
+        if (
+            template.path is not None
+            and (target / template.name).resolve() == template.path.resolve()
+        ):
+            raise BadInput(
+                f"--out {out} would overwrite the input {template.path}",
+                "write the compressed templates to another folder: inputs are never overwritten",
+            )
 
 
 def write(out: Path, files: list[tuple[str, str]]) -> list[Path]:
