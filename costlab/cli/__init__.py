@@ -22,6 +22,7 @@ COMMANDS = {
     "report": "report",
     "simulate-cache": "cache",
     "simulate-prefix-cache": "prefix",
+    "compress": "compress",
     "route-replay": "routing",
     "ingest-outcomes": "routing",
     "prices": "prices",

@@ -1,0 +1,115 @@
+"""Templates from the logs: the recurring prompts that cost the most input dollars, and the
+logged volume and price of a template file found in the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from costlab import prices
+from costlab.compress import protect
+from costlab.compress.report import Usage
+from costlab.compress.templates import Template
+from costlab.store import Store
+
+_DAYS_PER_MONTH = Decimal(30)
+_MIN_PREFIX_CHARS = 64  # a shorter static prefix matches too much to claim a volume
+_INPUT_COST = (
+    "coalesce(uncached_input_cost_usd, 0) + coalesce(cached_input_cost_usd, 0)"
+    " + coalesce(cache_write_cost_usd, 0)"
+)
+
+
+@dataclass(frozen=True)
+class StoredPrompt:
+    """A recurring text of the logs, its volume and price, as a template to compress."""
+
+    template: Template
+    usage: Usage
+    input_usd: Decimal  # what sending this text cost over the logs (tokens × requests × price)
+
+
+def recurring(
+    store: Store, catalogue: prices.Catalogue, count: Callable[[str], int], top: int
+) -> list[StoredPrompt]:
+    """The `top` system prompts and repeated prompts by the input dollars their text costs."""
+    months = _months(store)
+    found: list[StoredPrompt] = []
+    for column, kind in (("system_prompt", "system"), ("prompt", "prompt")):
+        for text, requests, model, feature, cost, input_tokens in store.rows(
+            f"""
+            SELECT any_value({column}), count(*), mode(model), mode(feature),
+                   sum({_INPUT_COST}), sum(input_tokens)
+            FROM requests WHERE {column} IS NOT NULL AND length(trim({column})) > 0
+            GROUP BY md5({column}) HAVING count(*) >= 2
+            """
+        ):
+            price, source = _price(cost, input_tokens, model, catalogue)
+            usage = Usage(requests, requests / months, price, source, f"{kind} prompt")
+            digest = hashlib.md5(text.encode()).hexdigest()[:8]
+            name = f"{kind}-{feature or 'all'}-{digest}.txt"
+            input_usd = count(text) * requests * (price or Decimal(0))
+            found.append(StoredPrompt(Template(name, text), usage, input_usd))
+    found.sort(key=lambda p: (-p.input_usd, p.template.name))
+    return found[:top]
+
+
+def usage(store: Store, catalogue: prices.Catalogue, templates: list[Template]) -> dict[str, Usage]:
+    """Volume and price of the templates whose text (or static prefix) is in the logs."""
+    months = _months(store)
+    found: dict[str, Usage] = {}
+    for template in templates:
+        text = template.text.strip()
+        head = protect.PLACEHOLDER.split(text, maxsplit=1)[0]
+        for column, how, condition, value in (
+            ("system_prompt", "system prompt", "system_prompt_hash = ?", _md5(template.text)),
+            ("system_prompt", "system prompt", "trim(system_prompt) = ?", text),
+            ("prompt", "prompt", "trim(prompt) = ?", text),
+            ("system_prompt", "prefix", "starts_with(system_prompt, ?)", head),
+            ("prompt", "prefix", "starts_with(prompt, ?)", head),
+        ):
+            if how == "prefix" and (len(head) < _MIN_PREFIX_CHARS or head == text):
+                continue
+            row = store.row(
+                f"SELECT count(*), mode(model), sum({_INPUT_COST}), sum(input_tokens) "
+                f"FROM requests WHERE {column} IS NOT NULL AND {condition}",
+                [value],
+            )
+            if row and row[0]:
+                price, source = _price(row[2], row[3], row[1], catalogue)
+                found[template.name] = Usage(row[0], row[0] / months, price, source, how)
+                break
+    return found
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _months(store: Store) -> Decimal:
+    """The logged period in months (30 days), at least one day: volume is per month of it."""
+    row = store.row("SELECT epoch(max(ts)) - epoch(min(ts)) FROM requests")
+    seconds = Decimal(str(row[0])) if row and row[0] is not None else Decimal(0)
+    return max(seconds / 86400, Decimal(1)) / _DAYS_PER_MONTH
+
+
+def _price(
+    cost: Decimal | None, input_tokens: int | None, model: str | None, catalogue: prices.Catalogue
+) -> tuple[Decimal | None, str]:
+    """The logged effective input price, else the catalogue's input price of the model."""
+    if cost and input_tokens:
+        return Decimal(cost) / input_tokens, "logged"
+    price = input_price(catalogue, model) if model else None
+    return price, f"catalogue {model}" if price is not None else "unknown"
+
+
+def input_price(catalogue: prices.Catalogue, model: str) -> Decimal | None:
+    """The latest list input price per token of a model (None: not in the catalogue)."""
+    resolution = catalogue.resolve(model)
+    if resolution.model is None:
+        return None
+    points = [p for p in catalogue.points([resolution.model]) if not p.batch and not p.above_tokens]
+    points.sort(key=lambda p: p.since)
+    return points[-1].input if points else None
