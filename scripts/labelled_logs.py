@@ -7,7 +7,9 @@ One request per query, in a seeded random order, timestamps spread over `--days`
 plausible gpt-4o-mini cost; the intent label is kept as the extra field `intent` (so
 `costlab simulate-cache --label metadata.intent` can judge each hit), and the logged response is
 the same canned answer for every query of an intent (so precision can also be estimated from
-responses). Banking77 (PolyAI, CC BY 4.0) and CLINC150 (CC BY 3.0) are read from ../shared/data.
+responses). CLINC150's out-of-scope queries each get a label and an answer of their own, so a
+cache hit on one always counts as wrong. Banking77 (PolyAI, CC BY 4.0) and CLINC150 (CC BY 3.0)
+are read from ../shared/data.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SHARED = ROOT.parent / "shared" / "data"
 SYSTEM = "You are the support assistant of a bank. Answer in two sentences."
 PRICE_IN, PRICE_OUT = 0.15e-6, 0.60e-6  # gpt-4o-mini per token
 START = datetime(2026, 10, 1)
+# CLINC150's out-of-scope queries share this label but not a meaning: each gets its own label.
+OUT_OF_SCOPE = "oos"
 
 
 def banking77(path: Path) -> list[tuple[str, str]]:
@@ -34,7 +38,8 @@ def banking77(path: Path) -> list[tuple[str, str]]:
 
 def clinc150(path: Path) -> list[tuple[str, str]]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return [(text, intent) for split in ("train", "oos_train") for text, intent in data[split]]
+    splits = ("train", "val", "oos_train", "oos_val")
+    return [(text, intent) for split in splits for text, intent in data[split]]
 
 
 DATASETS = {
@@ -50,9 +55,12 @@ def records(
     order = rng.sample(queries, len(queries))[:limit]
     step = days * 86_400 / max(len(order), 1)
     rows = []
-    for i, (text, intent) in enumerate(order):
+    for i, (text, label) in enumerate(order):
         input_tokens = len(SYSTEM) // 4 + max(1, len(text) // 4)
-        answer = f"Here is how {intent.replace('_', ' ')} works for your account."
+        if label == OUT_OF_SCOPE:  # unrelated to one another: any hit on one is a wrong answer
+            intent, answer = f"{OUT_OF_SCOPE}:{i}", f"Sorry, I cannot help with request {i}."
+        else:
+            intent, answer = label, f"Here is how {label.replace('_', ' ')} works for your account."
         output_tokens = max(1, len(answer) // 4)
         ts = START + timedelta(seconds=i * step + rng.uniform(0, step))
         rows.append(
