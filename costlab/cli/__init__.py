@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from costlab import settings
-from costlab.cli import cache, ingest, prices, rejects, report
+from costlab.cli import cache, embedders, ingest, prices, rejects, report
 from costlab.cli.render import print_error
 from costlab.errors import CostlabError
 
@@ -58,6 +58,7 @@ app.add_typer(rejects.app)
 app.add_typer(report.app)
 app.add_typer(cache.app)
 app.add_typer(prices.app, name="prices")
+app.add_typer(embedders.app, name="embedders")
 
 
 def main() -> None:
