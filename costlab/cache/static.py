@@ -149,7 +149,7 @@ class StaticEmbedder(embedders.Embedder):
         if found is None:
             raise BadInput(
                 f"the static embedder is not distilled yet (nothing at {source})",
-                "run `costlab embedders distill` once (about 2-5 minutes), then try again",
+                "run `costlab embedders distill` once (a few minutes of CPU), then try again",
             )
         self.name, self.dim = found.name, found.dims
         self._matrix = np.load(source / MATRIX).astype(np.float32, copy=False)
