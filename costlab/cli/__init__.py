@@ -26,6 +26,7 @@ COMMANDS = {
     "route-replay": "routing",
     "ingest-outcomes": "routing",
     "prices": "prices",
+    "embedders": "embedders",
     "tokens": "tokens",
 }
 

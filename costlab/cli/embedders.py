@@ -1,0 +1,58 @@
+"""`costlab embedders`: the embedders simulate-cache can use, and distilling the fast one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from costlab.cache import embedders, static
+from costlab.cli import render
+
+app = typer.Typer(no_args_is_help=True, help="The embedders simulate-cache can use.")
+
+
+@app.command()
+def distill(
+    dims: int = typer.Option(
+        static.DEFAULT_DIMS, "--dims", min=8, help="PCA dimensions (384 keeps MiniLM's)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder [default: $COSTLAB_HOME/embedders/minilm-static]."
+    ),
+) -> None:
+    """Distil the fast static embedder (minilm-static) from the installed MiniLM; rebuilds it.
+
+    Example: costlab embedders distill && costlab simulate-cache --embedder minilm-static
+    """
+    with render.ProgressBars(False, units="tokens") as bars:
+        made = static.build(
+            out,
+            static.Recipe(dims=dims),
+            lambda done, total: bars.update("distilling", done, total),
+        )
+    where = out or static.folder()
+    render.out.print(
+        f"{made.name}: {made.vocab_size:,} tokens × {made.dims} dims written to {where} "
+        f"in {made.distill_s:.0f} s",
+        markup=False,
+    )
+
+
+@app.command("list")
+def list_embedders(
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List the built-in embedders: installed or distilled, dimensions, folder.
+
+    Example: costlab embedders list
+    """
+    found = embedders.available()
+    if as_json:
+        render.print_json([e.__dict__ for e in found])
+        return
+    rows = [[e.name, "yes" if e.ready else "no", str(e.dims or "—"), e.note] for e in found]
+    render.out.print(render.table("Embedders", ["embedder", "ready", "dims", "note"], rows))
+    for e in found:
+        if e.where:
+            render.out.print(f"{e.name}: {e.where}", markup=False)

@@ -1,0 +1,218 @@
+"""Compare two embedders as a semantic-cache key on Banking77: throughput, hit rate, precision.
+
+    python scripts/compare_embedders.py --out /tmp/compare_embedders.md
+    python scripts/compare_embedders.py --limit 3000 --out /tmp/compare.md   # quicker
+
+Runs the real pipeline (scripts/labelled_logs.py, `costlab ingest`, `costlab simulate-cache
+--label metadata.intent --json`) once per embedder on one store, so the vectors are embedded
+once and a rerun only replays. Throughput is timed in-process on the same queries, batch of
+`costlab.cache.vectors.BATCH`, after a warm-up. Needs `costlab embedders distill` to have run.
+`compare()` returns the markdown, for a later benchmark script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
+SWEEP = "0.70:0.99:0.01"
+MIN_PRECISION = 0.95
+
+
+@dataclass(frozen=True)
+class Speed:
+    embedder: str
+    texts: int
+    batch: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.texts / self.seconds
+
+
+def throughput(name: str, texts: list[str]) -> Speed:
+    """Sentences per second of one embedder, model load and a warm-up batch excluded."""
+    from costlab.cache import embedders
+    from costlab.cache.vectors import BATCH
+
+    embedder = embedders.load(name)
+    embedder.encode(texts[:BATCH])
+    started = time.perf_counter()
+    for start in range(0, len(texts), BATCH):
+        embedder.encode(texts[start : start + BATCH])
+    return Speed(embedder.name, len(texts), BATCH, time.perf_counter() - started)
+
+
+def costlab(db: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "costlab", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"costlab {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def prepare(db: Path, limit: int | None) -> None:
+    """The labelled Banking77 log, ingested once into `db`."""
+    if db.exists():
+        return
+    log = db.with_suffix(".jsonl")
+    extra = ["--limit", str(limit)] if limit else []
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "labelled_logs.py"), "banking77", "--out", str(log)]
+        + extra,
+        check=True,
+        capture_output=True,
+    )
+    costlab(db, "ingest", str(log))
+
+
+def simulate(db: Path, embedder: str) -> dict[str, Any]:
+    out = costlab(
+        db,
+        "simulate-cache",
+        "--sweep",
+        SWEEP,
+        "--label",
+        "metadata.intent",
+        "--embedder",
+        embedder,
+        "--min-precision",
+        str(MIN_PRECISION),
+        "--json",
+    )
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def precision_at(result: dict[str, Any], hit_rate: float) -> float | None:
+    """Precision at a given hit rate, interpolated along the threshold sweep."""
+    points = sorted(
+        (r["hit_rate"], r["precision"]) for r in result["thresholds"] if r["precision"] is not None
+    )
+    rates = [p[0] for p in points]
+    if not points or not rates[0] <= hit_rate <= rates[-1]:
+        return None
+    return float(np.interp(hit_rate, rates, [p[1] for p in points]))
+
+
+def _row(result: dict[str, Any], threshold: float | None) -> dict[str, Any] | None:
+    return next((r for r in result["thresholds"] if r["threshold"] == threshold), None)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def report(speeds: list[Speed], results: list[dict[str, Any]]) -> str:
+    """The comparison as markdown: the first embedder is the reference."""
+    base, fast = results[0], results[1]
+    lines = [
+        f"Banking77: {base['requests']:,} queries, hits judged by the intent label "
+        f"(`--label metadata.intent`), sweep {SWEEP}.",
+        "",
+        "| embedder | texts timed | batch | seconds | sentences/s | × reference |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in speeds:
+        ratio = s.per_s / speeds[0].per_s
+        lines.append(
+            f"| {s.embedder} | {s.texts:,} | {s.batch} | {s.seconds:.1f} | {s.per_s:,.0f} "
+            f"| {ratio:.1f}× |"
+        )
+    lines += [
+        "",
+        f"At the threshold each recommends (`--min-precision {MIN_PRECISION}`):",
+        "",
+        "| embedder | recommended threshold | hit rate | precision "
+        f"| precision of {results[0]['embedder']} at this hit rate |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        row = _row(r, r["recommended_threshold"])
+        rate = None if row is None else row["hit_rate"]
+        lines.append(
+            f"| {r['embedder']} | {r['recommended_threshold']} | {_pct(rate)} "
+            f"| {_pct(row and row['precision'])} "
+            f"| {_pct(None if rate is None else precision_at(base, rate))} |"
+        )
+    lines += [
+        "",
+        "Precision at equal hit rate (the static embedder's curve interpolated at the "
+        "reference's hit rates):",
+        "",
+        f"| threshold ({base['embedder']}) | hit rate | precision, {base['embedder']} "
+        f"| precision, {fast['embedder']} | difference (points) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in base["thresholds"]:
+        other = precision_at(fast, row["hit_rate"])
+        if row["precision"] is None or other is None:
+            continue
+        lines.append(
+            f"| {row['threshold']:.2f} | {row['hit_rate']:.1%} | {row['precision']:.1%} "
+            f"| {other:.1%} | {100 * (other - row['precision']):+.1f} |"
+        )
+    lines += ["", "Full sweeps:", ""]
+    names = [r["embedder"] for r in results]
+    lines.append("| threshold | " + " | ".join(f"hit rate / precision, {n}" for n in names) + " |")
+    lines.append("|---:|" + "---:|" * len(names))
+    for i, row in enumerate(base["thresholds"]):
+        cells = [
+            f"{r['thresholds'][i]['hit_rate']:.1%} / {_pct(r['thresholds'][i]['precision'])}"
+            for r in results
+        ]
+        lines.append(f"| {row['threshold']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(
+    db: Path,
+    embedders: tuple[str, str] = ("minilm", "minilm-static"),
+    limit: int | None = None,
+    timed: int = 2000,
+) -> str:
+    """Run both embedders through simulate-cache and the throughput timer; the markdown."""
+    prepare(db, limit)
+    with QUERIES.open(newline="", encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)][:timed]
+    speeds = [throughput(name, texts) for name in embedders]
+    results = [simulate(db, name) for name in embedders]
+    return report(speeds, results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", type=Path, default=Path("/tmp/compare_embedders.duckdb"))
+    parser.add_argument("--out", type=Path, default=Path("/tmp/compare_embedders.md"))
+    parser.add_argument("--limit", type=int, help="only the first N queries of the log")
+    parser.add_argument("--timed", type=int, default=2000, help="queries timed per embedder")
+    parser.add_argument("--embedders", default="minilm,minilm-static", help="reference,other")
+    args = parser.parse_args(argv)
+    reference, other = args.embedders.split(",")
+    markdown = compare(args.db, (reference, other), args.limit, args.timed)
+    args.out.write_text(markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
