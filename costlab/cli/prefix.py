@@ -11,9 +11,9 @@ import typer
 from costlab import prices
 from costlab.cli import render
 from costlab.cli.render import Sheet
+from costlab.encodings import DEFAULT_ENCODING
 from costlab.errors import BadInput
 from costlab.prefix import report
-from costlab.prefix.tokenize import DEFAULT_ENCODING
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
