@@ -40,8 +40,15 @@ def empty(text: str) -> str:
     return f'<p class="empty">{escape(text)}</p>'
 
 
-def table(headers: Sequence[str], rows: list[list[str]], align: str) -> str:
-    """A table; `align` has one letter per column: l(eft), r(ight, numbers), p(rompt text)."""
+def table(
+    headers: Sequence[str], rows: list[list[str]], align: str, *, empty_text: str = ""
+) -> str:
+    """A table; `align` has one letter per column: l(eft), r(ight, numbers), p(rompt text).
+
+    Without rows, and with an `empty_text`, that text stands in for the table.
+    """
+    if not rows and empty_text:
+        return empty(empty_text)
     classes = {"l": "", "r": ' class="num"', "p": ' class="prompt"'}
     head = "".join(f"<th{classes[a]}>{escape(h)}</th>" for h, a in zip(headers, align, strict=True))
     body = "".join(

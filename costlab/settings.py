@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from costlab.encodings import ENCODINGS
 from costlab.errors import ConfigError
 from costlab.prices import PriceOverride
-from costlab.tokens.counting import ENCODINGS
 from costlab.tokens.policy import Increase, Policy, Rule
 
 if TYPE_CHECKING:

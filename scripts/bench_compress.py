@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from costlab import ingest, prices, sources  # noqa: E402
-from costlab.compress import fewshot, from_store, lingua, run, tokens  # noqa: E402
+from costlab import encodings, ingest, prices, sources  # noqa: E402
+from costlab.compress import fewshot, from_store, lingua, run  # noqa: E402
 from costlab.compress.templates import Template  # noqa: E402
 from costlab.errors import BadInput  # noqa: E402
 from costlab.store import Store  # noqa: E402
@@ -80,7 +80,7 @@ def store_prompts(catalogue: prices.Catalogue) -> list[Template]:
         ingest.ingest(
             store, sources.expand([str(ROOT / "sample_logs")]), ingest.IngestOptions(), catalogue
         )
-        count = tokens.counter(TARGET).count
+        count = encodings.counter(TARGET).count
         return [p.template for p in from_store.recurring(store, catalogue, count, 20)]
 
 
@@ -101,7 +101,7 @@ def throughput(model: str | None, items: list[Template]) -> str:
         loaded = lingua.load("llmlingua2", model)
     except BadInput as err:
         return f"not measured: {err.message}"
-    count = tokens.counter(TARGET).count
+    count = encodings.counter(TARGET).count
     total = sum(count(t.text) for t in items)
     start = time.perf_counter()
     for t in items:

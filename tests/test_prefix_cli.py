@@ -96,10 +96,10 @@ def test_bad_flags_exit_2(loaded: Cli, args: list[str], message: str) -> None:
 def test_a_missing_encoding_says_how_to_provide_it(
     loaded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from costlab.prefix import tokenize
+    from costlab import encodings
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
-    tokenize.encoding.cache_clear()
+    encodings.load.cache_clear()
     result = loaded("simulate-prefix-cache", "--encoding", "o200k_base")
     assert result.exit_code == 2
     assert "o200k_base.tiktoken" in result.output and "TIKTOKEN_CACHE_DIR" in result.output

@@ -145,6 +145,12 @@ def test_a_missing_baseline_or_a_config_typo_is_exit_2(repo: Path) -> None:
     assert run("tokens", "check", "prompts", "--max-increase", "lots").exit_code == 2
 
 
+def test_a_model_without_a_known_encoding_says_how_to_count_it(repo: Path) -> None:
+    result = run("tokens", "check", "prompts", "--model", "claude-3-5-sonnet")
+    assert result.exit_code == 2 and "claude-3-5-sonnet" in result.stderr
+    assert 'encoding = "cl100k_base"' in result.stderr
+
+
 def test_github_format_appends_a_markdown_table_to_the_step_summary(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ import typer
 from costlab.cache import embedders, savings
 from costlab.cache.intents import Health
 from costlab.cli import render
+from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
 from costlab.scope import from_flags
@@ -52,9 +53,9 @@ def simulate_cache(
         "--min-precision",
         help="Recommend the best threshold at this.",
     ),
-    since: str | None = typer.Option(None, "--since", help="First day (UTC), YYYY-MM-DD."),
-    until: str | None = typer.Option(None, "--until", help="Last day (UTC), inclusive."),
-    where: str | None = typer.Option(None, "--where", help="A SQL condition over requests."),
+    since: SinceFlag = None,
+    until: UntilFlag = None,
+    where: WhereFlag = None,
     intents: int = typer.Option(
         10, "--intents", min=0, help="How many recurring intents to list (0: none)."
     ),

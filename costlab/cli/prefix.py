@@ -10,10 +10,11 @@ import typer
 
 from costlab import prices
 from costlab.cli import render
+from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
+from costlab.encodings import DEFAULT_ENCODING
 from costlab.errors import BadInput
 from costlab.prefix import report
-from costlab.prefix.tokenize import DEFAULT_ENCODING
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
@@ -37,9 +38,9 @@ def simulate_prefix_cache(
         [], "--batch-feature", help="A feature that may go through a batch API (repeatable)."
     ),
     top: int = typer.Option(10, "--top", min=0, help="Templates and reorders to list (0: all)."),
-    since: str | None = typer.Option(None, "--since", help="First day (UTC), YYYY-MM-DD."),
-    until: str | None = typer.Option(None, "--until", help="Last day (UTC), inclusive."),
-    where: str | None = typer.Option(None, "--where", help="A SQL condition over requests."),
+    since: SinceFlag = None,
+    until: UntilFlag = None,
+    where: WhereFlag = None,
     html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from costlab import report as library
 from costlab.cli import render, report_sheets
+from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.errors import BadInput, GateFailed
 from costlab.scope import Scope, from_flags, parse_day
 from costlab.settings import Settings
@@ -36,11 +37,9 @@ def report(
         "--by",
         help=_BY_HELP,
     ),
-    since: str | None = typer.Option(None, "--since", help="First day (UTC), YYYY-MM-DD."),
-    until: str | None = typer.Option(None, "--until", help="Last day (UTC), inclusive."),
-    where: str | None = typer.Option(
-        None, "--where", help="A SQL condition over requests, e.g. \"feature = 'chat'\"."
-    ),
+    since: SinceFlag = None,
+    until: UntilFlag = None,
+    where: WhereFlag = None,
     top: int = typer.Option(10, "--top", min=0, help="How many of the most expensive requests."),
     fmt: str = typer.Option("table", "--format", help=f"Output: {', '.join(FORMATS)}."),
     html: Path | None = typer.Option(

@@ -9,6 +9,7 @@ import typer
 
 from costlab import prices
 from costlab.cli import render
+from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
 from costlab.routing import compare, outcomes, policy
@@ -35,9 +36,9 @@ def route_replay(
         compare.DEFAULT_RESAMPLES, "--resamples", min=0, help="Bootstrap resamples (0: none)."
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    since: str | None = typer.Option(None, "--since", help="First day (UTC), YYYY-MM-DD."),
-    until: str | None = typer.Option(None, "--until", help="Last day (UTC), inclusive."),
-    where: str | None = typer.Option(None, "--where", help="A SQL condition over requests."),
+    since: SinceFlag = None,
+    until: UntilFlag = None,
+    where: WhereFlag = None,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the logged traffic through routing policies: cost, savings and quality.

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from costlab.compress import protect, tokens
+from costlab import encodings
+from costlab.compress import protect
 from costlab.errors import BadInput
 
 Kind = Literal["llmlingua2", "llmlingua"]
@@ -92,7 +93,7 @@ def load(kind: Kind, model: str | None) -> Lingua:
         ("TRANSFORMERS_VERBOSITY", "error"),
     ):
         os.environ.setdefault(name, value)
-    tokens.seed_cl100k()
+    encodings.seed_cl100k()
     try:
         from llmlingua import PromptCompressor
     except ImportError:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
-from costlab import prices
+from costlab import encodings, prices
 from costlab.compress import (
     fewshot,
     from_store,
@@ -17,7 +17,6 @@ from costlab.compress import (
     minify,
     protect,
     templates,
-    tokens,
 )
 from costlab.compress.report import CompressReport, TemplateResult, Usage
 from costlab.compress.templates import Template
@@ -68,7 +67,7 @@ def compress(
 ) -> tuple[CompressReport, list[tuple[str, str]]]:
     """Run the chain on every template; the report and the (name, text) files that passed."""
     check_options(options)
-    counter = tokens.counter(options.target_model)
+    counter = encodings.counter(options.target_model)
     kind = next((m for m in options.methods if m.startswith("llmlingua")), None)
     model = lingua.load(cast(lingua.Kind, kind), options.model) if kind else None
     results, files = [], []
@@ -198,7 +197,7 @@ def run(
     if sources.from_store:
         if store is None:
             raise BadInput("--from-store needs a store", "run costlab ingest first, or give --db")
-        counter = tokens.counter(options.target_model)
+        counter = encodings.counter(options.target_model)
         stored = from_store.recurring(store, catalogue, counter.count, sources.from_store)
         if not stored:
             raise BadInput("the store has no recurring prompt (none sent twice or more)")

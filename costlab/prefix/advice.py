@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from costlab import encodings
 from costlab.prefix.replay import Replayed, UnitPrices
 from costlab.prefix.rules import Rule, RuleName
-from costlab.prefix.tokenize import encoding
 from costlab.prefix.traffic import Traffic
 from costlab.prefix.trie import common_prefix, common_suffix
 
@@ -87,7 +87,7 @@ def _reorder(
     if rule.kind == "breakpoint":
         saved -= cacheable * (prices.write_5m - prices.input)
     features = Counter(traffic.features[i] for i in _rows(traffic, sequences, model))
-    head = encoding(encoding_name).decode(first[len(first) - suffix :][:16].tolist())
+    head = encodings.load(encoding_name).encoding.decode(first[len(first) - suffix :][:16].tolist())
     return Reorder(
         model=model,
         rule=rule.name,

@@ -115,8 +115,6 @@ def _features(report: PrefixReport) -> str:
 
 
 def _templates(report: PrefixReport) -> str:
-    if not report.templates:
-        return page.empty("No template was replayed.")
     rows = [
         [
             t.feature,
@@ -137,12 +135,10 @@ def _templates(report: PrefixReport) -> str:
     headers = ["feature", "model", "rule", "requests", "breakpoint", "prefix", "saved",
                "input cost 5m", "input cost 1h", "1h break-even", "gaps ≤5m / ≤1h / longer",
                "first segment"]  # fmt: skip
-    return page.table(headers, rows, "lllrlrrrrrrp")
+    return page.table(headers, rows, "lllrlrrrrrrp", empty_text="No template was replayed.")
 
 
 def _reorders(report: PrefixReport) -> str:
-    if not report.reorders:
-        return page.empty("No template has a long static part after a variable one.")
     rows = [
         [
             r.feature,
@@ -158,12 +154,15 @@ def _reorders(report: PrefixReport) -> str:
     ]
     headers = ["feature", "model", "requests", "variable tokens", "static tokens after",
                "cacheable if moved", "saves up to", "static part starts"]  # fmt: skip
-    return page.table(headers, rows, "llrrrrrp")
+    return page.table(
+        headers,
+        rows,
+        "llrrrrrp",
+        empty_text="No template has a long static part after a variable one.",
+    )
 
 
 def _batch(report: PrefixReport) -> str:
-    if not report.batch:
-        return page.empty("No feature is batch-eligible: list them under [batch] in the config.")
     rows = [
         [
             b.feature,
@@ -176,4 +175,9 @@ def _batch(report: PrefixReport) -> str:
         for b in report.batch
     ]
     headers = ["feature", "why", "requests", "cost now", "at batch rates", "saved"]
-    return page.table(headers, rows, "llrrrr")
+    return page.table(
+        headers,
+        rows,
+        "llrrrr",
+        empty_text="No feature is batch-eligible: list them under [batch] in the config.",
+    )

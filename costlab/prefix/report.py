@@ -13,10 +13,10 @@ from decimal import Decimal
 import numpy as np
 
 from costlab import prices
+from costlab.encodings import DEFAULT_ENCODING
 from costlab.errors import BadInput
 from costlab.prefix import advice, money, replay, rules, traffic
 from costlab.prefix.advice import Reorder
-from costlab.prefix.tokenize import DEFAULT_ENCODING
 from costlab.scope import Scope
 from costlab.store import Store
 

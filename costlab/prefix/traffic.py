@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from costlab.prefix.tokenize import token_arrays
+from costlab import encodings
 from costlab.scope import Scope
 from costlab.store import Store
 
@@ -76,7 +76,9 @@ def load(store: Store, scope: Scope, encoding: str) -> Traffic:
         if ids:
             sequence[i] = sequence_index.setdefault(ids, len(sequence_index))
     segment_texts = list(segment_index)
-    segment_tokens = token_arrays(segment_texts, encoding)
+    segment_tokens = [  # each text once: segment_index holds distinct texts
+        np.asarray(ids, dtype=np.uint32) for ids in encodings.load(encoding).ids(segment_texts)
+    ]
     tokens, ends = [], []
     for ids in sequence_index:
         parts = [segment_tokens[s] for s in ids]

@@ -177,20 +177,19 @@ def _anomalies(a: Anomalies) -> str:
     request_headers = ["request", "time", "feature", "model", "cost", "feature median", "ratio"]
     body = (
         f'<p class="note">{escape(a.method)}</p><h3>Days</h3>'
-        + (page.table(day_headers, days, "llrrrrr") if days else empty("No anomalous days."))
+        + page.table(day_headers, days, "llrrrrr", empty_text="No anomalous days.")
         + f"<h3>Requests over {_number(a.outlier_ratio)}\u00d7 their feature's median</h3>"
-        + (
-            page.table([*request_headers, "prompt start"], outliers, "llllrrrp")
-            if outliers
-            else empty("No outlier requests.")
+        + page.table(
+            [*request_headers, "prompt start"],
+            outliers,
+            "llllrrrp",
+            empty_text="No outlier requests.",
         )
     )
     return page.section("Anomalies", body)
 
 
 def _top(top: list[TopRequest]) -> str:
-    if not top:
-        return empty("No requests in this scope.")
     rows = [
         [
             r.request_id,
@@ -205,7 +204,9 @@ def _top(top: list[TopRequest]) -> str:
         for r in top
     ]
     headers = ["request", "time", "feature", "model", "cost", "input tokens", "output tokens"]
-    return page.table([*headers, "prompt start"], rows, "llllrrrp")
+    return page.table(
+        [*headers, "prompt start"], rows, "llllrrrp", empty_text="No requests in this scope."
+    )
 
 
 def _breakdown(b: Breakdown) -> str:

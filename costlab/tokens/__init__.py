@@ -13,9 +13,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from costlab import encodings
 from costlab.errors import BadInput, ConfigError
 from costlab.prices import Catalogue, PriceOverride
-from costlab.tokens import baseline, counting, gate, templates
+from costlab.tokens import baseline, gate, templates
 from costlab.tokens.gate import Counted, Row, Usage
 from costlab.tokens.policy import Policy, Rule
 from costlab.tokens.traffic import Basis
@@ -115,14 +116,14 @@ def _count(
     tokens: dict[str, int] = {}
     by_encoding: dict[str, list[templates.Template]] = defaultdict(list)
     for t in found:
-        encoding = rules[t.id].encoding or counting.DEFAULT_ENCODING
+        encoding = rules[t.id].encoding or encodings.DEFAULT_ENCODING
         entry = known.get(t.id)
         if entry is not None and entry.md5 == t.md5() and entry.encoding == encoding:
             tokens[t.id] = entry.tokens
         else:
             by_encoding[encoding].append(t)
     for name, group in by_encoding.items():
-        counts = counting.load(name).count([t.counted for t in group])
+        counts = encodings.load(name).count([t.counted for t in group])
         tokens.update(zip((t.id for t in group), counts, strict=True))
     # The catalogue is read only when a price is used: a $ budget, or Δ$/month with --db.
     return [
@@ -145,11 +146,22 @@ def _resolved(rule: Rule) -> Rule:
             'set model = "..." in [tool.costlab.tokens] or its rule, or pass --model',
         )
     if rule.encoding is None:
-        encoding = counting.DEFAULT_ENCODING
+        encoding = encodings.DEFAULT_ENCODING
         if rule.model is not None:
-            encoding = counting.encoding_for_model(rule.model)
+            encoding = _model_encoding(rule.model)
         return replace(rule, encoding=encoding)
     return rule
+
+
+def _model_encoding(model: str) -> str:
+    encoding = encodings.encoding_for_model(model)
+    if encoding is None:
+        raise BadInput(
+            f"no tiktoken encoding that costlab counts is known for model '{model}'",
+            f'set encoding = "{encodings.DEFAULT_ENCODING}" for it in [tool.costlab.tokens] (or '
+            "pass --encoding): the counts are then an estimate for that model",
+        )
+    return encoding
 
 
 def _usage(
