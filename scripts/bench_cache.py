@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -585,7 +586,7 @@ def goal_lines(f: dict[str, Figure], mismatches: list[str]) -> list[str]:
     return lines
 
 
-def report(f: dict[str, Figure], plan: Plan, argv: list[str]) -> str:
+def report(f: dict[str, Figure], plan: Plan, argv: list[str], load: str) -> str:
     hits, mismatches = hit_table(f)
     embed_n = plan.embed_n
     return "\n".join(
@@ -596,6 +597,7 @@ def report(f: dict[str, Figure], plan: Plan, argv: list[str]) -> str:
             "",
             *machine(),
             versions(),
+            load + " (the machine is shared: compare only figures of the same run)",
             "",
             DATA_NOTE.strip(),
             "",
@@ -672,8 +674,10 @@ def main(argv: list[str] | None = None) -> int:
     if not gptcache:
         print("GPTCache or faiss-cpu not installed: skipping it (pip install '.[bench]')")
     prepare(args.data)
+    load_start = os.getloadavg()[0]
     figures = measure_all(plan, args.data, gptcache)
-    write_section(args.out, "bench_cache", report(figures, plan, argv))
+    load = f"- load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f}"
+    write_section(args.out, "bench_cache", report(figures, plan, argv, load))
     print(f"wrote {args.out}")
     return 0
 
