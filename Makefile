@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench clean
+.PHONY: demo test check lint format bench bench-cache clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+
+# The GPTCache baseline needs `$(BIN)/pip install -e '.[bench]'`; without it, it is skipped.
+bench-cache: $(STAMP)
+	$(BIN)/python scripts/bench_cache.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,6 +1,6 @@
 """Measure `costlab ingest` against DuckDB's read_json and a pandas loader, and `costlab report`.
 
-Writes BENCHMARKS.md.
+Writes BENCHMARKS.md, keeping the sections other scripts own (see bench_doc.py).
 
     python scripts/benchmark.py            # 1M flat rows, 200k chat records, median of 3
     python scripts/benchmark.py --quick    # 100k / 20k rows, one run: a smoke test
@@ -24,6 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench_doc import write_document
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "scripts" / "generate_logs.py"
@@ -369,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         html = run_report("costlab report --html", html_args, db, flat_rows, repeat)
         size = html_file.stat().st_size if html_file.exists() else 0
         results["report-html"] = dataclasses.replace(html, note=str(size))
-    args.out.write_text(report(results, argv, repeat), encoding="utf-8")
+    write_document(args.out, report(results, argv, repeat))
     print(f"wrote {args.out}")
     return 0
 
