@@ -37,8 +37,13 @@ format: $(STAMP)
 	$(BIN)/ruff format costlab tests scripts
 	$(BIN)/ruff check --fix costlab tests scripts
 
+# Each script writes its own section of BENCHMARKS.md (scripts/bench_doc.py).
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/bench_tokens.py --write
+	$(BIN)/python scripts/bench_prefix.py --write
+	$(BIN)/python scripts/bench_compress.py --write
+	$(BIN)/python scripts/bench_routing.py --logs bench_data/flat_1000000.jsonl --write
 
 # The GPTCache baseline needs `$(BIN)/pip install -e '.[bench]'`; without it, it is skipped.
 bench-cache: $(STAMP)

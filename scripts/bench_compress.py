@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_doc
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -145,4 +147,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(bench_doc.run_section("bench_compress", "compress", main))

@@ -6,8 +6,15 @@ replaces only its own marked section. Neither loses the other's figures.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import shlex
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 
 _SECTION = re.compile(r"<!-- (?P<name>[\w-]+):start -->.*?<!-- (?P=name):end -->\n?", re.DOTALL)
 
@@ -37,3 +44,36 @@ def write_document(path: Path, markdown: str) -> None:
     if sections:
         text += "\n" + "\n".join(sections)
     path.write_text(text, encoding="utf-8")
+
+
+class _Tee(io.StringIO):
+    """Keeps what is printed and passes it on."""
+
+    def write(self, text: str) -> int:
+        sys.__stdout__.write(text)
+        return super().write(text)
+
+
+def run_section(name: str, title: str, main: Callable[[], object]) -> int:
+    """Run a benchmark's `main`; with `--write` in argv, also put what it printed in BENCHMARKS.md.
+
+    The section gets a heading, the machine and the exact command, so the figures stay traceable.
+    """
+    write = "--write" in sys.argv
+    if write:
+        sys.argv.remove("--write")
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["scripts/" + Path(sys.argv[0]).name, *sys.argv[1:]]
+    )
+    printed = _Tee()
+    with contextlib.redirect_stdout(printed):
+        code = main()
+    if write:
+        from benchmark import machine  # the same machine lines as every other section
+
+        body = "\n".join(
+            [f"## {title}", "", *machine(), f"- command: `{command}`", "", printed.getvalue()]
+        )
+        write_section(BENCHMARKS, name, body)
+        print(f"wrote section {name} of {BENCHMARKS}", file=sys.stderr)
+    return int(code or 0)

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_doc
+
 ROOT = Path(__file__).resolve().parents[1]
 COSTLAB = [sys.executable, "-m", "costlab"]
 
@@ -63,4 +65,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_doc.run_section("bench_prefix", "simulate-prefix-cache", main))

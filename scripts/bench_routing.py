@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_doc
+
 from costlab import ingest, prices, sources
 from costlab.routing import compare, policy
 from costlab.store import Store
@@ -105,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_doc.run_section("bench_routing", "route-replay", main))

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_doc
 from sample_text import (
     CHAT_SYSTEM,
     CODE_REVIEW_RULES,
@@ -120,4 +121,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(
+        bench_doc.run_section(
+            "bench_tokens", "costlab tokens check: 500 templates, whole process", main
+        )
+    )
