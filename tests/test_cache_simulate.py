@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -95,22 +97,24 @@ def test_sweep_equals_naive(
     picked = data.draw(st.lists(st.integers(min_64ths, 64), min_size=1, max_size=5, unique=True))
     thresholds = [k / 64 for k in picked]
     lists = neighbours(vectors, min_64ths / 64, block=block)
-    for got, threshold in zip(sweep(lists, traffic, thresholds, cache), thresholds, strict=True):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(simulate, "COMPILE_FROM", 0)  # the compiled loop, whatever the size
+        swept = sweep(lists, traffic, thresholds, cache)
+    for got, threshold in zip(swept, thresholds, strict=True):
         assert_same(got, naive(vectors, traffic, threshold, cache))
 
 
 @settings(max_examples=50, deadline=None)
 @given(logs(), st.data())
-def test_the_uncompiled_replay_agrees_too(
+def test_the_plain_python_replay_agrees_too(
     log: tuple[npt.NDArray[np.float32], Traffic, CacheSettings, int, int], data: st.DataObject
 ) -> None:
-    """Without numba the same loop runs as plain Python: it must give the same answers."""
-    plain = getattr(simulate._replay_loop, "py_func", simulate._replay_loop)
+    """Small sweeps (and machines without numba) run the same loop as plain Python."""
     vectors, traffic, cache, min_64ths, block = log
     threshold = data.draw(st.integers(min_64ths, 64)) / 64
     lists = neighbours(vectors, min_64ths / 64, block=block)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(simulate, "_replay_loop", plain)
+        patch.setattr(simulate, "COMPILE_FROM", float("inf"))
         (got,) = sweep(lists, traffic, [threshold], cache)
     assert_same(got, naive(vectors, traffic, threshold, cache))
 
@@ -241,3 +245,9 @@ def test_empty_log() -> None:
     (got,) = sweep(neighbours(vectors, 0.5), traffic, [0.5])
     assert_same(got, naive(vectors, traffic, 0.5))
     assert got.live_entries_end == 0 and got.hit_rate == 0.0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+def test_large_sweeps_run_the_numba_compiled_loop() -> None:
+    compiled = simulate._compiled_loop()
+    assert compiled is not simulate._replay_loop and compiled.py_func is simulate._replay_loop

@@ -22,23 +22,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from costlab.cache.neighbours import Neighbours, check_threshold
 
-F = TypeVar("F", bound=Callable[..., Any])
+# Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
+# numba and loading the compiled loop costs a second or two, more than such a sweep takes.
+COMPILE_FROM = 200_000
+
+Loop = Callable[..., tuple[Any, int, int, Any]]
 
 
-def _compiled(function: F) -> F:
-    """numba's njit (cached on disk) when numba is installed; else the same code in Python."""
+@cache
+def _compiled_loop() -> Loop:
+    """The replay loop compiled by numba (cached on disk), or the plain one without numba."""
     try:
         from numba import njit
     except ImportError:
-        return function
-    return njit(cache=True, nogil=True)(function)  # type: ignore[return-value]
+        return _replay_loop
+    compiled: Loop = njit(cache=True, nogil=True)(_replay_loop)
+    return compiled
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +217,8 @@ def sweep(
                 f"min_threshold {neighbours.min_threshold}"
             )
     lists = _Lists.of(neighbours, traffic)
-    return [_replay(lists, threshold, settings) for threshold in thresholds]
+    loop = _compiled_loop() if traffic.n * len(thresholds) >= COMPILE_FROM else _replay_loop
+    return [_replay(loop, lists, threshold, settings) for threshold in thresholds]
 
 
 def _check_keys(count: int, traffic: Traffic) -> None:
@@ -266,10 +274,10 @@ class _Lists:
         return starts, ends, alone
 
 
-def _replay(lists: _Lists, threshold: float, settings: CacheSettings) -> SimResult:
-    """One threshold's replay over the lists, compiled by numba when it is installed."""
+def _replay(loop: Loop, lists: _Lists, threshold: float, settings: CacheSettings) -> SimResult:
+    """One threshold's replay over the lists by `loop` (compiled, or plain Python)."""
     starts, ends, alone = lists.runs(threshold)
-    served, expired, evicted, live_end = _replay_loop(
+    served, expired, evicted, live_end = loop(
         lists.slot,
         lists.ts,
         starts,
@@ -285,7 +293,6 @@ def _replay(lists: _Lists, threshold: float, settings: CacheSettings) -> SimResu
     )
 
 
-@_compiled
 def _replay_loop(  # noqa: C901 (one loop, kept whole so that numba compiles it as one)
     slot: npt.NDArray[np.int64],
     ts: npt.NDArray[np.float64],
