@@ -49,10 +49,16 @@ DATASETS = {
 
 
 def records(
-    queries: list[tuple[str, str]], days: int, seed: int, limit: int | None = None
+    queries: list[tuple[str, str]],
+    days: int,
+    seed: int,
+    limit: int | None = None,
+    requests: int | None = None,
 ) -> list[dict[str, object]]:
     rng = random.Random(seed)
     order = rng.sample(queries, len(queries))[:limit]
+    if requests is not None:  # repeat traffic: queries drawn again, with replacement
+        order = [rng.choice(order) for _ in range(requests)]
     step = days * 86_400 / max(len(order), 1)
     rows = []
     for i, (text, label) in enumerate(order):
@@ -92,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, help="the dataset file [default: ../shared/data]")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--limit", type=int, help="only the first N queries (after shuffling)")
+    parser.add_argument(
+        "--requests", type=int, help="N requests drawn with replacement (repeat traffic)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     read, default = DATASETS[args.dataset]
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         print(f"error: {source} not found (it ships in ../shared/data)", file=sys.stderr)
         return 2
-    rows = records(read(source), args.days, args.seed, args.limit)
+    rows = records(read(source), args.days, args.seed, args.limit, args.requests)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(row) + "\n" for row in rows)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from costlab.cache import html, savings
+from costlab.cache.dollars import Dollars
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, health, recurring
 from costlab.cache.simulate import SimResult
 from costlab.prices import Catalogue
@@ -34,15 +35,30 @@ def test_intents_group_each_key_with_what_its_entries_served() -> None:
     outcome = result([-1, -1, 0, -1, -1, 3, 1], live=[3, 1, 4])
     cost = [Decimal(c) for c in ("1", "2", "1", "1", "5", "1", "2")]
     prompts = ["Refund?", "Card lost", "refund ?", "REFUND?", "Weather", "refund", "card lost!"]
-    found = recurring(outcome, keys, prompts, cost, top=10)
+    found = recurring(outcome, keys, prompts, Dollars.of(cost), top=10)
     assert [(i.requests, i.hits, i.spend_usd, i.saved_usd) for i in found] == [
         (4, 2, Decimal(4), Decimal(2)),
         (2, 1, Decimal(4), Decimal(2)),
     ]
     assert [i.prompt for i in found] == ["Refund?", "Card lost"]  # the first entry, as logged
     assert found[0].share_of_spend == pytest.approx(4 / 13)
-    assert recurring(outcome, keys, prompts, cost, top=1) == found[:1]
-    assert recurring(outcome, keys, prompts, cost, top=0) == []
+    assert recurring(outcome, keys, prompts, Dollars.of(cost), top=1) == found[:1]
+    assert recurring(outcome, keys, prompts, Dollars.of(cost), top=0) == []
+
+
+def test_dollar_sums_are_exact_beyond_decimal_precision() -> None:
+    costs = [Decimal("12345678901.123456789012345678"), None, Decimal("0.000000000000000001")]
+    costs += [Decimal("-0.5"), Decimal("7")]
+    dollars = Dollars.of(costs)
+    assert dollars.sum() == Decimal("12345678907.623456789012345679")  # 29 digits: no rounding
+    assert dollars.sum(np.array([1, 2])) == Decimal("1E-18")
+    assert dollars.sum_by(np.array([0, 1, 1, 0, 2]), 3) == [
+        Decimal("12345678900.623456789012345678"),
+        Decimal("1E-18"),
+        Decimal(7),
+    ]
+    with pytest.raises(ValueError, match="18 decimals"):
+        Dollars.of([Decimal("1E-19")])
 
 
 def test_health_counts_memory_of_the_live_entries_and_raises_alerts() -> None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from costlab.cache.dollars import Dollars
 from costlab.cache.simulate import SimResult
 
 LOW_HIT_RATE = 0.20  # the seed's alert: below this a cache rarely pays for its lookups
@@ -49,7 +50,7 @@ def recurring(
     result: SimResult,
     keys: npt.NDArray[np.int64],
     prompts: Sequence[str],
-    cost: Sequence[Decimal],
+    dollars: Dollars,
     top: int,
 ) -> list[Intent]:
     """The `top` intents with the most requests (ties: more spend first), at one threshold."""
@@ -59,26 +60,24 @@ def recurring(
     leader = np.where(result.hit, result.served_by, np.arange(n))
     intent = keys[leader]
     sizes = np.bincount(intent)
-    candidates = np.flatnonzero(sizes > 1)  # a key nobody else reused is not recurring
-    total = sum(cost, Decimal(0))
-    members: dict[int, list[int]] = {int(k): [] for k in candidates}
-    for i, k in enumerate(intent.tolist()):
-        if k in members:
-            members[k].append(i)
-    found = []
-    for rows in members.values():
-        spend = sum((cost[i] for i in rows), Decimal(0))
-        hits = [i for i in rows if result.hit[i]]
-        found.append(
-            Intent(
-                requests=len(rows),
-                hits=len(hits),
-                spend_usd=spend,
-                share_of_spend=float(spend / total) if total else 0.0,
-                saved_usd=sum((cost[i] for i in hits), Decimal(0)),
-                prompt=prompts[int(leader[rows[0]])],
-            )
+    hits = np.bincount(intent, weights=result.hit).astype(np.int64)
+    recurring = np.flatnonzero(sizes > 1)  # a key nobody else reused is not recurring
+    spend = dollars.sum_by(intent, len(sizes))
+    saved = dollars.sum_by(np.where(result.hit, intent, len(sizes)), len(sizes) + 1)
+    first = np.full(len(sizes), n, dtype=np.int64)
+    np.minimum.at(first, intent, leader)  # the first entry of each intent, as logged
+    total = dollars.sum()
+    found = [
+        Intent(
+            requests=int(sizes[k]),
+            hits=int(hits[k]),
+            spend_usd=spend[k],
+            share_of_spend=float(spend[k] / total) if total else 0.0,
+            saved_usd=saved[k],
+            prompt=prompts[int(first[k])],
         )
+        for k in recurring.tolist()
+    ]
     found.sort(key=lambda x: (-x.requests, -x.spend_usd, x.prompt))
     return found[:top]
 

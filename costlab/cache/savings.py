@@ -16,6 +16,7 @@ from decimal import Decimal
 import numpy as np
 
 from costlab.cache import embedders, index, simulate
+from costlab.cache.dollars import Dollars
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, health, recurring
 from costlab.cache.normalize import normalize
 from costlab.cache.vectors import text_hash, vectors
@@ -94,7 +95,7 @@ class _Traffic:
     key_hashes: list[str]
     prompts: list[str]  # per request, the key text as logged (before normalising)
     traffic: simulate.Traffic
-    cost: list[Decimal]
+    dollars: Dollars  # the logged cost of each request (0 when unknown)
     tokens: np.ndarray
     latency_ms: np.ndarray
     responses: list[str | None]
@@ -130,8 +131,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
     results = simulate.sweep(lists, traffic.traffic, sorted(options.thresholds), settings)
     if traffic.labels is not None:
-        labels = traffic.labels
-        judge: Judge = lambda i, j: labels[i] == labels[j]  # noqa: E731
+        judge = _label_judge(traffic.labels)
     else:
         judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
@@ -148,7 +148,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         precision_method=_method(options),
         focus_threshold=focus.threshold,
         intents=recurring(
-            focus, traffic.traffic.keys, traffic.prompts, traffic.cost, options.intents
+            focus, traffic.traffic.keys, traffic.prompts, traffic.dollars, options.intents
         ),
         health=health(focus, entry_bytes),
         notes=_notes(traffic),
@@ -229,7 +229,13 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
         params,
     )
     kept = [r for r in rows if r[0]]
-    texts = [normalize(r[0]) if options.normalize else r[0] for r in kept]
+    texts = [r[0] for r in kept]
+    if options.normalize:  # once per distinct text: logs repeat themselves
+        normalized: dict[str, str] = {}
+        texts = [
+            normalized[x] if x in normalized else normalized.setdefault(x, normalize(x))
+            for x in texts
+        ]
     hashes = sorted((text_hash(t), t) for t in set(texts))
     key_ids = {text: k for k, (_, text) in enumerate(hashes)}
     scope_ids: dict[str, int] = {}
@@ -243,7 +249,7 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
         key_hashes=[h for h, _ in hashes],
         prompts=[r[0] for r in kept],
         traffic=traffic,
-        cost=[r[2] if r[2] is not None else Decimal(0) for r in kept],
+        dollars=Dollars.of([r[2] for r in kept]),
         tokens=np.array([r[3] or 0 for r in kept], dtype=np.int64),
         latency_ms=np.array([r[4] for r in kept], dtype=np.float64),
         responses=[r[5] for r in kept],
@@ -252,7 +258,15 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
     )
 
 
-Judge = Callable[[int, int], bool]  # is the answer entry j gave right for request i?
+# Which hits got a right answer: (hitting requests, the entries serving them) -> one bool each.
+Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _label_judge(labels: list[str | None]) -> Judge:
+    """A hit is right when its entry has the same label (a missing label is never right)."""
+    codes: dict[str | None, int] = {None: -1}
+    coded = np.array([codes.setdefault(x, len(codes)) for x in labels], dtype=np.int64)
+    return lambda hits, served: (coded[hits] == coded[served]) & (coded[hits] >= 0)
 
 
 def _response_judge(
@@ -268,15 +282,16 @@ def _response_judge(
         hits = np.flatnonzero(r.hit)
         involved.update(hits.tolist(), r.served_by[hits].tolist())
     texts = sorted({text for i in involved if (text := t.responses[i])})
-    found = (
-        dict(zip(texts, vectors(store, texts, embedder, progress), strict=True)) if texts else {}
-    )
+    ids = {text: k for k, text in enumerate(texts)}
+    response = np.array([ids.get(x, -1) if x else -1 for x in t.responses], dtype=np.int64)
+    found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
 
-    def judge(i: int, j: int) -> bool:
-        a, b = t.responses[i], t.responses[j]
-        if not a or not b:
-            return False
-        return a == b or float(found[a] @ found[b]) >= SAME_ANSWER_SIMILARITY
+    def judge(hits: np.ndarray, served: np.ndarray) -> np.ndarray:
+        a, b = response[hits], response[served]
+        logged = (a >= 0) & (b >= 0)
+        similar = np.einsum("ij,ij->i", found[np.maximum(a, 0)], found[np.maximum(b, 0)])
+        right: np.ndarray = logged & ((a == b) | (similar >= SAME_ANSWER_SIMILARITY))
+        return right
 
     return judge
 
@@ -295,7 +310,7 @@ def _measure(
         threshold=result.threshold,
         hits=len(hits),
         hit_rate=result.hit_rate,
-        saved_usd=sum((t.cost[i] for i in hits), Decimal(0)),
+        saved_usd=t.dollars.sum(hits),
         saved_tokens=int(t.tokens[hits].sum()),
         saved_latency_ms=float(t.latency_ms[hits].sum()),
         precision=_precision(hits, served, judge),
@@ -312,8 +327,7 @@ def _measure(
 def _precision(hits: np.ndarray, served: np.ndarray, judge: Judge) -> float | None:
     if not len(hits):
         return None
-    right = sum(judge(int(i), int(j)) for i, j in zip(hits, served, strict=True))
-    return right / len(hits)
+    return float(judge(hits, served).mean())
 
 
 def _recommend(rows: list[ThresholdResult], min_precision: float) -> float | None:
