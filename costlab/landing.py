@@ -25,7 +25,7 @@ def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
         store.execute(_CALLS_SQL)
         store.execute(
             _INSERT_SQL.format(
-                cost=prices.cost_sql("_calls", "_points"),
+                priced=prices.priced_sql("_calls", "_points"),
                 system_prompt=text or "system_prompt",
                 prompt=text or "prompt",
                 messages=text or "messages",
@@ -53,16 +53,23 @@ def _models_table(resolutions: Mapping[str, prices.Resolution]) -> Any:
     )
 
 
-# The one statement that turns staged records into stored requests: normalised model, exact
-# cost (logged kept beside computed), prompt hashes, and no request id stored twice.
+# The calls that are new (no request id stored twice, within the file or across the store),
+# with their catalogue model. Pricing reads them in one streaming pass (`prices.priced_sql`).
 _CALLS_SQL = """
 CREATE OR REPLACE TEMP VIEW _calls AS
-SELECT s.row_key, coalesce(m.model, s.model_logged) AS model, s.ts, s.batch,
-       s.uncached_input_tokens, s.cached_input_tokens, s.cache_write_5m_tokens,
-       s.cache_write_1h_tokens, s.output_tokens, s.reasoning_tokens
-FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
+SELECT s.* EXCLUDE (provider, logged_cost_usd),
+       coalesce(s.provider, m.provider) AS provider,
+       coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
+       s.logged_cost_usd::DECIMAL(38, 18) AS logged
+FROM _stage s
+LEFT JOIN _models m ON m.logged = s.model_logged
+WHERE s.format <> 'openai_batch_input'
+  AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
+  AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
 """
 
+# The one statement that turns staged records into stored requests: normalised model, exact
+# cost (logged kept beside computed), prompt hashes.
 _INSERT_SQL = """
 INSERT INTO requests BY NAME
 SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
@@ -91,21 +98,14 @@ SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
        CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END AS system_prompt_hash,
        flags, format, metadata, source_file, source_line, run_id
 FROM (
-    SELECT s.* EXCLUDE (provider, logged_cost_usd),
-           coalesce(s.provider, m.provider) AS provider,
-           coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
-           s.logged_cost_usd::DECIMAL(38, 18) AS logged,
-           s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
-               + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
-           CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
-                ELSE c.computed_cost_usd END AS computed,
-           c.* EXCLUDE (row_key, computed_cost_usd)
-    FROM _stage s
-    LEFT JOIN _models m ON m.logged = s.model_logged
-    LEFT JOIN ({cost}) c ON c.row_key = s.row_key
-    WHERE s.format <> 'openai_batch_input'
-      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
-      AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
+    SELECT * EXCLUDE (computed_cost_usd),
+           CASE WHEN model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
+                ELSE computed_cost_usd END AS computed
+    FROM (
+        SELECT *, uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
+                  + cache_write_1h_tokens + output_tokens = 0 AS no_tokens
+        FROM ({priced})
+    )
 )
 """
 

@@ -341,41 +341,96 @@ def _money(value: Decimal | None) -> Decimal | None:
 def cost_sql(calls: str, points: str, chosen: str | None = None) -> str:
     """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note)."""
     # `chosen`: (row_key, the columns of `points`), the point in force already picked per call.
-    for name in (calls, points, chosen or points):
+    _check_relations(calls, points, chosen or points)
+    if chosen is None:
+        return (
+            f"SELECT row_key, computed_cost_usd, {_COST_COLUMNS} FROM ({priced_sql(calls, points)})"
+        )
+    costs = _BUCKET_COSTS.format(known="k.model IS NOT NULL", in_force="p.row_key IS NOT NULL")
+    buckets = _CHOSEN_SQL.format(points=points, calls=calls, chosen=chosen, costs=costs)
+    return f"SELECT row_key, {_TOTALS} FROM ({buckets})"
+
+
+def priced_sql(calls: str, points: str) -> str:
+    """A DuckDB SELECT of every column of `calls`, with each bucket's cost, the total and a note.
+
+    `calls` needs model, ts, batch and the six token buckets. One streaming pass: each call picks
+    its point in force from its model's few points, so there is no per-call sort or join back.
+    """
+    _check_relations(calls, points)
+    costs = _BUCKET_COSTS.format(known="c.known_model", in_force="p.point_no IS NOT NULL")
+    buckets = _PRICED_SQL.format(points=points, calls=calls, costs=costs)
+    return f"SELECT * EXCLUDE ({_COST_COLUMNS}), {_TOTALS} FROM ({buckets})"
+
+
+def _check_relations(*names: str) -> None:
+    for name in names:
         if not _IDENTIFIER.match(name):
             raise ValueError(f"not a relation name: {name!r}")
-    in_force = f"SELECT * FROM {chosen}" if chosen else _IN_FORCE_SQL.format(points=points)
-    return _TOTAL_SQL.format(buckets=_COST_SQL.format(points=points, calls=calls, p=in_force))
 
+
+# The token counts of each call, zero when absent.
+_COUNTS = """
+    coalesce(uncached_input_tokens, 0)::BIGINT AS n_uncached,
+    coalesce(cached_input_tokens, 0)::BIGINT AS n_cached,
+    coalesce(cache_write_5m_tokens, 0)::BIGINT AS n_write_5m,
+    coalesce(cache_write_1h_tokens, 0)::BIGINT AS n_write_1h,
+    coalesce(output_tokens, 0)::BIGINT AS n_output,
+    coalesce(reasoning_tokens, 0)::BIGINT AS n_reasoning
+"""
+_HELPERS = "n_uncached, n_cached, n_write_5m, n_write_1h, n_output, n_reasoning"
 
 # A point is in force when its `since` is on or before the request's day (no day: the latest),
-# its tier is the largest one below the prompt size, and batch points win for batch requests.
-_IN_FORCE_SQL = """
-    SELECT c.row_key, pt.*
-    FROM c JOIN {points} pt
-      ON pt.model = c.model
-     AND (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
-     AND (pt.above_tokens = 0
-          OR pt.above_tokens < c.n_uncached + c.n_cached + c.n_write_5m + c.n_write_1h)
-     AND (c.batch OR NOT pt.batch)
-    QUALIFY row_number() OVER (
-        PARTITION BY c.row_key ORDER BY pt.since DESC, pt.batch DESC, pt.above_tokens DESC) = 1
-"""
-
-_COST_SQL = """
+# its tier is the largest one below the prompt size, and batch points win for batch requests:
+# the first of the model's points, latest first, then batch, then largest tier, that applies.
+_PRICED_SQL = (
+    """
 WITH c AS (
-    SELECT row_key, model, ts, coalesce(batch, false) AS batch,
-        coalesce(uncached_input_tokens, 0)::BIGINT AS n_uncached,
-        coalesce(cached_input_tokens, 0)::BIGINT AS n_cached,
-        coalesce(cache_write_5m_tokens, 0)::BIGINT AS n_write_5m,
-        coalesce(cache_write_1h_tokens, 0)::BIGINT AS n_write_1h,
-        coalesce(output_tokens, 0)::BIGINT AS n_output,
-        coalesce(reasoning_tokens, 0)::BIGINT AS n_reasoning
+    SELECT * REPLACE (coalesce(batch, false) AS batch), """
+    + _COUNTS
+    + """
     FROM {calls}
 ),
-p AS ({p}),
+pts AS (SELECT row_number() OVER () AS point_no, * FROM {points}),
+model_points AS (
+    SELECT model, list(struct_pack(point_no, since, above_tokens, batch)
+                       ORDER BY since DESC, batch DESC, above_tokens DESC) AS points
+    FROM pts GROUP BY model
+),
+chosen AS (
+    SELECT c.*, m.model IS NOT NULL AS known_model,
+        list_filter(m.points, lambda pt: (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
+            AND (pt.above_tokens = 0
+                 OR pt.above_tokens < c.n_uncached + c.n_cached + c.n_write_5m + c.n_write_1h)
+            AND (c.batch OR NOT pt.batch))[1].point_no AS point_no
+    FROM c LEFT JOIN model_points m ON m.model = c.model
+)
+SELECT c.* EXCLUDE ("""
+    + _HELPERS
+    + """, known_model, point_no), {costs}
+FROM chosen c
+LEFT JOIN pts p ON p.point_no = c.point_no
+"""
+)
+
+# Routing's path: the point in force already picked per call, joined on row_key.
+_CHOSEN_SQL = (
+    """
+WITH c AS (
+    SELECT row_key, model, ts, coalesce(batch, false) AS batch, """
+    + _COUNTS
+    + """
+    FROM {calls}
+),
 known AS (SELECT DISTINCT model FROM {points})
-SELECT c.row_key,
+SELECT c.row_key, {costs}
+FROM c
+LEFT JOIN {chosen} p ON p.row_key = c.row_key
+LEFT JOIN known k ON k.model = c.model
+"""
+)
+
+_BUCKET_COSTS = """
     c.n_uncached * p.input AS uncached_input_cost_usd,
     c.n_cached * coalesce(p.cache_read, p.input) AS cached_input_cost_usd,
     c.n_write_5m * coalesce(p.cache_write_5m, p.input)
@@ -387,8 +442,8 @@ SELECT c.row_key,
               + c.n_reasoning * p.reasoning END AS output_cost_usd,
     c.n_reasoning * coalesce(p.reasoning, p.output) AS reasoning_cost_usd,
     CASE
-    WHEN k.model IS NULL THEN 'unknown model: not in the price catalogue'
-    WHEN p.row_key IS NULL THEN 'no price in force on ' || CAST(CAST(c.ts AS DATE) AS VARCHAR)
+    WHEN NOT ({known}) THEN 'unknown model: not in the price catalogue'
+    WHEN NOT ({in_force}) THEN 'no price in force on ' || CAST(CAST(c.ts AS DATE) AS VARCHAR)
     ELSE nullif(concat_ws('; ',
         CASE WHEN c.batch AND NOT p.batch THEN 'no batch price: priced at standard rates' END,
         CASE WHEN c.n_cached > 0 AND p.cache_read IS NULL
@@ -400,14 +455,14 @@ SELECT c.row_key,
         CASE WHEN c.n_output > 0 AND p.output IS NULL
              THEN 'no output price: cost unknown' END), '')
     END AS price_note
-FROM c
-LEFT JOIN p ON p.row_key = c.row_key
-LEFT JOIN known k ON k.model = c.model
 """
 
+_COST_COLUMNS = (
+    "uncached_input_cost_usd, cached_input_cost_usd, cache_write_cost_usd, output_cost_usd, "
+    "reasoning_cost_usd, price_note"
+)
 # The cost of each bucket, and their exact sum. Reasoning is a part of the output cost.
-_TOTAL_SQL = """
-SELECT row_key,
+_TOTALS = """
     CAST(uncached_input_cost_usd + cached_input_cost_usd + cache_write_cost_usd + output_cost_usd
          AS DECIMAL(38, 18)) AS computed_cost_usd,
     CAST(uncached_input_cost_usd AS DECIMAL(38, 18)) AS uncached_input_cost_usd,
@@ -416,5 +471,4 @@ SELECT row_key,
     CAST(output_cost_usd AS DECIMAL(38, 18)) AS output_cost_usd,
     CAST(reasoning_cost_usd AS DECIMAL(38, 18)) AS reasoning_cost_usd,
     price_note
-FROM ({buckets})
 """
