@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from costlab import prices, settings
+from costlab import costs, prices, settings
 from costlab.store import Store
 
 
@@ -25,7 +25,7 @@ def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
         store.execute(_CALLS_SQL)
         store.execute(
             _INSERT_SQL.format(
-                priced=prices.priced_sql("_calls", "_points"),
+                priced=costs.priced_sql("_calls", "_points"),
                 system_prompt=text or "system_prompt",
                 prompt=text or "prompt",
                 messages=text or "messages",
@@ -54,7 +54,7 @@ def _models_table(resolutions: Mapping[str, prices.Resolution]) -> Any:
 
 
 # The calls that are new (no request id stored twice, within the file or across the store),
-# with their catalogue model. Pricing reads them in one streaming pass (`prices.priced_sql`).
+# with their catalogue model. Pricing reads them in one streaming pass (`costs.priced_sql`).
 _CALLS_SQL = """
 CREATE OR REPLACE TEMP VIEW _calls AS
 SELECT s.* EXCLUDE (provider, logged_cost_usd),

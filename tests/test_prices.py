@@ -13,12 +13,12 @@ import pyarrow as pa
 import pytest
 
 from costlab import price_import
+from costlab.costs import cost_sql
 from costlab.errors import BadInput, ConfigError
 from costlab.prices import (
     SHIPPED_CATALOGUE,
     Catalogue,
     PriceOverride,
-    cost_sql,
     points_arrow,
 )
 
