@@ -315,22 +315,28 @@ def _base_names(name: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def points_columns(points: Iterable[PricePoint]) -> dict[str, list[Any]]:
+    """Price points column by column, prices as exact decimals with 18 places (or None)."""
+    rows = list(points)
+    columns: dict[str, list[Any]] = {
+        "model": [p.model for p in rows],
+        "since": [p.since for p in rows],
+        "above_tokens": [p.above_tokens for p in rows],
+        "batch": [p.batch for p in rows],
+    }
+    for name in PRICE_FIELDS:
+        columns[name] = [_money(getattr(p, name)) for p in rows]
+    return columns
+
+
 def points_arrow(points: Iterable[PricePoint]) -> pa.Table:
     """Price points as an Arrow table with DECIMAL(38,18) prices, to register with DuckDB."""
     import pyarrow as pa
 
-    money = pa.decimal128(38, 18)
-    rows = list(points)
-    columns: dict[str, pa.Array] = {
-        "model": pa.array([p.model for p in rows], pa.string()),
-        "since": pa.array([p.since for p in rows], pa.date32()),
-        "above_tokens": pa.array([p.above_tokens for p in rows], pa.int64()),
-        "batch": pa.array([p.batch for p in rows], pa.bool_()),
-    }
-    for name in PRICE_FIELDS:
-        values = [getattr(p, name) for p in rows]
-        columns[name] = pa.array([_money(v) for v in values], money)
-    return pa.table(columns)
+    columns = points_columns(points)
+    types = {"model": pa.string(), "since": pa.date32(), "above_tokens": pa.int64()}
+    types |= {"batch": pa.bool_()} | dict.fromkeys(PRICE_FIELDS, pa.decimal128(38, 18))
+    return pa.table({name: pa.array(values, types[name]) for name, values in columns.items()})
 
 
 def _money(value: Decimal | None) -> Decimal | None:
