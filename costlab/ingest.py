@@ -17,7 +17,7 @@ from typing import Any
 from costlab import bulk, landing, parse_pool, prices
 from costlab.errors import BadInput
 from costlab.sources import Line, Reader, Source, sha256
-from costlab.staging import MAPPABLE, STAGE_SCHEMA, RejectBatch, RejectRow, StageBatch
+from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
 from costlab.store import Store
 
 # Rows held in Python before they are handed to DuckDB: bounds memory whatever the file size.
@@ -148,7 +148,7 @@ class _Run:
         store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
         rejects = RejectBatch(source.label, self.run_id)
-        store.register("_empty", STAGE_SCHEMA.empty_table())
+        store.register("_empty", empty_stage())
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
         reader = Reader(source)

@@ -7,9 +7,10 @@ one, prompt hashes, and no request id stored twice (within the file or across th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from costlab import prices, settings
+from costlab import costs, prices, settings
 from costlab.store import Store
 
 
@@ -17,52 +18,77 @@ def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
     """Insert the staged calls that are new into `requests`, priced."""
     logged = [r[0] for r in store.rows("SELECT DISTINCT model_logged FROM _stage")]
     resolutions = {name: catalogue.resolve(name) for name in logged if name}
-    store.register("_models", _models_table(resolutions))
+    _create_table(store, "_models", _models_columns(resolutions), {})
     known = sorted({r.model for r in resolutions.values() if r.model})
-    store.register("_points", prices.points_arrow(catalogue.points(known)))
+    _create_table(store, "_points", prices.points_columns(catalogue.points(known)), _POINT_TYPES)
     text = "NULL" if no_text else None
-    try:
-        store.execute(_CALLS_SQL)
-        store.execute(
-            _INSERT_SQL.format(
-                cost=prices.cost_sql("_calls", "_points"),
-                system_prompt=text or "system_prompt",
-                prompt=text or "prompt",
-                messages=text or "messages",
-                response=text or "response",
-            ),
-            [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
-        )
-        store.execute("DROP VIEW _calls")
-    finally:
-        store.unregister("_models")
-        store.unregister("_points")
-
-
-def _models_table(resolutions: Mapping[str, prices.Resolution]) -> Any:
-    import pyarrow as pa
-
-    names = list(resolutions)
-    return pa.table(
-        {
-            "logged": pa.array(names, pa.string()),
-            "model": pa.array([resolutions[n].model for n in names], pa.string()),
-            "provider": pa.array([resolutions[n].provider for n in names], pa.string()),
-            "note": pa.array([resolutions[n].note for n in names], pa.string()),
-        }
+    store.execute(_CALLS_SQL)
+    store.execute(
+        _INSERT_SQL.format(
+            priced=costs.priced_sql("_calls", "_points"),
+            system_prompt=text or "system_prompt",
+            prompt=text or "prompt",
+            messages=text or "messages",
+            response=text or "response",
+        ),
+        [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
     )
+    store.execute("DROP VIEW _calls")
+    store.execute("DROP TABLE _models")
+    store.execute("DROP TABLE _points")
 
 
-# The one statement that turns staged records into stored requests: normalised model, exact
-# cost (logged kept beside computed), prompt hashes, and no request id stored twice.
+def _models_columns(resolutions: Mapping[str, prices.Resolution]) -> dict[str, list[Any]]:
+    names = list(resolutions)
+    return {
+        "logged": names,
+        "model": [resolutions[n].model for n in names],
+        "provider": [resolutions[n].provider for n in names],
+        "note": [resolutions[n].note for n in names],
+    }
+
+
+_POINT_TYPES = {"since": "DATE", "above_tokens": "BIGINT", "batch": "BOOLEAN"} | dict.fromkeys(
+    prices.PRICE_FIELDS, "DECIMAL(38, 18)"
+)
+
+
+def _create_table(
+    store: Store, name: str, columns: Mapping[str, list[Any]], types: Mapping[str, str]
+) -> None:
+    """A small temp table from Python lists, bound as text and cast (VARCHAR unless `types`).
+
+    Not Arrow: building an Arrow array imports pandas, ~0.3 s of a flat file's ingest.
+    """
+    select = ", ".join(
+        f"CAST(unnest(?::VARCHAR[]) AS {types.get(column, 'VARCHAR')}) AS {column}"
+        for column in columns
+    )
+    values = [[None if v is None else _text(v) for v in column] for column in columns.values()]
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", values)
+
+
+def _text(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+# The calls that are new (no request id stored twice, within the file or across the store),
+# with their catalogue model. Pricing reads them in one streaming pass (`costs.priced_sql`).
 _CALLS_SQL = """
 CREATE OR REPLACE TEMP VIEW _calls AS
-SELECT s.row_key, coalesce(m.model, s.model_logged) AS model, s.ts, s.batch,
-       s.uncached_input_tokens, s.cached_input_tokens, s.cache_write_5m_tokens,
-       s.cache_write_1h_tokens, s.output_tokens, s.reasoning_tokens
-FROM _stage s LEFT JOIN _models m ON m.logged = s.model_logged
+SELECT s.* EXCLUDE (provider, logged_cost_usd),
+       coalesce(s.provider, m.provider) AS provider,
+       coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
+       s.logged_cost_usd::DECIMAL(38, 18) AS logged
+FROM _stage s
+LEFT JOIN _models m ON m.logged = s.model_logged
+WHERE s.format <> 'openai_batch_input'
+  AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
+  AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
 """
 
+# The one statement that turns staged records into stored requests: normalised model, exact
+# cost (logged kept beside computed), prompt hashes.
 _INSERT_SQL = """
 INSERT INTO requests BY NAME
 SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
@@ -91,21 +117,14 @@ SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
        CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END AS system_prompt_hash,
        flags, format, metadata, source_file, source_line, run_id
 FROM (
-    SELECT s.* EXCLUDE (provider, logged_cost_usd),
-           coalesce(s.provider, m.provider) AS provider,
-           coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
-           s.logged_cost_usd::DECIMAL(38, 18) AS logged,
-           s.uncached_input_tokens + s.cached_input_tokens + s.cache_write_5m_tokens
-               + s.cache_write_1h_tokens + s.output_tokens = 0 AS no_tokens,
-           CASE WHEN s.model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
-                ELSE c.computed_cost_usd END AS computed,
-           c.* EXCLUDE (row_key, computed_cost_usd)
-    FROM _stage s
-    LEFT JOIN _models m ON m.logged = s.model_logged
-    LEFT JOIN ({cost}) c ON c.row_key = s.row_key
-    WHERE s.format <> 'openai_batch_input'
-      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
-      AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
+    SELECT * EXCLUDE (computed_cost_usd),
+           CASE WHEN model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
+                ELSE computed_cost_usd END AS computed
+    FROM (
+        SELECT *, uncached_input_tokens + cached_input_tokens + cache_write_5m_tokens
+                  + cache_write_1h_tokens + output_tokens = 0 AS no_tokens
+        FROM ({priced})
+    )
 )
 """
 

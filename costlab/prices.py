@@ -1,4 +1,4 @@
-"""The price catalogue: model names resolved to dated price points, and the SQL that prices calls.
+"""The price catalogue: model names resolved to dated price points (`costs` prices calls).
 
 The catalogue ships as `costlab/data/prices.json`, derived from LiteLLM's price list by
 `scripts/build_prices.py`. `costlab prices import FILE` converts a newer LiteLLM list into the
@@ -40,7 +40,6 @@ BATCH_FIELDS = ("input", "output", "cache_read", "cache_write_5m")
 
 _SNAPSHOT = re.compile(r"[-@](?:\d{4}-\d{2}-\d{2}|\d{8})(?:-v\d+(?::\d+)?)?$")
 _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RECREATE = "re-create the catalogue with `costlab prices import FILE`"
 
 
@@ -316,105 +315,29 @@ def _base_names(name: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def points_columns(points: Iterable[PricePoint]) -> dict[str, list[Any]]:
+    """Price points column by column, prices as exact decimals with 18 places (or None)."""
+    rows = list(points)
+    columns: dict[str, list[Any]] = {
+        "model": [p.model for p in rows],
+        "since": [p.since for p in rows],
+        "above_tokens": [p.above_tokens for p in rows],
+        "batch": [p.batch for p in rows],
+    }
+    for name in PRICE_FIELDS:
+        columns[name] = [_money(getattr(p, name)) for p in rows]
+    return columns
+
+
 def points_arrow(points: Iterable[PricePoint]) -> pa.Table:
     """Price points as an Arrow table with DECIMAL(38,18) prices, to register with DuckDB."""
     import pyarrow as pa
 
-    money = pa.decimal128(38, 18)
-    rows = list(points)
-    columns: dict[str, pa.Array] = {
-        "model": pa.array([p.model for p in rows], pa.string()),
-        "since": pa.array([p.since for p in rows], pa.date32()),
-        "above_tokens": pa.array([p.above_tokens for p in rows], pa.int64()),
-        "batch": pa.array([p.batch for p in rows], pa.bool_()),
-    }
-    for name in PRICE_FIELDS:
-        values = [getattr(p, name) for p in rows]
-        columns[name] = pa.array([_money(v) for v in values], money)
-    return pa.table(columns)
+    columns = points_columns(points)
+    types = {"model": pa.string(), "since": pa.date32(), "above_tokens": pa.int64()}
+    types |= {"batch": pa.bool_()} | dict.fromkeys(PRICE_FIELDS, pa.decimal128(38, 18))
+    return pa.table({name: pa.array(values, types[name]) for name, values in columns.items()})
 
 
 def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("1e-18"))
-
-
-def cost_sql(calls: str, points: str, chosen: str | None = None) -> str:
-    """A DuckDB SELECT of (row_key, computed_cost_usd, each bucket's cost, price_note)."""
-    # `chosen`: (row_key, the columns of `points`), the point in force already picked per call.
-    for name in (calls, points, chosen or points):
-        if not _IDENTIFIER.match(name):
-            raise ValueError(f"not a relation name: {name!r}")
-    in_force = f"SELECT * FROM {chosen}" if chosen else _IN_FORCE_SQL.format(points=points)
-    return _TOTAL_SQL.format(buckets=_COST_SQL.format(points=points, calls=calls, p=in_force))
-
-
-# A point is in force when its `since` is on or before the request's day (no day: the latest),
-# its tier is the largest one below the prompt size, and batch points win for batch requests.
-_IN_FORCE_SQL = """
-    SELECT c.row_key, pt.*
-    FROM c JOIN {points} pt
-      ON pt.model = c.model
-     AND (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
-     AND (pt.above_tokens = 0
-          OR pt.above_tokens < c.n_uncached + c.n_cached + c.n_write_5m + c.n_write_1h)
-     AND (c.batch OR NOT pt.batch)
-    QUALIFY row_number() OVER (
-        PARTITION BY c.row_key ORDER BY pt.since DESC, pt.batch DESC, pt.above_tokens DESC) = 1
-"""
-
-_COST_SQL = """
-WITH c AS (
-    SELECT row_key, model, ts, coalesce(batch, false) AS batch,
-        coalesce(uncached_input_tokens, 0)::BIGINT AS n_uncached,
-        coalesce(cached_input_tokens, 0)::BIGINT AS n_cached,
-        coalesce(cache_write_5m_tokens, 0)::BIGINT AS n_write_5m,
-        coalesce(cache_write_1h_tokens, 0)::BIGINT AS n_write_1h,
-        coalesce(output_tokens, 0)::BIGINT AS n_output,
-        coalesce(reasoning_tokens, 0)::BIGINT AS n_reasoning
-    FROM {calls}
-),
-p AS ({p}),
-known AS (SELECT DISTINCT model FROM {points})
-SELECT c.row_key,
-    c.n_uncached * p.input AS uncached_input_cost_usd,
-    c.n_cached * coalesce(p.cache_read, p.input) AS cached_input_cost_usd,
-    c.n_write_5m * coalesce(p.cache_write_5m, p.input)
-        + c.n_write_1h * coalesce(p.cache_write_1h, p.cache_write_5m, p.input)
-        AS cache_write_cost_usd,
-    CASE WHEN c.n_output = 0 THEN 0
-         WHEN p.reasoning IS NULL THEN c.n_output * p.output
-         ELSE greatest(c.n_output - c.n_reasoning, 0) * p.output
-              + c.n_reasoning * p.reasoning END AS output_cost_usd,
-    c.n_reasoning * coalesce(p.reasoning, p.output) AS reasoning_cost_usd,
-    CASE
-    WHEN k.model IS NULL THEN 'unknown model: not in the price catalogue'
-    WHEN p.row_key IS NULL THEN 'no price in force on ' || CAST(CAST(c.ts AS DATE) AS VARCHAR)
-    ELSE nullif(concat_ws('; ',
-        CASE WHEN c.batch AND NOT p.batch THEN 'no batch price: priced at standard rates' END,
-        CASE WHEN c.n_cached > 0 AND p.cache_read IS NULL
-             THEN 'no cache-read price: cache reads priced at the input rate' END,
-        CASE WHEN c.n_write_5m > 0 AND p.cache_write_5m IS NULL
-             THEN 'no cache-write price: cache writes priced at the input rate' END,
-        CASE WHEN c.n_write_1h > 0 AND p.cache_write_1h IS NULL
-             THEN 'no 1h cache-write price: priced at the 5m write (else input) rate' END,
-        CASE WHEN c.n_output > 0 AND p.output IS NULL
-             THEN 'no output price: cost unknown' END), '')
-    END AS price_note
-FROM c
-LEFT JOIN p ON p.row_key = c.row_key
-LEFT JOIN known k ON k.model = c.model
-"""
-
-# The cost of each bucket, and their exact sum. Reasoning is a part of the output cost.
-_TOTAL_SQL = """
-SELECT row_key,
-    CAST(uncached_input_cost_usd + cached_input_cost_usd + cache_write_cost_usd + output_cost_usd
-         AS DECIMAL(38, 18)) AS computed_cost_usd,
-    CAST(uncached_input_cost_usd AS DECIMAL(38, 18)) AS uncached_input_cost_usd,
-    CAST(cached_input_cost_usd AS DECIMAL(38, 18)) AS cached_input_cost_usd,
-    CAST(cache_write_cost_usd AS DECIMAL(38, 18)) AS cache_write_cost_usd,
-    CAST(output_cost_usd AS DECIMAL(38, 18)) AS output_cost_usd,
-    CAST(reasoning_cost_usd AS DECIMAL(38, 18)) AS reasoning_cost_usd,
-    price_note
-FROM ({buckets})
-"""

@@ -59,6 +59,13 @@ STAGE_SCHEMA = pa.schema(
         ("team", pa.string()),
     ]
 )
+
+
+def empty_stage() -> pa.Table:
+    """No rows, the stage's columns (`STAGE_SCHEMA.empty_table()` would import pandas)."""
+    return pa.Table.from_batches([], schema=STAGE_SCHEMA)
+
+
 _CALL_COLUMNS = [
     ("request_id", "request_id"),
     ("ts", "ts"),

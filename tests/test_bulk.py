@@ -152,3 +152,18 @@ def test_the_worker_pool_stores_the_same_rows_as_one_process(
     rejects = "SELECT source_line, reason, raw, raw_bytes FROM rejects ORDER BY source_line"
     assert pooled.rows(rejects) == serial.rows(rejects)
     assert len(serial.rows(query)) > 2000
+
+
+def test_a_flat_file_is_ingested_without_importing_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(50)])
+    script = (
+        "import sys; from costlab import ingest, prices, sources; from costlab.store import Store; "
+        f"r = ingest.ingest(Store.open(':memory:'), sources.expand([{str(path)!r}]), "
+        "ingest.IngestOptions(), prices.Catalogue.load()); "
+        "assert r.total('added') == 50, r; assert 'pandas' not in sys.modules"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=root)

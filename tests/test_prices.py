@@ -13,12 +13,12 @@ import pyarrow as pa
 import pytest
 
 from costlab import price_import
+from costlab.costs import cost_sql
 from costlab.errors import BadInput, ConfigError
 from costlab.prices import (
     SHIPPED_CATALOGUE,
     Catalogue,
     PriceOverride,
-    cost_sql,
     points_arrow,
 )
 
@@ -324,6 +324,68 @@ def test_bucket_costs_add_up_to_the_total(catalogue: Catalogue) -> None:
     assert output == Decimal("0.00075")  # 50 x $15/M, reasoning included
     assert reasoning == Decimal("0.0003")  # 20 x $15/M, a part of the output cost
     assert total == uncached + cached + writes + output
+
+
+# The rule for the point in force, written as the plain (slow) join and window it replaced.
+_WINDOW_RULE = """
+SELECT c.row_key, pt.input, pt.output
+FROM calls c JOIN points pt
+  ON pt.model = c.model
+ AND (c.ts IS NULL OR pt.since <= CAST(c.ts AS DATE))
+ AND (pt.above_tokens = 0 OR pt.above_tokens < c.uncached_input_tokens + c.cached_input_tokens
+      + c.cache_write_5m_tokens + c.cache_write_1h_tokens)
+ AND (c.batch OR NOT pt.batch)
+QUALIFY row_number() OVER (
+    PARTITION BY c.row_key ORDER BY pt.since DESC, pt.batch DESC, pt.above_tokens DESC) = 1
+"""
+
+
+def test_the_streaming_pick_is_the_window_rule() -> None:
+    import random
+
+    overrides = [
+        PriceOverride("gpt-4o", date(2026, 6, 1), Decimal("0.000005"), Decimal("0.00002")),
+        PriceOverride(
+            "gpt-4o", date(2026, 6, 1), Decimal("0.00001"), Decimal("0.00004"), above_tokens=5000
+        ),
+        PriceOverride("gemini-2.5-pro", date(2026, 3, 1), Decimal("1e-6"), Decimal("2e-6")),
+    ]
+    catalogue = Catalogue.load(SHIPPED_CATALOGUE, overrides=overrides)
+    rng = random.Random(3)
+    models = ["gpt-4o", "gemini-2.5-pro", "gpt-4o-mini", "claude-sonnet-4-5", "no-such-model"]
+    calls = [
+        {
+            **call(
+                rng.choice(models),
+                ts=rng.choice(
+                    [None, datetime(2026, 1, 1), datetime(2026, 6, 1), datetime(2027, 1, 1)]
+                ),
+                batch=rng.random() < 0.3,
+                uncached_input_tokens=rng.choice([0, 10, 4999, 5001, 199_999, 250_000]),
+                cached_input_tokens=rng.choice([0, 1, 100_000]),
+                output_tokens=rng.randint(0, 50),
+            ),
+            "row_key": i,
+        }
+        for i in range(400)
+    ]
+    con = duckdb.connect()
+    con.register("calls", pa.Table.from_pylist(calls, schema=CALL_SCHEMA))
+    con.register("points", points_arrow(catalogue.points(models)))
+    picked = con.execute(
+        f"SELECT c.row_key, c.uncached_input_cost_usd, c.output_cost_usd, c.price_note, "
+        f"w.input, w.output FROM ({cost_sql('calls', 'points')}) c "
+        f"LEFT JOIN ({_WINDOW_RULE}) w USING (row_key) ORDER BY row_key"
+    ).fetchall()
+    tokens = {c["row_key"]: c for c in calls}
+    for row_key, input_cost, output_cost, note, input_price, output_price in picked:
+        c = tokens[row_key]
+        if input_price is None:
+            assert input_cost is None and note is not None
+            continue
+        assert input_cost == c["uncached_input_tokens"] * input_price
+        assert output_cost == (c["output_tokens"] * output_price if c["output_tokens"] else 0)
+    assert len({(r[4], r[5]) for r in picked}) > 6  # many different points were in force
 
 
 def test_cost_sql_rejects_non_identifiers() -> None:

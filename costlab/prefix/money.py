@@ -2,7 +2,7 @@
 
 Per request: its logged input buckets, its simulated buckets (prefix caching), and its logged
 buckets at batch rates when its feature is batch-eligible. All three go through
-`prices.cost_sql` with the same price points, so a difference between them is only the what-if.
+`costs.cost_sql` with the same price points, so a difference between them is only the what-if.
 A cache price the catalogue lacks is filled from the request's rule (see `rules`), not billed at
 the input price, since the rule says what the provider charges.
 """
@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlab import prices
+from costlab.costs import cost_sql
 from costlab.prefix.replay import Replayed, UnitPrices
 from costlab.prefix.rules import Rule
 from costlab.prefix.traffic import Traffic
@@ -103,11 +104,11 @@ def costs(
             SELECT s.position, l.computed_cost_usd AS logged, c.computed_cost_usd AS simulated,
                    b.computed_cost_usd AS batch, b.price_note AS batch_note
             FROM _prefix_sim s
-            JOIN ({prices.cost_sql("_prefix_logged", "_prefix_points")}) l
+            JOIN ({cost_sql("_prefix_logged", "_prefix_points")}) l
               ON l.row_key = s.request_id
-            JOIN ({prices.cost_sql("_prefix_cached", "_prefix_points")}) c
+            JOIN ({cost_sql("_prefix_cached", "_prefix_points")}) c
               ON c.row_key = s.request_id
-            JOIN ({prices.cost_sql("_prefix_batched", "_prefix_points")}) b
+            JOIN ({cost_sql("_prefix_batched", "_prefix_points")}) b
               ON b.row_key = s.request_id
             ORDER BY s.position
             """

@@ -10,7 +10,7 @@ response's length under the target's tokenizer (the same ratio). Cache reads and
 over only when the target is of the logged model's provider (the same prompt cache); otherwise
 they are billed as uncached input. Batch requests stay batch: priced at the target's batch rate
 where it has one, else at its standard rate (the catalogue's own fallback, noted by it).
-Prices, dates and long-context tiers come from the catalogue through `prices.cost_sql`.
+Prices, dates and long-context tiers come from the catalogue through `costs.cost_sql`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from costlab import prices
+from costlab import costs, prices
 from costlab.routing.policy import Candidate
 from costlab.store import Store
 
@@ -91,7 +91,7 @@ def price(
         for k in range(len(candidates))
     )
     calls = " UNION ALL ".join(selects) or "SELECT 0 AS row_key, 0 AS point_no LIMIT 0"
-    cost = prices.cost_sql("_candidate_calls", "_candidate_points", "_candidate_chosen")
+    cost = costs.cost_sql("_candidate_calls", "_candidate_points", "_candidate_chosen")
     try:
         store.execute(
             f"""
@@ -129,7 +129,7 @@ def _points(catalogue: prices.Catalogue, candidate: Candidate) -> list[prices.Pr
 
 
 def _in_force(point: prices.PricePoint, bind: Callable[[object], str]) -> str:
-    """The condition for `point` to be in force for a call (the rule of `prices.cost_sql`)."""
+    """The condition for `point` to be in force for a call (the rule of `costs.cost_sql`)."""
     parts = ["true"]
     if point.since > prices.CATALOGUE_SINCE:
         parts.append(f"(ts IS NULL OR {bind(point.since)} <= CAST(ts AS DATE))")
