@@ -52,6 +52,7 @@ class RuleTotals:
     delta_sum: float  # replayed minus logged quality, where both are known
     delta_known: int
     input_estimated: int  # requests whose input tokens under the target are an estimate
+    bucket: int = 0  # the `bucket` of materialise (a sweep's threshold bucket)
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,17 @@ def candidates(policies: Sequence[Policy]) -> list[Candidate]:
 
 
 def materialise(
-    store: Store, catalogue: Catalogue, policies: Sequence[Policy], scope: Scope
+    store: Store,
+    catalogue: Catalogue,
+    policies: Sequence[Policy],
+    scope: Scope,
+    bucket: str = "0",
 ) -> list[Candidate]:
-    """Build the cells table: requests summed by masks, logged model, task type, group, nulls."""
+    """Build the cells table: requests summed by masks, logged model, task type, group, nulls.
+
+    `bucket` is a SQL expression (an integer) that also keys the cells, e.g. a sweep's
+    threshold bucket; totals are then kept per bucket.
+    """
     models = candidates(policies)
     masks = [_mask_sql(policy, j) for j, policy in enumerate(policies)]
     where, params = scope.sql()
@@ -119,7 +128,7 @@ def materialise(
             SELECT request_id, model AS logged_model, ts, batch, cost_usd, {task},
                 input_tokens, uncached_input_tokens, cached_input_tokens,
                 cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens,
-                hash(request_id) % {BOOT_GROUPS} AS boot_group
+                hash(request_id) % {BOOT_GROUPS} AS boot_group, ({bucket})::INTEGER AS bucket
                 {"".join(", " + m for m in masks)}
             FROM {derived.VIEW}{scope_sql}
         ) r
@@ -138,6 +147,7 @@ def materialise(
         "logged_model",
         "task_type",
         "boot_group",
+        "bucket",
         *(f.rsplit(" AS ", 1)[1] for f in flags),
     ]
     sums = ["count(*) AS requests", "sum(cost_usd) AS cost_usd", "sum(q_logged) AS q_logged"]
@@ -208,9 +218,9 @@ def replay_all(
         sum(n) FILTER (WHERE q_exact IS NOT NULL),
         sum(n) FILTER (WHERE q_exact IS NULL AND q_profile IS NOT NULL),
         sum(q_before), sum(n) FILTER (WHERE q_before IS NOT NULL),
-        sum(n) FILTER (WHERE input_estimated)
+        sum(n) FILTER (WHERE input_estimated), bucket
     FROM v
-    GROUP BY GROUPING SETS ((policy, rule, routed_model), (policy, boot_group))
+    GROUP BY GROUPING SETS ((policy, rule, routed_model, bucket), (policy, boot_group))
     """
     totals: list[list[RuleTotals]] = [[] for _ in policies]
     groups: list[list[list[float]]] = [[] for _ in policies]
@@ -238,6 +248,7 @@ def replay_all(
                 delta_sum=float(row[7] or 0),
                 delta_known=int(row[8] or 0),
                 input_estimated=int(row[17] or 0),
+                bucket=int(row[18] or 0),
             )
         )
     matched = _matched(store, policies)
@@ -312,7 +323,7 @@ def _policy_struct(
     before_q = f"coalesce(q_logged, {logged_profile()} * requests)"
     struct = (
         f"{{'policy': {j}, 'rule': rule_{j}, 'routed_model': {routed}, 'n': requests, "
-        "'boot_group': boot_group, 'before_usd': cost_usd::DECIMAL(38, 18), "
+        "'boot_group': boot_group, 'bucket': bucket, 'before_usd': cost_usd::DECIMAL(38, 18), "
         f"'after_usd': ({after})::DECIMAL(38, 18), 'q_exact': ({exact})::DOUBLE, "
         f"'q_profile': ({prof})::DOUBLE, 'input_estimated': ({estimated})::BOOLEAN, "
         f"'q_before': ({before_q})::DOUBLE}}"
