@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--logs", type=Path, required=True, help="flat JSON lines")
     parser.add_argument("--db", type=Path, help="store to ingest into (default: a temp file)")
-    parser.add_argument("--repeat", type=int, default=2, help="replays; the best is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="replays; the median is reported")
     args = parser.parse_args(argv)
     catalogue = prices.Catalogue.load()
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = compare.run(store, catalogue, policies, compare.CompareOptions())
                 timings.append(time.perf_counter() - started)
     assert result is not None
+    print("runs (s): " + ", ".join(f"{t:.2f}" for t in timings), file=sys.stderr)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    best = min(timings)
-    print("| requests | policies | replay s (best) | requests × policies / s | peak RSS MB |")
+    best = statistics.median(timings)
+    print("| requests | policies | replay s (median) | requests × policies / s | peak RSS MB |")
     print("|---:|---:|---:|---:|---:|")
     pace = result.requests * len(policies) / best
     print(f"| {result.requests:,} | {len(policies)} | {best:.2f} | {pace:,.0f} | {rss:,.0f} |")

@@ -81,3 +81,25 @@ def test_bad_input_exits_2_with_a_clear_message(cli: Cli, tmp_path: Path) -> Non
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_a_swept_policy_prints_its_curve_and_calibration(cli: Cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    swept = tmp_path / "swept.toml"
+    swept.write_text(
+        'default = "gpt-4o-mini"\n[[rules]]\nwhen = "hash(request_id) % 100 >= {t}"\n'
+        'route_to = "gpt-4o"\n'
+    )
+    result = cli(
+        "route-replay", "--policy", str(swept), "--sweep", "t=0:100:6", "--calibrate", "0.5"
+    )
+    assert result.exit_code == 0, result.output
+    assert "APGR" in result.output and "calibrated to 50.0% strong calls" in result.output
+    as_json = json.loads(
+        cli("route-replay", "--policy", str(swept), "--sweep", "t=0:100:6", "--json").output
+    )
+    points = as_json["sweeps"][0]["points"]
+    assert [p["threshold"] for p in points] == [0, 20, 40, 60, 80, 100]
+    assert points[0]["strong_share"] == 1.0
+    bad = cli("route-replay", "--policy", str(swept), "--sweep", "t=0:1")
+    assert bad.exit_code == 2 and "NAME=FROM:TO:STEPS" in bad.output

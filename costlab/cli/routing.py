@@ -6,13 +6,14 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from costlab import prices
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
-from costlab.routing import compare, outcomes, policy
+from costlab.routing import compare, outcomes, policy, sweep
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
@@ -36,6 +37,12 @@ def route_replay(
         compare.DEFAULT_RESAMPLES, "--resamples", min=0, help="Bootstrap resamples (0: none)."
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    sweep_values: str | None = typer.Option(
+        None, "--sweep", help="Values of a rule's {t}: NAME=FROM:TO:STEPS, e.g. t=0:1:50."
+    ),
+    calibrate: float | None = typer.Option(
+        None, "--calibrate", min=0, max=1, help="Calibrate {t} to this share of strong calls."
+    ),
     since: SinceFlag = None,
     until: UntilFlag = None,
     where: WhereFlag = None,
@@ -49,17 +56,24 @@ def route_replay(
         raise BadInput("--recommend needs --min-quality", "e.g. --min-quality 8 --recommend")
     settings: Settings = ctx.obj["settings"]
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    policies = [policy.load(path, catalogue) for path in policy_files]
+    loaded = [policy.load(path, catalogue) for path in policy_files]
+    plain = [p for p in loaded if p.swept is None]
+    values = _sweep_flag(sweep_values)
     with Store.open(ctx.obj["db"]) as store:
-        options = compare.CompareOptions(
-            scope=from_flags(store, since, until, where),
-            min_quality=min_quality,
-            resamples=resamples,
-            seed=seed,
-        )
-        result = compare.run(store, catalogue, policies, options)
+        scope = from_flags(store, since, until, where)
+        options = compare.CompareOptions(scope, min_quality, resamples, seed)
+        result = compare.run(store, catalogue, plain, options) if plain or not loaded else None
+        sweeps = [
+            sweep.run(store, catalogue, p, sweep.SweepOptions(scope, values, calibrate))
+            for p in loaded
+            if p.swept is not None
+        ]
     if as_json:
-        render.print_json(dataclasses.asdict(result))
+        data = dataclasses.asdict(result) if result else {}
+        render.print_json(data | {"sweeps": [dataclasses.asdict(s) for s in sweeps]})
+        return
+    render.show([sheet for s in sweeps for sheet in _sweep_sheets(s)], "table")
+    if result is None:
         return
     render.show(_sheets(result, recommend), "table")
     for p in result.policies:
@@ -95,6 +109,55 @@ def ingest_outcomes(
     )
     render.out.print(title, markup=False, soft_wrap=True)
     render.show([Sheet("Outcomes per model", ["model", "outcomes"], rows)], "table")
+
+
+def _sweep_flag(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        _, _, spec = text.rpartition("=")
+        start, end, steps = spec.split(":")
+        return policy.SweepRange.model_validate(
+            {"from": float(start), "to": float(end), "steps": int(steps)}
+        ).values()
+    except (ValueError, ValidationError):
+        raise BadInput(f"--sweep {text}: not NAME=FROM:TO:STEPS", "e.g. --sweep t=0:1:50") from None
+
+
+def _sweep_sheets(s: sweep.SweepResult) -> list[Sheet]:
+    rows = [
+        [
+            "all" if p is s.all else "none" if p is s.none else f"{p.threshold:g}",
+            _pct(p.strong_share), render.money(p.cost_usd), _pct(p.savings), _num(p.quality),
+            _num(p.pgr), "◆" if p.pareto else "", render.bar(p.strong_share, 20),
+        ]
+        for p in [s.all, *s.points, s.none]
+    ]  # fmt: skip
+    gap = "; ".join(
+        f"{g.level:.0%} of the gap: "
+        + ("never" if g.strong_share is None else f"{g.strong_share:.1%} strong calls, "
+           f"{render.money(g.cost_usd)}")
+        for g in s.gap_calls
+    )  # fmt: skip
+    apgr = "—" if s.apgr is None else f"{s.apgr:.3f}"
+    title = (
+        f"{s.policy}: {s.score} >= {{{s.parameter}}} → {s.strong_model} over {s.requests:,} "
+        f"requests; APGR {apgr}; {gap}"
+    )
+    columns = ["t", "strong calls", "cost", "savings", "quality", "PGR", "pareto", ""]
+    sheets = [Sheet(title, columns, rows, right=1)]
+    if s.calibrated is not None:
+        c = s.calibrated
+        sheets.append(
+            Sheet(
+                f"{s.policy}: calibrated to {s.target_share:.1%} strong calls",
+                ["t", "strong calls", "cost", "quality", "PGR"],
+                [[f"{c.threshold:g}", _pct(c.strong_share), render.money(c.cost_usd),
+                  _num(c.quality), _num(c.pgr)]],
+                right=1,
+            )
+        )  # fmt: skip
+    return sheets
 
 
 def _pct(value: float | None, signed: bool = False) -> str:

@@ -105,10 +105,9 @@ def run(
             "no requests to replay in this scope",
             "load logs first (costlab ingest PATH), or widen --since/--until/--where",
         )
-    results = [
-        summarise(replay.replay_policy(store, p, j, models), options)
-        for j, p in enumerate(policies)
-    ]
+    replayed = replay.replay_all(store, policies, models)
+    weights = resample_weights(len(replayed[0].groups), options.resamples, options.seed)
+    results = [summarise(r, options, weights) for r in replayed]
     recommended, notes = None, []
     if options.min_quality is not None:
         meeting = [r for r in results if r.quality is not None and r.quality >= options.min_quality]
@@ -141,8 +140,15 @@ def _check_names(policies: Sequence[Policy]) -> None:
                 )
 
 
-def summarise(replayed: replay.Replayed, options: CompareOptions) -> PolicyResult:
-    """Totals, shares, per-rule results and intervals of one replayed policy."""
+def summarise(
+    replayed: replay.Replayed, options: CompareOptions, weights: Any = None
+) -> PolicyResult:
+    """Totals, shares, per-rule results and intervals of one replayed policy.
+
+    `weights` (from `resample_weights`) lets several policies share one set of resamples.
+    """
+    if weights is None:
+        weights = resample_weights(len(replayed.groups), options.resamples, options.seed)
     policy, totals = replayed.policy, replayed.totals
     requests = sum(t.requests for t in totals)
     before = sum((t.before_usd for t in totals), Decimal(0))
@@ -155,7 +161,7 @@ def summarise(replayed: replay.Replayed, options: CompareOptions) -> PolicyResul
     models: dict[str, int] = defaultdict(int)
     for t in totals:
         models[t.model] += t.requests
-    savings_ci, delta_ci = _intervals(replayed.groups, options.resamples, options.seed)
+    savings_ci, delta_ci = _intervals(replayed.groups, weights)
     notes = _notes(policy, replayed, requests)
     return PolicyResult(
         name=policy.name,
@@ -229,18 +235,26 @@ def _notes(policy: Policy, replayed: replay.Replayed, requests: int) -> list[str
     return notes
 
 
-def _intervals(groups: Any, resamples: int, seed: int) -> tuple[Interval | None, Interval | None]:
+def resample_weights(groups: int, resamples: int, seed: int) -> Any:
+    """A seeded bootstrap as a matrix: row r counts how often resample r drew each group."""
+    import numpy as np
+
+    if groups < 2 or resamples < 1:
+        return None
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, groups, size=(resamples, groups))
+    picks += groups * np.arange(resamples)[:, None]
+    counts = np.bincount(picks.ravel(), minlength=resamples * groups)
+    return counts.reshape(resamples, groups).astype(np.float64)
+
+
+def _intervals(groups: Any, weights: Any) -> tuple[Interval | None, Interval | None]:
     """95 % percentile intervals of savings and of the mean quality difference."""
     import numpy as np
 
-    if len(groups) < 2 or resamples < 1:
+    if weights is None or len(groups) != weights.shape[1]:
         return None, None
-    rng = np.random.default_rng(seed)
-    n = len(groups)
-    sums = np.empty((resamples, groups.shape[1]))
-    for start in range(0, resamples, 100):  # bounded memory: 100 resamples at a time
-        picks = rng.integers(0, n, size=(min(100, resamples - start), n))
-        sums[start : start + len(picks)] = groups[picks].sum(axis=1)
+    sums = weights @ groups  # resamples × (before $, after $, Δ quality sum, Δ count)
     savings_ci = None
     if groups[:, 0].sum() > 0:
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -50,11 +50,35 @@ class RuleEntry(_Strict):
     name: str | None = None
 
 
+class SweepRange(_Strict):
+    """`t = { from = 0, to = 1, steps = 50 }`: evenly spaced values of a rule's parameter."""
+
+    start: float = Field(alias="from")
+    to: float
+    steps: int = Field(ge=2, le=1000)
+
+    def values(self) -> tuple[float, ...]:
+        step = (self.to - self.start) / (self.steps - 1)
+        return tuple(round(self.start + n * step, 12) for n in range(self.steps))
+
+
 class PolicyFile(_Strict):
     name: str | None = None
     default: str
     models: dict[str, ModelEntry] = Field(default_factory=dict)
     rules: list[RuleEntry] = Field(default_factory=list, max_length=MAX_RULES)
+    sweep: dict[str, SweepRange] = Field(default_factory=dict, max_length=1)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """The one rule of a policy with a parameter: `SCORE >= {t}` (or `>`), and its values."""
+
+    rule: int  # index into the policy's rules
+    parameter: str
+    score: str  # the SQL expression compared with the parameter
+    strict: bool  # `>` rather than `>=`
+    values: tuple[float, ...] | None  # from [sweep]; None: the command line gives them
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ class Policy:
     rules: tuple[Rule, ...]
     default: str
     models: Mapping[str, Candidate]
+    swept: Swept | None = None
 
     def targets(self) -> list[str]:
         """Each rule's target then the default's (the default is the last 'rule')."""
@@ -149,9 +174,53 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         for i, rule in enumerate(parsed.rules)
     )
     default = target(parsed.default, ("default",))
+    swept = _swept(path, lines, parsed)
     used = {t for t in [*(r.route_to for r in rules), default] if t != LOGGED}
     candidates = {c.name: c for c in by_name.values() if c.name in used or c in models.values()}
-    return Policy(parsed.name or path.stem, path, rules, default, candidates)
+    return Policy(parsed.name or path.stem, path, rules, default, candidates, swept)
+
+
+_PARAMETER = re.compile(r"\{([A-Za-z_]\w*)\}")
+_SWEPT_FORM = r"^\s*(?P<score>.+?)\s*(?P<op>>=|>)\s*\{{{name}\}}\s*$"
+_SWEEP_HINT = 'e.g. when = "complexity >= {t}" with [sweep] t = { from = 0, to = 1, steps = 50 }'
+
+
+def _swept(path: Path, lines: Sequence[str], parsed: PolicyFile) -> Swept | None:
+    """The rule with a `{parameter}`, checked: one such rule, of the form `SCORE >= {t}`."""
+    found = [(i, r) for i, r in enumerate(parsed.rules) if _PARAMETER.search(r.when)]
+    if not found:
+        if parsed.sweep:
+            name = next(iter(parsed.sweep))
+            raise BadInput(
+                f"{_where(path, lines, ('sweep',))}: sweep.{name}: no rule uses {{{name}}}",
+                _SWEEP_HINT,
+            )
+        return None
+    if len(found) > 1:
+        loc: tuple[str | int, ...] = ("rules", found[1][0], "when")
+        raise BadInput(
+            f"{_where(path, lines, loc)}: {_dotted(loc)}: only one rule may have a parameter",
+            _SWEEP_HINT,
+        )
+    i, rule = found[0]
+    loc = ("rules", i, "when")
+    name = _PARAMETER.findall(rule.when)[0]
+    form = re.match(_SWEPT_FORM.format(name=re.escape(name)), rule.when)
+    if form is None or _PARAMETER.search(form["score"]):
+        raise BadInput(
+            f"{_where(path, lines, loc)}: {_dotted(loc)}: a rule with a parameter must read "
+            f"`EXPRESSION >= {{{name}}}` (or >)",
+            _SWEEP_HINT,
+        )
+    if parsed.sweep and name not in parsed.sweep:
+        other = next(iter(parsed.sweep))
+        raise BadInput(
+            f"{_where(path, lines, ('sweep', other))}: sweep.{other}: the rule's parameter is "
+            f"{{{name}}}",
+            _SWEEP_HINT,
+        )
+    values = parsed.sweep[name].values() if name in parsed.sweep else None
+    return Swept(i, name, form["score"], form["op"] == ">", values)
 
 
 def _candidate(

@@ -1,10 +1,12 @@
-"""Replay the logged requests through routing policies: one pass in DuckDB, no per-row Python.
+"""Replay the logged requests through routing policies: two queries in DuckDB, no per-row Python.
 
 1. Every rule of every policy is checked (a filter over requests + derived columns that binds).
-2. One table holds, per request, a bit mask per policy (bit i: rule i's condition holds), the
-   recorded outcome of each candidate model, and (from `repricing`) its cost on each candidate.
-3. Per policy, one query routes each request to its first matching rule (else the default) and
-   sums cost and quality per rule and target model, and per bootstrap group.
+2. One streaming query computes, per request, a bit mask per policy (bit i: rule i's condition
+   holds), the recorded outcome of each candidate model and (from `repricing`) its exact cost on
+   each candidate, and sums them into *cells*: requests alike in every mask, logged model, task
+   type, bootstrap group and which values are unknown. A million requests make ~10^5 cells.
+3. One query routes the cells by every policy (first matching rule, else the default) and sums
+   cost and quality per (policy, rule, target model) and per (policy, bootstrap group).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from costlab.store import Store
 
 # Requests are dealt into this many groups (by a hash of their id) for the bootstrap.
 BOOT_GROUPS = 1000
-TABLE = "_replay"
+TABLE = "_replay_cells"
 NO_MODEL = "(no model)"
 _HINT = (
     "a rule's `when` is a SQL condition over the columns of requests and the derived columns "
@@ -50,6 +52,7 @@ class RuleTotals:
     delta_sum: float  # replayed minus logged quality, where both are known
     delta_known: int
     input_estimated: int  # requests whose input tokens under the target are an estimate
+    bucket: int = 0  # the `bucket` of materialise (a sweep's threshold bucket)
 
 
 @dataclass(frozen=True)
@@ -82,38 +85,88 @@ def candidates(policies: Sequence[Policy]) -> list[Candidate]:
 
 
 def materialise(
-    store: Store, catalogue: Catalogue, policies: Sequence[Policy], scope: Scope
+    store: Store,
+    catalogue: Catalogue,
+    policies: Sequence[Policy],
+    scope: Scope,
+    bucket: str = "0",
 ) -> list[Candidate]:
-    """Build the per-request table: rule masks, outcomes and costs per candidate."""
+    """Build the cells table: requests summed by masks, logged model, task type, group, nulls.
+
+    `bucket` is a SQL expression (an integer) that also keys the cells, e.g. a sweep's
+    threshold bucket; totals are then kept per bucket.
+    """
     models = candidates(policies)
     masks = [_mask_sql(policy, j) for j, policy in enumerate(policies)]
-    joins = "".join(
-        f" LEFT JOIN {outcomes.VIEW} o{k} ON o{k}.request_id = r.request_id AND o{k}.model = ?"
-        for k in range(len(models))
-    )
-    picks = "".join(
-        f", o{k}.score AS q_{k}, o{k}.output_tokens AS out_{k}" for k in range(len(models))
-    )
     where, params = scope.sql()
-    store.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {TABLE} AS
-        SELECT r.*, ol.score AS q_logged{picks}
+    params = list(params)
+    scope_sql = where
+    for n in range(len(params)):  # the scope's own `?` (its dates) come before its --where text
+        scope_sql = scope_sql.replace("?", f"${n + 1}", 1)
+    names = []
+    for m in models:
+        params.append(m.name)
+        names.append(f"${len(params)}")
+    picks = "".join(
+        f", max(score) FILTER (WHERE model = {n}) AS q_{k}"
+        f", max(output_tokens) FILTER (WHERE model = {n}) AS out_{k}"
+        for k, n in enumerate(names)
+    )
+    per_model = (
+        f"SELECT request_id{picks} FROM {outcomes.VIEW} "
+        f"WHERE model IN ({', '.join(names)}) GROUP BY request_id"
+        if models
+        else f"SELECT NULL::VARCHAR AS request_id FROM {outcomes.VIEW} LIMIT 0"
+    )
+    # task_type is a few regular expressions per prompt: only computed when a profile needs it
+    profiles = any(c.quality for p in policies for c in p.models.values())
+    task = "task_type" if profiles else "NULL::VARCHAR AS task_type"
+    answers = "".join(f", o.q_{k}, o.out_{k}" for k in range(len(models)))
+    relation = f"""
+        SELECT r.*, ol.score AS q_logged{answers}
         FROM (
-            SELECT row_number() OVER () - 1 AS row_key, request_id, model AS logged_model, ts,
-                batch, cost_usd, task_type, input_tokens, uncached_input_tokens,
-                cached_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-                output_tokens, reasoning_tokens,
-                hash(request_id) % {BOOT_GROUPS} AS boot_group
+            SELECT request_id, model AS logged_model, ts, batch, cost_usd, {task},
+                input_tokens, uncached_input_tokens, cached_input_tokens,
+                cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens,
+                hash(request_id) % {BOOT_GROUPS} AS boot_group, ({bucket})::INTEGER AS bucket
                 {"".join(", " + m for m in masks)}
-            FROM {derived.VIEW}{where}
+            FROM {derived.VIEW}{scope_sql}
         ) r
         LEFT JOIN {outcomes.VIEW} ol ON ol.request_id = r.request_id
-            AND ol.model = r.logged_model{joins}
-        """,
-        [*params, *(m.name for m in models)],
-    )
-    repricing.price(store, catalogue, models, TABLE)
+            AND ol.model = r.logged_model
+        LEFT JOIN ({per_model}) o ON o.request_id = r.request_id
+    """
+    # which values are unknown, packed as bits: a cell's values are all known, or none is
+    unknown = ["cost_usd", "q_logged"] + [f"{v}_{k}" for k in range(len(models)) for v in "cq"]
+    flags = [
+        " | ".join(f"(({v} IS NULL)::BIGINT << {b})" for b, v in enumerate(unknown[n : n + 62]))
+        + f" AS unknown_{n // 62}"
+        for n in range(0, len(unknown), 62)
+    ]
+    keys = [f"m_{j}" for j in range(len(policies))] + [
+        "logged_model",
+        "task_type",
+        "boot_group",
+        "bucket",
+        *(f.rsplit(" AS ", 1)[1] for f in flags),
+    ]
+    sums = ["count(*) AS requests", "sum(cost_usd) AS cost_usd", "sum(q_logged) AS q_logged"]
+    for k in range(len(models)):  # e_K depends on the logged model only
+        sums += [f"sum(c_{k}) AS c_{k}", f"sum(q_{k}) AS q_{k}", f"bool_and(e_{k}) AS e_{k}"]
+    repricing.register(store, catalogue, models)
+    try:
+        priced = repricing.priced(catalogue, models, relation, params)
+        store.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {TABLE} AS
+            SELECT {", ".join(keys)}, {", ".join(sums)}
+            FROM (SELECT *, {", ".join(flags)} FROM ({priced.sql}))
+            GROUP BY {", ".join(keys)}
+            """,
+            priced.params,
+        )
+    finally:
+        repricing.unregister(store)
     return models
 
 
@@ -126,68 +179,123 @@ def _mask_sql(policy: Policy, j: int) -> str:
     return f"({bits}) AS m_{j}"
 
 
-def replay_policy(store: Store, policy: Policy, j: int, models: Sequence[Candidate]) -> Replayed:
-    """Route the materialised requests by policy `j`; totals per rule and model, and groups."""
+def replay_all(
+    store: Store, policies: Sequence[Policy], models: Sequence[Candidate]
+) -> list[Replayed]:
+    """Route the cells by every policy in one query; totals per rule and model, and groups.
+
+    Each cell yields one row per policy (an unnested list): its rule, routed model, the sums of
+    cost and quality there; one aggregation adds them per (policy, rule, model) and per
+    (policy, bootstrap group). Within a cell every value is known, or none is.
+    """
     import numpy as np
 
+    if not policies:
+        return []
     index = {m.name: k for k, m in enumerate(models)}
-    sql, params = _policy_sql(policy, j, index, models)
-    rows = store.rows(sql, params)
-    totals, groups = [], []
-    for row in rows:
+    rules, fields, params = [], [], []
+    for j, policy in enumerate(policies):
+        rule_sql = " ".join(
+            f"WHEN m_{j} & {1 << i} <> 0 THEN {i}" for i in range(len(policy.rules))
+        )
+        rules.append(f"CASE {rule_sql} ELSE {len(policy.rules)} END" if rule_sql else "0")
+        text, values = _policy_struct(policy, j, index, models)
+        fields.append(text)
+        params += values
+    sql = f"""
+    WITH t AS (SELECT *{"".join(f", {r} AS rule_{j}" for j, r in enumerate(rules))} FROM {TABLE}),
+    u AS (SELECT unnest([{", ".join(fields)}], recursive := true) FROM t),
+    v AS (
+        SELECT *, coalesce(q_exact, q_profile * n) AS q_after,
+            before_usd IS NOT NULL AND after_usd IS NOT NULL AS priced
+        FROM u
+    )
+    SELECT grouping(rule, routed_model) > 0 AS is_group, policy, rule, routed_model, boot_group,
+        sum(before_usd) FILTER (WHERE priced), sum(after_usd) FILTER (WHERE priced),
+        sum(q_after - q_before), sum(n) FILTER (WHERE q_after - q_before IS NOT NULL),
+        sum(n), coalesce(sum(n) FILTER (WHERE NOT priced), 0),
+        sum(q_after), sum(n) FILTER (WHERE q_after IS NOT NULL),
+        sum(n) FILTER (WHERE q_exact IS NOT NULL),
+        sum(n) FILTER (WHERE q_exact IS NULL AND q_profile IS NOT NULL),
+        sum(q_before), sum(n) FILTER (WHERE q_before IS NOT NULL),
+        sum(n) FILTER (WHERE input_estimated), bucket
+    FROM v
+    GROUP BY GROUPING SETS ((policy, rule, routed_model, bucket), (policy, boot_group))
+    """
+    totals: list[list[RuleTotals]] = [[] for _ in policies]
+    groups: list[list[list[float]]] = [[] for _ in policies]
+    for row in store.rows(sql, params):
+        j = int(row[1])
         if row[0]:  # a bootstrap group row (grouping sets)
-            groups.append([float(row[3] or 0), float(row[4] or 0), row[5] or 0.0, row[6] or 0])
+            groups[j].append(
+                [row[4], float(row[5] or 0), float(row[6] or 0), row[7] or 0.0, row[8] or 0]
+            )
             continue
-        totals.append(
+        totals[j].append(
             RuleTotals(
-                rule=int(row[1]),
-                model=row[2] or NO_MODEL,
-                requests=int(row[7]),
-                unpriced=int(row[8]),
-                before_usd=row[9] or Decimal(0),
-                after_usd=row[10] or Decimal(0),
+                rule=int(row[2]),
+                model=row[3] or NO_MODEL,
+                requests=int(row[9]),
+                unpriced=int(row[10] or 0),
+                before_usd=row[5] or Decimal(0),
+                after_usd=row[6] or Decimal(0),
                 quality_sum=float(row[11] or 0),
-                quality_known=int(row[12]),
-                quality_exact=int(row[13]),
-                quality_estimated=int(row[14]),
+                quality_known=int(row[12] or 0),
+                quality_exact=int(row[13] or 0),
+                quality_estimated=int(row[14] or 0),
                 before_quality_sum=float(row[15] or 0),
-                before_quality_known=int(row[16]),
-                delta_sum=float(row[5] or 0),
-                delta_known=int(row[6]),
-                input_estimated=int(row[17]),
+                before_quality_known=int(row[16] or 0),
+                delta_sum=float(row[7] or 0),
+                delta_known=int(row[8] or 0),
+                input_estimated=int(row[17] or 0),
+                bucket=int(row[18] or 0),
             )
         )
-    count = len(policy.rules)
-    matched_row = store.row(
-        "SELECT " + ", ".join(f"sum((m_{j} >> {i}) & 1)" for i in range(count)) + f" FROM {TABLE}"
-        if count
-        else "SELECT 1"
-    )
-    matched = [int(v or 0) for v in matched_row or ()] if count else []
-    return Replayed(policy, totals, matched, np.array(groups, dtype=np.float64).reshape(-1, 4))
+    matched = _matched(store, policies)
+    return [
+        Replayed(p, totals[j], matched[j], _by_group(np, groups[j])) for j, p in enumerate(policies)
+    ]
 
 
-def _policy_sql(
+def _by_group(np: Any, rows: list[list[float]]) -> Any:
+    """The group sums in the order of the group numbers (the same for every policy)."""
+    table = np.array(sorted(rows), dtype=np.float64).reshape(-1, 5)
+    return table[:, 1:]
+
+
+def _matched(store: Store, policies: Sequence[Policy]) -> list[list[int]]:
+    """Per policy, per rule: the requests its condition holds for (before first match wins)."""
+    sums = [
+        f"sum(((m_{j} >> {i}) & 1) * requests)"
+        for j, p in enumerate(policies)
+        for i in range(len(p.rules))
+    ]
+    row = store.row(f"SELECT {', '.join(sums)} FROM {TABLE}") if sums else ()
+    values = iter([int(v or 0) for v in row or ()])
+    return [[next(values) for _ in p.rules] for p in policies]
+
+
+def _policy_struct(
     policy: Policy, j: int, index: dict[str, int], models: Sequence[Candidate]
 ) -> tuple[str, list[Any]]:
-    """The query that routes by policy `j`, with its bound values (profiles, model names)."""
+    """Policy `j`'s row of a cell as a struct literal over `rule_j`, with its bound values.
+
+    Money and exact quality are the cell's sums; `q_profile` is a mean (the declared profile).
+    """
     targets = policy.targets()
     params: list[Any] = []
 
     def per_rule(pick: Any) -> str:
-        branches = []
-        for i, target in enumerate(targets):
-            branches.append(f"WHEN {i} THEN {pick(target)}")
-        return "CASE rule " + " ".join(branches) + " END"
+        branches = [f"WHEN {i} THEN {pick(target)}" for i, target in enumerate(targets)]
+        return f"CASE rule_{j} " + " ".join(branches) + " END"
 
     def profile(candidate: Candidate | None) -> str:
         if candidate is None or not candidate.quality:
             return "NULL::DOUBLE"
         parts = []
         for task in derived.TASK_TYPES:
-            value = candidate.profile(task)
-            parts.append(f"WHEN '{task}' THEN ?::DOUBLE")
-            params.append(value)
+            parts.append(f"WHEN '{task}' THEN ?::DOUBLE")  # a mean: × requests below
+            params.append(candidate.profile(task))
         return "CASE task_type " + " ".join(parts) + " END"
 
     def logged_profile() -> str:
@@ -200,52 +308,35 @@ def _policy_sql(
             parts.append(f"WHEN ? THEN {profile(c)}")
         return "CASE logged_model " + " ".join(parts) + " END"
 
-    rule_sql = " ".join(f"WHEN m_{j} & {1 << i} <> 0 THEN {i}" for i in range(len(policy.rules)))
-    rule_expr = f"CASE {rule_sql} ELSE {len(policy.rules)} END" if rule_sql else "0"
-
     def model_of(target: str) -> str:
         if target == LOGGED:
             return "logged_model"
         params.append(target)
-        return "?"
+        return "?::VARCHAR"
 
+    by_name = {m.name: m for m in models} | dict(policy.models)
     routed = per_rule(model_of)
     after = per_rule(lambda t: "cost_usd" if t == LOGGED else f"c_{index[t]}")
     exact = per_rule(lambda t: "q_logged" if t == LOGGED else f"q_{index[t]}")
-    estimated = per_rule(lambda t: "false" if t == LOGGED else f"e_{index[t]}")
-    by_name = {m.name: m for m in models} | dict(policy.models)
     prof = per_rule(lambda t: logged_profile() if t == LOGGED else profile(by_name.get(t)))
-    before_q = f"coalesce(q_logged, {logged_profile()})"
-    sql = f"""
-    WITH t AS (SELECT *, {rule_expr} AS rule FROM {TABLE}),
-    u AS (
-        SELECT rule, boot_group, cost_usd AS before_usd, {routed} AS routed_model,
-            {after} AS after_usd, {exact} AS q_exact, {prof} AS q_profile,
-            {estimated} AS input_estimated, {before_q} AS q_before
-        FROM t
-    ),
-    v AS (
-        SELECT *, coalesce(q_exact, q_profile) AS q_after,
-            before_usd IS NOT NULL AND after_usd IS NOT NULL AS priced
-        FROM u
+    estimated = per_rule(lambda t: "false" if t == LOGGED else f"e_{index[t]}")
+    before_q = f"coalesce(q_logged, {logged_profile()} * requests)"
+    struct = (
+        f"{{'policy': {j}, 'rule': rule_{j}, 'routed_model': {routed}, 'n': requests, "
+        "'boot_group': boot_group, 'bucket': bucket, 'before_usd': cost_usd::DECIMAL(38, 18), "
+        f"'after_usd': ({after})::DECIMAL(38, 18), 'q_exact': ({exact})::DOUBLE, "
+        f"'q_profile': ({prof})::DOUBLE, 'input_estimated': ({estimated})::BOOLEAN, "
+        f"'q_before': ({before_q})::DOUBLE}}"
     )
-    SELECT grouping(rule, routed_model) > 0 AS is_group, rule, routed_model,
-        sum(before_usd) FILTER (WHERE priced), sum(after_usd) FILTER (WHERE priced),
-        sum(q_after - q_before), count(q_after - q_before),
-        count(*), count(*) FILTER (WHERE NOT priced),
-        sum(before_usd) FILTER (WHERE priced), sum(after_usd) FILTER (WHERE priced),
-        sum(q_after), count(q_after), count(q_exact),
-        count(*) FILTER (WHERE q_exact IS NULL AND q_profile IS NOT NULL),
-        sum(q_before), count(q_before), count(*) FILTER (WHERE input_estimated)
-    FROM v
-    GROUP BY GROUPING SETS ((rule, routed_model), (boot_group))
-    """
-    return sql, params
+    return struct, params
 
 
 def logged_totals(store: Store) -> tuple[int, Decimal, int]:
     """Requests replayed, their logged cost, and how many have no logged cost."""
-    row = store.row(f"SELECT count(*), sum(cost_usd), count(*) - count(cost_usd) FROM {TABLE}")
+    row = store.row(
+        f"SELECT sum(requests), sum(cost_usd), sum(requests) FILTER (WHERE cost_usd IS NULL) "
+        f"FROM {TABLE}"
+    )
     if row is None:
         return 0, Decimal(0), 0
-    return int(row[0]), row[1] or Decimal(0), int(row[2])
+    return int(row[0] or 0), row[1] or Decimal(0), int(row[2] or 0)

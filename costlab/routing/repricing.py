@@ -9,8 +9,12 @@ Output tokens: the candidate's own answer length from outcomes when recorded, el
 response's length under the target's tokenizer (the same ratio). Cache reads and writes carry
 over only when the target is of the logged model's provider (the same prompt cache); otherwise
 they are billed as uncached input. Batch requests stay batch: priced at the target's batch rate
-where it has one, else at its standard rate (the catalogue's own fallback, noted by it).
-Prices, dates and long-context tiers come from the catalogue through `costs.cost_sql`.
+where it has one, else at its standard rate (the catalogue's own fallback).
+
+One streaming pass, no per-row lookup: every candidate adds a few columns to each request (its
+token counts, the number of its price point in force, then the cost), and the point's prices
+come from a table of a few rows per candidate. The point in force and the arithmetic are those
+of `costs.cost_sql` (tests/test_routing_repricing.py checks that both give the same cost).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from costlab import costs, prices
+from costlab import prices
 from costlab.routing.policy import Candidate
 from costlab.store import Store
 
@@ -38,6 +42,9 @@ TOKENIZERS: tuple[tuple[str, str, float], ...] = (
     (r"qwen", "qwen", 1.05),
 )
 UNKNOWN_RATIO = 1.0
+POINTS = "_candidate_points"
+SOURCES = "_routing_sources"
+_BUCKETS = ("uncached", "cached", "write_5m", "write_1h", "output", "reasoning")
 
 
 def tokenizer(model: str) -> tuple[str | None, float]:
@@ -49,73 +56,113 @@ def tokenizer(model: str) -> tuple[str | None, float]:
     return None, UNKNOWN_RATIO
 
 
-def price(
-    store: Store, catalogue: prices.Catalogue, candidates: Sequence[Candidate], relation: str
-) -> None:
-    """Add each request's cost (`c_K`) and input-estimate flag (`e_K`) per candidate to `relation`.
+@dataclasses.dataclass(frozen=True)
+class Priced:
+    """A SELECT that adds `c_K` (cost) and `e_K` (input estimated) per candidate to a relation."""
 
-    `relation` has row_key, logged_model, ts, batch, the token buckets, cost_usd and the
-    candidates' outcome answer lengths `out_K`; it is replaced by a table with the new columns.
+    sql: str
+    params: list[Any]
+
+
+def register(store: Store, catalogue: prices.Catalogue, candidates: Sequence[Candidate]) -> None:
+    """Register the small tables the pricing SELECT joins: price points, and per logged model
+    and candidate the token factor and whether the tokenizer and the prompt cache are shared."""
+    import pyarrow as pa
+
+    points = []
+    for k, candidate in enumerate(candidates):
+        points += [dataclasses.replace(p, model=f"#{k}") for p in _points(catalogue, candidate)]
+    table = prices.points_arrow(points)
+    store.register(POINTS, table.append_column("no", pa.array(range(len(points)), pa.int64())))
+    logged = [r[0] for r in store.rows("SELECT DISTINCT model FROM requests") if r[0] is not None]
+    columns: dict[str, Any] = {"model": pa.array(logged, pa.string())}
+    sources = [(tokenizer(m), catalogue.resolve(m).provider) for m in logged]
+    for k, candidate in enumerate(candidates):
+        (family, ratio), provider = tokenizer(candidate.price_as), _provider(catalogue, candidate)
+        same = [f is not None and f == family for (f, _), _ in sources]
+        columns[f"factor_{k}"] = pa.array(
+            [1.0 if s else ratio / r for s, ((_, r), _) in zip(same, sources, strict=True)],
+            pa.float64(),
+        )
+        columns[f"same_family_{k}"] = pa.array(same, pa.bool_())
+        columns[f"same_cache_{k}"] = pa.array(
+            [p is not None and p == provider for _, p in sources], pa.bool_()
+        )
+    store.register(SOURCES, pa.table(columns))
+
+
+def _provider(catalogue: prices.Catalogue, candidate: Candidate) -> str | None:
+    return catalogue.resolve(candidate.price_as).provider
+
+
+def unregister(store: Store) -> None:
+    store.unregister(POINTS)
+    store.unregister(SOURCES)
+
+
+def priced(
+    catalogue: prices.Catalogue, candidates: Sequence[Candidate], relation: str, params: list[Any]
+) -> Priced:
+    """A SELECT of `relation`'s columns plus each candidate's cost and input-estimate flag.
+
+    `relation` (a subquery) has logged_model, ts, batch, the token buckets, cost_usd and the
+    candidates' outcome answer lengths `out_K`; its own values are bound in `params` ($N).
+    Needs `register` first.
     """
-    logged = [r[0] for r in store.rows(f"SELECT DISTINCT logged_model FROM {relation}")]
-    _register_sources(store, catalogue, [m for m in logged if m is not None])
-    count = max(1, len(candidates))
-    params: list[object] = []
+    params = list(params)
 
     def bind(value: object) -> str:
         params.append(value)
         return f"${len(params)}"
 
-    points: list[prices.PricePoint] = []
-    selects, wide = [], []
+    tokens, chosen, costs, joins = [], [], [], []
+    first = 0
     for k, candidate in enumerate(candidates):
         own = _points(catalogue, candidate)
-        first = len(points)
-        points += [dataclasses.replace(p, model=f"#{k}") for p in own]
-        family, ratio = tokenizer(candidate.price_as)
-        f, r = bind(family), bind(ratio)
-        pv = bind(catalogue.resolve(candidate.price_as).provider)
-        chain = " ".join(f"WHEN {_in_force(p, bind)} THEN {first + i}" for i, p in enumerate(own))
-        calls = _CALLS_SQL.format(relation=relation, count=count, k=k, f=f, r=r, p=pv)
-        selects.append(f"SELECT *, CASE {chain or 'WHEN false THEN 0'} END AS point_no "
-                       f"FROM ({calls})")  # fmt: skip
+        # a request with no logged model: its tokens are taken as cl100k tokens
+        tokens.append(_TOKENS_SQL.format(k=k, ratio=repr(float(tokenizer(candidate.price_as)[1]))))
+        chain = " ".join(
+            f"WHEN {_in_force(point, k, bind)} THEN {first + i}" for i, point in enumerate(own)
+        )
+        first += len(own)
+        chosen.append(f"CASE {chain or 'WHEN false THEN 0'} END AS pt_{k}")
         name = bind(candidate.name)
-        wide.append(
-            f"CASE WHEN r.logged_model = {name} THEN r.cost_usd ELSE c.c_{k} END AS c_{k}, "
-            f"NOT (coalesce(r.logged_model = {name}, false) OR coalesce(s.family = {f}, false)) "
-            f"AS e_{k}"
+        costs.append(
+            f"CASE WHEN t.logged_model = {name} THEN t.cost_usd ELSE {_cost(k)} END AS c_{k}, "
+            f"NOT (coalesce(t.logged_model = {name}, false) OR coalesce(t.same_family_{k}, false))"
+            f" AS e_{k}"
         )
-    store.register("_candidate_points", _numbered(points))
-    pivot = ", ".join(
-        f"max(computed_cost_usd) FILTER (WHERE row_key % {count} = {k}) AS c_{k}"
-        for k in range(len(candidates))
+        joins.append(f" LEFT JOIN {POINTS} p{k} ON p{k}.no = t.pt_{k}")
+    drop = [f"{b}_{k}" for k in range(len(candidates)) for b in _BUCKETS]
+    drop += [f"pt_{k}, same_family_{k}" for k in range(len(candidates))]
+    sql = f"""
+    SELECT t.*{" EXCLUDE (" + ", ".join(drop) + ")" if drop else ""}
+        {"".join(", " + c for c in costs)}
+    FROM (
+        SELECT *{"".join(", " + c for c in chosen)}
+        FROM (
+            SELECT r.*{"".join(f", s.same_family_{k}" for k in range(len(candidates)))}
+                {"".join(", " + t for t in tokens)}
+            FROM ({relation}) r LEFT JOIN {SOURCES} s ON s.model = r.logged_model
+        )
+    ) t{"".join(joins)}
+    """
+    return Priced(sql, params)
+
+
+def _cost(k: int) -> str:
+    """The exact cost of a call on candidate k at its point in force (as `costs.cost_sql`)."""
+    p = f"p{k}"
+    n = {b: f"t.{b}_{k}" for b in _BUCKETS}
+    return (
+        f"CAST({n['uncached']} * {p}.input"
+        f" + {n['cached']} * coalesce({p}.cache_read, {p}.input)"
+        f" + {n['write_5m']} * coalesce({p}.cache_write_5m, {p}.input)"
+        f" + {n['write_1h']} * coalesce({p}.cache_write_1h, {p}.cache_write_5m, {p}.input)"
+        f" + CASE WHEN {n['output']} = 0 THEN 0 WHEN {p}.reasoning IS NULL"
+        f" THEN {n['output']} * {p}.output ELSE greatest({n['output']} - {n['reasoning']}, 0)"
+        f" * {p}.output + {n['reasoning']} * {p}.reasoning END AS DECIMAL(38, 18))"
     )
-    calls = " UNION ALL ".join(selects) or "SELECT 0 AS row_key, 0 AS point_no LIMIT 0"
-    cost = costs.cost_sql("_candidate_calls", "_candidate_points", "_candidate_chosen")
-    try:
-        store.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _candidate_wide AS
-            WITH _candidate_calls AS ({calls}),
-            _candidate_chosen AS (
-                SELECT k.row_key, pt.* FROM _candidate_calls k
-                JOIN _candidate_points pt ON pt.no = k.point_no
-            ),
-            costs AS (
-                SELECT row_key // {count} AS row_key{", " + pivot if pivot else ""}
-                FROM ({cost}) GROUP BY row_key // {count}
-            )
-            SELECT r.*{"".join(", " + w for w in wide)}
-            FROM {relation} r LEFT JOIN costs c USING (row_key)
-            LEFT JOIN _routing_sources s ON s.model = r.logged_model
-            """,
-            params,
-        )
-        store.execute(f"DROP TABLE {relation}")
-        store.execute(f"ALTER TABLE _candidate_wide RENAME TO {relation}")
-    finally:
-        store.unregister("_candidate_points")
-        store.unregister("_routing_sources")
 
 
 def _points(catalogue: prices.Catalogue, candidate: Candidate) -> list[prices.PricePoint]:
@@ -128,70 +175,37 @@ def _points(catalogue: prices.Catalogue, candidate: Candidate) -> list[prices.Pr
     return sorted(own, key=lambda p: (p.since, p.batch, p.above_tokens), reverse=True)
 
 
-def _in_force(point: prices.PricePoint, bind: Callable[[object], str]) -> str:
+def _in_force(point: prices.PricePoint, k: int, bind: Callable[[object], str]) -> str:
     """The condition for `point` to be in force for a call (the rule of `costs.cost_sql`)."""
     parts = ["true"]
     if point.since > prices.CATALOGUE_SINCE:
         parts.append(f"(ts IS NULL OR {bind(point.since)} <= CAST(ts AS DATE))")
     if point.above_tokens:
         parts.append(
-            f"{bind(point.above_tokens)} < uncached_input_tokens + cached_input_tokens"
-            " + cache_write_5m_tokens + cache_write_1h_tokens"
+            f"{bind(point.above_tokens)} < uncached_{k} + cached_{k} + write_5m_{k} + write_1h_{k}"
         )
     if point.batch:
         parts.append("coalesce(batch, false)")
     return " AND ".join(parts)
 
 
-def _numbered(points: list[prices.PricePoint]) -> Any:
-    import pyarrow as pa
-
-    table = prices.points_arrow(points)
-    return table.append_column("no", pa.array(range(len(points)), pa.int64()))
-
-
-def _register_sources(store: Store, catalogue: prices.Catalogue, models: list[str]) -> None:
-    import pyarrow as pa
-
-    found = [tokenizer(m) for m in models]
-    store.register(
-        "_routing_sources",
-        pa.table(
-            {
-                "model": pa.array(models, pa.string()),
-                "family": pa.array([f for f, _ in found], pa.string()),
-                "ratio": pa.array([r for _, r in found], pa.float64()),
-                "provider": pa.array([catalogue.resolve(m).provider for m in models], pa.string()),
-            }
-        ),
-    )
-
-
-# One candidate's calls: the logged requests with token counts under the candidate's tokenizer.
-# Parameters $f, $r, $p: the candidate's tokenizer family, its ratio, its provider.
-_CALLS_SQL = """
-SELECT r.row_key * {count} + {k} AS row_key, '#{k}' AS model, r.ts, r.batch,
-    r.logged_model, r.cost_usd,
-    CAST(round(CASE WHEN same_cache THEN coalesce(r.uncached_input_tokens, 0)
-                    ELSE coalesce(r.input_tokens, 0) END * factor) AS BIGINT)
-        AS uncached_input_tokens,
-    CAST(round(CASE WHEN same_cache THEN coalesce(r.cached_input_tokens, 0) ELSE 0 END * factor)
-         AS BIGINT) AS cached_input_tokens,
-    CAST(round(CASE WHEN same_cache THEN coalesce(r.cache_write_5m_tokens, 0) ELSE 0 END * factor)
-         AS BIGINT) AS cache_write_5m_tokens,
-    CAST(round(CASE WHEN same_cache THEN coalesce(r.cache_write_1h_tokens, 0) ELSE 0 END * factor)
-         AS BIGINT) AS cache_write_1h_tokens,
-    coalesce(r.out_{k}, CAST(round(coalesce(r.output_tokens, 0) * factor) AS BIGINT))
-        AS output_tokens,
+# One candidate's token counts: the logged buckets × the factor from the logged model's
+# tokenizer to the candidate's (1 within a family); cache buckets carry over only within a
+# provider. `out_K` is the candidate's recorded answer length.
+_TOKENS_SQL = """
+    CAST(round(CASE WHEN coalesce(s.same_cache_{k}, false)
+                    THEN coalesce(r.uncached_input_tokens, 0) ELSE coalesce(r.input_tokens, 0) END
+               * coalesce(s.factor_{k}, {ratio})) AS BIGINT) AS uncached_{k},
+    CAST(round(CASE WHEN s.same_cache_{k} THEN coalesce(r.cached_input_tokens, 0) ELSE 0 END
+               * coalesce(s.factor_{k}, {ratio})) AS BIGINT) AS cached_{k},
+    CAST(round(CASE WHEN s.same_cache_{k} THEN coalesce(r.cache_write_5m_tokens, 0) ELSE 0 END
+               * coalesce(s.factor_{k}, {ratio})) AS BIGINT) AS write_5m_{k},
+    CAST(round(CASE WHEN s.same_cache_{k} THEN coalesce(r.cache_write_1h_tokens, 0) ELSE 0 END
+               * coalesce(s.factor_{k}, {ratio})) AS BIGINT) AS write_1h_{k},
+    coalesce(r.out_{k}, CAST(round(coalesce(r.output_tokens, 0) * coalesce(s.factor_{k}, {ratio}))
+                             AS BIGINT)) AS output_{k},
     CASE WHEN r.out_{k} IS NULL
-         THEN CAST(round(coalesce(r.reasoning_tokens, 0) * factor) AS BIGINT) ELSE 0 END
-        AS reasoning_tokens,
-    same_family
-FROM (
-    SELECT r.*,
-        coalesce(s.family = {f}, false) AS same_family,
-        CASE WHEN s.family = {f} THEN 1.0 ELSE {r} / coalesce(s.ratio, 1.0) END AS factor,
-        coalesce(s.provider = {p}, false) AS same_cache
-    FROM {relation} r LEFT JOIN _routing_sources s ON s.model = r.logged_model
-) r
+         THEN CAST(round(coalesce(r.reasoning_tokens, 0) * coalesce(s.factor_{k}, {ratio}))
+                   AS BIGINT)
+         ELSE 0 END AS reasoning_{k}
 """
