@@ -1,9 +1,14 @@
-"""Policy files: candidate models and an ordered list of SQL rules, validated strictly.
+"""Policy files: candidate models and how requests are routed among them, validated strictly.
 
-A policy file is TOML. Rules are tried in order; the first whose `when` holds takes the request,
-and requests no rule takes go to `default`. A target is a model of `[models]`, any model of the
-price catalogue, or `logged` (keep the model the request was logged with). Every error names the
-file, the line and the field.
+A policy file is TOML, of one `kind`:
+- `rules` (the default): rules are tried in order; the first whose `when` holds takes the
+  request, and requests no rule takes go to `default`. A target is a model of `[models]`, any
+  model of the price catalogue, or `logged` (keep the model the request was logged with).
+- `cost_aware`: per request, the cheapest of `[models]` whose declared quality for the request's
+  task type is at least `min_quality` (and whose `latency_ms` is at most `max_latency_ms`).
+- `quality_aware`: the `cheap` model answers, a `validator` checks the answer, and failures are
+  escalated to `strong`, at `escalation_rate` or as the outcomes say (`escalation = "outcomes"`).
+Every error names the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,7 +70,16 @@ class SweepRange(_Strict):
 
 class PolicyFile(_Strict):
     name: str | None = None
-    default: str
+    kind: Literal["rules", "cost_aware", "quality_aware"] = "rules"
+    default: str | None = None
+    min_quality: float | None = Field(default=None, allow_inf_nan=False)  # cost_aware
+    max_latency_ms: float | None = Field(default=None, ge=0)
+    cheap: str | None = None  # quality_aware
+    strong: str | None = None
+    validator: str | None = None
+    escalation_rate: Decimal | None = Field(default=None, ge=0, le=1)
+    escalation: Literal["outcomes"] | None = None
+    pass_score: float | None = Field(default=None, allow_inf_nan=False)
     models: dict[str, ModelEntry] = Field(default_factory=dict)
     rules: list[RuleEntry] = Field(default_factory=list, max_length=MAX_RULES)
     sweep: dict[str, SweepRange] = Field(default_factory=dict, max_length=1)
@@ -106,6 +121,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CostAware:
+    """Cheapest model whose declared quality for the task type is at least `min_quality`."""
+
+    min_quality: float
+    max_latency_ms: float | None
+    order: tuple[str, ...]  # the candidates as declared
+
+
+@dataclass(frozen=True)
+class QualityAware:
+    """Cheap model, a validator call, escalation to the strong model on failure."""
+
+    cheap: str
+    strong: str
+    validator: str
+    escalation_rate: Decimal | None  # None: from the outcomes, below pass_score
+    pass_score: float | None
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy: rules in order, the default target, its candidate models."""
 
@@ -115,10 +150,24 @@ class Policy:
     default: str
     models: Mapping[str, Candidate]
     swept: Swept | None = None
+    router: CostAware | QualityAware | None = None  # None: kind = "rules"
 
     def targets(self) -> list[str]:
-        """Each rule's target then the default's (the default is the last 'rule')."""
+        """The model of each route: each rule's then the default's (the last 'rule')."""
+        if isinstance(self.router, CostAware):
+            return list(self.router.order)
+        if isinstance(self.router, QualityAware):
+            # passed validation, escalated, escalated at the expected rate (no outcome)
+            return [self.router.cheap, self.router.strong, self.router.strong]
         return [r.route_to for r in self.rules] + [self.default]
+
+    def route_names(self) -> list[str]:
+        """A name per route, in the order of `targets`."""
+        if isinstance(self.router, CostAware):
+            return [f"cheapest qualified: {m}" for m in self.router.order]
+        if isinstance(self.router, QualityAware):
+            return ["passed validation", "escalated", "escalated at the expected rate"]
+        return [r.name for r in self.rules] + ["default"]
 
 
 def load(path: Path, catalogue: Catalogue) -> Policy:
@@ -141,6 +190,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         raise BadInput(
             f"{_where(path, lines, loc)}: {dotted.replace('.[', '[')}: {first['msg']}", _HINT
         ) from None
+    _check_kind(path, lines, data, parsed)
     models = {
         name: _candidate(path, lines, name, entry, catalogue)
         for name, entry in parsed.models.items()
@@ -173,11 +223,82 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         )
         for i, rule in enumerate(parsed.rules)
     )
+    name = parsed.name or path.stem
+    if parsed.kind == "cost_aware":
+        order = tuple(c.name for c in models.values())
+        assert parsed.min_quality is not None  # _check_kind
+        router = CostAware(parsed.min_quality, parsed.max_latency_ms, order)
+        return Policy(name, path, (), order[0], models, None, router)
+    if parsed.kind == "quality_aware":
+        roles = {r: getattr(parsed, r) for r in ("cheap", "strong", "validator")}
+        named = {r: target(m, (r,)) for r, m in roles.items()}
+        if LOGGED in named.values():
+            raise BadInput(f"{path}: a quality_aware policy names models, not `logged`", _HINT)
+        chosen = {c.name: c for c in by_name.values() if c.name in named.values()}
+        qa = QualityAware(
+            named["cheap"], named["strong"], named["validator"], parsed.escalation_rate,
+            parsed.pass_score,
+        )  # fmt: skip
+        return Policy(name, path, (), named["cheap"], chosen, None, qa)
+    assert parsed.default is not None  # _check_kind
     default = target(parsed.default, ("default",))
     swept = _swept(path, lines, parsed)
     used = {t for t in [*(r.route_to for r in rules), default] if t != LOGGED}
     candidates = {c.name: c for c in by_name.values() if c.name in used or c in models.values()}
-    return Policy(parsed.name or path.stem, path, rules, default, candidates, swept)
+    return Policy(name, path, rules, default, candidates, swept)
+
+
+# The fields each kind needs, and those it allows beside them and the common ones.
+_COMMON = {"name", "kind", "models"}
+_NEEDS = {
+    "rules": {"default"},
+    "cost_aware": {"min_quality"},
+    "quality_aware": {"cheap", "strong", "validator"},
+}
+_ALLOWS = {
+    "rules": {"rules", "sweep"},
+    "cost_aware": {"max_latency_ms"},
+    "quality_aware": {"escalation_rate", "escalation", "pass_score"},
+}
+
+
+def _check_kind(
+    path: Path, lines: Sequence[str], data: dict[str, object], parsed: PolicyFile
+) -> None:
+    """The fields given are those of the policy's kind; cost_aware models declare quality."""
+    kind = parsed.kind
+    for key in data:
+        if key not in _COMMON | _NEEDS[kind] | _ALLOWS[kind]:
+            raise BadInput(
+                f'{_where(path, lines, (key,))}: {key}: not a field of a kind = "{kind}" policy',
+                f"{kind} policies take: {', '.join(sorted(_NEEDS[kind] | _ALLOWS[kind]))}",
+            )
+    missing = sorted(_NEEDS[kind] - set(data))
+    if missing:
+        raise BadInput(f'{path}: {missing[0]}: Field required (kind = "{kind}")', _HINT)
+    if kind == "quality_aware":
+        if (parsed.escalation_rate is None) == (parsed.escalation is None):
+            raise BadInput(
+                f"{path}: a quality_aware policy needs escalation_rate or escalation, not both",
+                'e.g. escalation_rate = 0.3, or escalation = "outcomes" with pass_score = 7',
+            )
+        if (parsed.escalation is None) != (parsed.pass_score is None):
+            field_ = "pass_score" if parsed.pass_score is not None else "escalation"
+            raise BadInput(
+                f"{_where(path, lines, (field_,))}: {field_}: pass_score goes with "
+                'escalation = "outcomes" (and only with it)',
+                "an outcome below pass_score is a failed validation",
+            )
+    if kind == "cost_aware":
+        if not parsed.models:
+            raise BadInput(f"{path}: a cost_aware policy needs [models] to choose among", _HINT)
+        for name, entry in parsed.models.items():
+            if any(entry.quality.get(t, entry.quality.get("general")) is None for t in TASK_TYPES):
+                raise BadInput(
+                    f"{_where(path, lines, ('models', name))}: models.{name}.quality: a "
+                    "cost_aware candidate needs a quality for every task type",
+                    "give `general`, which stands in for the task types not listed",
+                )
 
 
 _PARAMETER = re.compile(r"\{([A-Za-z_]\w*)\}")
