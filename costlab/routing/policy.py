@@ -290,8 +290,10 @@ def _check_kind(
                 "an outcome below pass_score is a failed validation",
             )
     if kind == "cost_aware":
-        if not parsed.models:
-            raise BadInput(f"{path}: a cost_aware policy needs [models] to choose among", _HINT)
+        if not 0 < len(parsed.models) <= MAX_RULES:  # one bit of the route mask per model
+            raise BadInput(
+                f"{path}: a cost_aware policy chooses among 1 to {MAX_RULES} [models]", _HINT
+            )
         for name, entry in parsed.models.items():
             if any(entry.quality.get(t, entry.quality.get("general")) is None for t in TASK_TYPES):
                 raise BadInput(
