@@ -26,13 +26,26 @@ POLICIES = {
     "random-half": f'default = "{STRONG}"\n{WEAK_MODEL}'
     f'[[rules]]\nwhen = "hash(request_id) % 2 = 0"\nroute_to = "{WEAK}"\n',
 }
+# Mixtral answers, gpt-4o-mini validates, failures (an MT-Bench score below 8) go to GPT-4
+VALIDATED = (
+    f'kind = "quality_aware"\ncheap = "{WEAK}"\nstrong = "{STRONG}"\nvalidator = "gpt-4o-mini"\n'
+)
+PASS_SCORE = 8
+POLICIES |= {
+    "validated": f'{VALIDATED}escalation = "outcomes"\npass_score = {PASS_SCORE}\n{WEAK_MODEL}',
+    "validated-never": f"{VALIDATED}escalation_rate = 0\n{WEAK_MODEL}",
+}
+
+
+def scores(model: str) -> list[float]:
+    rows = [json.loads(line) for line in (DATA / "judgements.jsonl").open(encoding="utf-8")]
+    return [r["score"] for r in rows if r["model"] == model]
 
 
 def mean_score(model: str) -> float:
-    rows = [json.loads(line) for line in (DATA / "judgements.jsonl").open(encoding="utf-8")]
-    scores = [r["score"] for r in rows if r["model"] == model]
-    assert len(scores) == 160  # 80 questions × 2 turns
-    return sum(scores) / len(scores)
+    found = scores(model)
+    assert len(found) == 160  # 80 questions × 2 turns
+    return sum(found) / len(found)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +107,25 @@ def test_the_recommendation_meets_the_quality_floor(replayed: compare.Comparison
     assert (chosen.quality or 0) >= 8.5
     cheaper = [p for p in replayed.policies if p.after_usd < chosen.after_usd]
     assert all((p.quality or 0) < 8.5 for p in cheaper)
+
+
+def test_validated_escalation_lands_between_weak_and_strong_at_the_formula_cost(
+    replayed: compare.Comparison,
+) -> None:
+    policies = by_name(replayed)
+    validated, never, weak = (
+        policies["validated"],
+        policies["validated-never"],
+        policies["all-weak"],
+    )
+    took = {r.name: r for r in validated.rules}
+    failed = sum(s < PASS_SCORE for s in scores(WEAK))
+    assert took["escalated"].took == failed and took["passed validation"].took == 160 - failed
+    assert took["escalated at the expected rate"].took == 0  # every request has a Mixtral outcome
+    assert mean_score(WEAK) < (validated.quality or 0) < mean_score(STRONG)
+    assert validated.quality_exact_share == 1.0
+    # cheap + validator (the rate-0 policy) + the escalated requests on GPT-4 (their logged cost)
+    validator = never.after_usd - weak.after_usd
+    assert validator > 0
+    assert validated.after_usd == never.after_usd + took["escalated"].before_usd
+    assert weak.after_usd < validated.after_usd < policies["all-strong"].after_usd

@@ -190,12 +190,13 @@ def summarise(
 
 def _rules(policy: Policy, replayed: replay.Replayed) -> list[RuleResult]:
     results = []
+    names = policy.route_names()
     for i, target in enumerate(policy.targets()):
         mine = [t for t in replayed.totals if t.rule == i]
         rule = policy.rules[i] if i < len(policy.rules) else None
         results.append(
             RuleResult(
-                name=rule.name if rule else "default",
+                name=names[i],
                 when=rule.when if rule else None,
                 route_to=target,
                 matched=replayed.matched[i] if rule else None,

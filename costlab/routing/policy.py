@@ -1,9 +1,14 @@
-"""Policy files: candidate models and an ordered list of SQL rules, validated strictly.
+"""Policy files: candidate models and how requests are routed among them, validated strictly.
 
-A policy file is TOML. Rules are tried in order; the first whose `when` holds takes the request,
-and requests no rule takes go to `default`. A target is a model of `[models]`, any model of the
-price catalogue, or `logged` (keep the model the request was logged with). Every error names the
-file, the line and the field.
+A policy file is TOML, of one `kind`:
+- `rules` (the default): rules are tried in order; the first whose `when` holds takes the
+  request, and requests no rule takes go to `default`. A target is a model of `[models]`, any
+  model of the price catalogue, or `logged` (keep the model the request was logged with).
+- `cost_aware`: per request, the cheapest of `[models]` whose declared quality for the request's
+  task type is at least `min_quality` (and whose `latency_ms` is at most `max_latency_ms`).
+- `quality_aware`: the `cheap` model answers, a `validator` checks the answer, and failures are
+  escalated to `strong`, at `escalation_rate` or as the outcomes say (`escalation = "outcomes"`).
+Every error names the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from costlab.errors import BadInput
 from costlab.prices import CATALOGUE_SINCE, Catalogue, PriceOverride
 from costlab.routing.derived import TASK_TYPES
+from costlab.routing.locate import at, dotted
 
 # The target that keeps the logged model (and its logged cost).
 LOGGED = "logged"
@@ -64,7 +71,16 @@ class SweepRange(_Strict):
 
 class PolicyFile(_Strict):
     name: str | None = None
-    default: str
+    kind: Literal["rules", "cost_aware", "quality_aware"] = "rules"
+    default: str | None = None
+    min_quality: float | None = Field(default=None, allow_inf_nan=False)  # cost_aware
+    max_latency_ms: float | None = Field(default=None, ge=0)
+    cheap: str | None = None  # quality_aware
+    strong: str | None = None
+    validator: str | None = None
+    escalation_rate: Decimal | None = Field(default=None, ge=0, le=1)
+    escalation: Literal["outcomes"] | None = None
+    pass_score: float | None = Field(default=None, allow_inf_nan=False)
     models: dict[str, ModelEntry] = Field(default_factory=dict)
     rules: list[RuleEntry] = Field(default_factory=list, max_length=MAX_RULES)
     sweep: dict[str, SweepRange] = Field(default_factory=dict, max_length=1)
@@ -106,6 +122,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CostAware:
+    """Cheapest model whose declared quality for the task type is at least `min_quality`."""
+
+    min_quality: float
+    max_latency_ms: float | None
+    order: tuple[str, ...]  # the candidates as declared
+
+
+@dataclass(frozen=True)
+class QualityAware:
+    """Cheap model, a validator call, escalation to the strong model on failure."""
+
+    cheap: str
+    strong: str
+    validator: str
+    escalation_rate: Decimal | None  # None: from the outcomes, below pass_score
+    pass_score: float | None
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy: rules in order, the default target, its candidate models."""
 
@@ -115,10 +151,24 @@ class Policy:
     default: str
     models: Mapping[str, Candidate]
     swept: Swept | None = None
+    router: CostAware | QualityAware | None = None  # None: kind = "rules"
 
     def targets(self) -> list[str]:
-        """Each rule's target then the default's (the default is the last 'rule')."""
+        """The model of each route: each rule's then the default's (the last 'rule')."""
+        if isinstance(self.router, CostAware):
+            return list(self.router.order)
+        if isinstance(self.router, QualityAware):
+            # passed validation, escalated, escalated at the expected rate (no outcome)
+            return [self.router.cheap, self.router.strong, self.router.strong]
         return [r.route_to for r in self.rules] + [self.default]
+
+    def route_names(self) -> list[str]:
+        """A name per route, in the order of `targets`."""
+        if isinstance(self.router, CostAware):
+            return [f"cheapest qualified: {m}" for m in self.router.order]
+        if isinstance(self.router, QualityAware):
+            return ["passed validation", "escalated", "escalated at the expected rate"]
+        return [r.name for r in self.rules] + ["default"]
 
 
 def load(path: Path, catalogue: Catalogue) -> Policy:
@@ -137,10 +187,8 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(first["loc"])
-        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-        raise BadInput(
-            f"{_where(path, lines, loc)}: {dotted.replace('.[', '[')}: {first['msg']}", _HINT
-        ) from None
+        raise BadInput(f"{at(path, lines, loc)}: {dotted(loc)}: {first['msg']}", _HINT) from None
+    _check_kind(path, lines, data, parsed)
     models = {
         name: _candidate(path, lines, name, entry, catalogue)
         for name, entry in parsed.models.items()
@@ -155,7 +203,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         resolved = catalogue.resolve(name).model
         if resolved is None:
             raise BadInput(
-                f"{_where(path, lines, loc)}: {_dotted(loc)}: routes to unknown model '{name}': "
+                f"{at(path, lines, loc)}: {dotted(loc)}: routes to unknown model '{name}': "
                 "not in the price catalogue",
                 f'declare it under [models."{name}"] with price_as = "CATALOGUE NAME" or '
                 "input/output prices per 1M tokens; `costlab prices list --search` finds names",
@@ -169,15 +217,88 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
             rule.name or f"rule {i + 1}",
             rule.when,
             target(rule.route_to, ("rules", i, "route_to")),
-            _where(path, lines, ("rules", i, "when")),
+            at(path, lines, ("rules", i, "when")),
         )
         for i, rule in enumerate(parsed.rules)
     )
+    name = parsed.name or path.stem
+    if parsed.kind == "cost_aware":
+        order = tuple(c.name for c in models.values())
+        assert parsed.min_quality is not None  # _check_kind
+        router = CostAware(parsed.min_quality, parsed.max_latency_ms, order)
+        return Policy(name, path, (), order[0], models, None, router)
+    if parsed.kind == "quality_aware":
+        roles = {r: getattr(parsed, r) for r in ("cheap", "strong", "validator")}
+        named = {r: target(m, (r,)) for r, m in roles.items()}
+        if LOGGED in named.values():
+            raise BadInput(f"{path}: a quality_aware policy names models, not `logged`", _HINT)
+        chosen = {c.name: c for c in by_name.values() if c.name in named.values()}
+        qa = QualityAware(
+            named["cheap"], named["strong"], named["validator"], parsed.escalation_rate,
+            parsed.pass_score,
+        )  # fmt: skip
+        return Policy(name, path, (), named["cheap"], chosen, None, qa)
+    assert parsed.default is not None  # _check_kind
     default = target(parsed.default, ("default",))
     swept = _swept(path, lines, parsed)
     used = {t for t in [*(r.route_to for r in rules), default] if t != LOGGED}
     candidates = {c.name: c for c in by_name.values() if c.name in used or c in models.values()}
-    return Policy(parsed.name or path.stem, path, rules, default, candidates, swept)
+    return Policy(name, path, rules, default, candidates, swept)
+
+
+# The fields each kind needs, and those it allows beside them and the common ones.
+_COMMON = {"name", "kind", "models"}
+_NEEDS = {
+    "rules": {"default"},
+    "cost_aware": {"min_quality"},
+    "quality_aware": {"cheap", "strong", "validator"},
+}
+_ALLOWS = {
+    "rules": {"rules", "sweep"},
+    "cost_aware": {"max_latency_ms"},
+    "quality_aware": {"escalation_rate", "escalation", "pass_score"},
+}
+
+
+def _check_kind(
+    path: Path, lines: Sequence[str], data: dict[str, object], parsed: PolicyFile
+) -> None:
+    """The fields given are those of the policy's kind; cost_aware models declare quality."""
+    kind = parsed.kind
+    for key in data:
+        if key not in _COMMON | _NEEDS[kind] | _ALLOWS[kind]:
+            raise BadInput(
+                f'{at(path, lines, (key,))}: {key}: not a field of a kind = "{kind}" policy',
+                f"{kind} policies take: {', '.join(sorted(_NEEDS[kind] | _ALLOWS[kind]))}",
+            )
+    missing = sorted(_NEEDS[kind] - set(data))
+    if missing:
+        raise BadInput(f'{path}: {missing[0]}: Field required (kind = "{kind}")', _HINT)
+    if kind == "quality_aware":
+        if (parsed.escalation_rate is None) == (parsed.escalation is None):
+            raise BadInput(
+                f"{path}: a quality_aware policy needs escalation_rate or escalation, not both",
+                'e.g. escalation_rate = 0.3, or escalation = "outcomes" with pass_score = 7',
+            )
+        if (parsed.escalation is None) != (parsed.pass_score is None):
+            field_ = "pass_score" if parsed.pass_score is not None else "escalation"
+            raise BadInput(
+                f"{at(path, lines, (field_,))}: {field_}: pass_score goes with "
+                'escalation = "outcomes" (and only with it)',
+                "an outcome below pass_score is a failed validation",
+            )
+    if kind == "cost_aware":
+        if not 0 < len(parsed.models) <= MAX_RULES:  # one bit of the route mask per model
+            raise BadInput(
+                f"{path}: a cost_aware policy chooses among 1 to {MAX_RULES} [models]", _HINT
+            )
+        for name, entry in parsed.models.items():
+            if any(entry.quality.get(t, entry.quality.get("general")) is None for t in TASK_TYPES):
+                raise BadInput(
+                    f"{at(path, lines, ('models', name))}: models.{name}.quality: a "
+                    "cost_aware candidate needs a quality for every task type",
+                    "give `general`, which stands in for the task types not listed",
+                )
 
 
 _PARAMETER = re.compile(r"\{([A-Za-z_]\w*)\}")
@@ -192,14 +313,14 @@ def _swept(path: Path, lines: Sequence[str], parsed: PolicyFile) -> Swept | None
         if parsed.sweep:
             name = next(iter(parsed.sweep))
             raise BadInput(
-                f"{_where(path, lines, ('sweep',))}: sweep.{name}: no rule uses {{{name}}}",
+                f"{at(path, lines, ('sweep',))}: sweep.{name}: no rule uses {{{name}}}",
                 _SWEEP_HINT,
             )
         return None
     if len(found) > 1:
         loc: tuple[str | int, ...] = ("rules", found[1][0], "when")
         raise BadInput(
-            f"{_where(path, lines, loc)}: {_dotted(loc)}: only one rule may have a parameter",
+            f"{at(path, lines, loc)}: {dotted(loc)}: only one rule may have a parameter",
             _SWEEP_HINT,
         )
     i, rule = found[0]
@@ -208,14 +329,14 @@ def _swept(path: Path, lines: Sequence[str], parsed: PolicyFile) -> Swept | None
     form = re.match(_SWEPT_FORM.format(name=re.escape(name)), rule.when)
     if form is None or _PARAMETER.search(form["score"]):
         raise BadInput(
-            f"{_where(path, lines, loc)}: {_dotted(loc)}: a rule with a parameter must read "
+            f"{at(path, lines, loc)}: {dotted(loc)}: a rule with a parameter must read "
             f"`EXPRESSION >= {{{name}}}` (or >)",
             _SWEEP_HINT,
         )
     if parsed.sweep and name not in parsed.sweep:
         other = next(iter(parsed.sweep))
         raise BadInput(
-            f"{_where(path, lines, ('sweep', other))}: sweep.{other}: the rule's parameter is "
+            f"{at(path, lines, ('sweep', other))}: sweep.{other}: the rule's parameter is "
             f"{{{name}}}",
             _SWEEP_HINT,
         )
@@ -230,14 +351,14 @@ def _candidate(
     unknown = sorted(set(entry.quality) - set(TASK_TYPES))
     if unknown:
         raise BadInput(
-            f"{_where(path, lines, (*loc, 'quality'))}: models.{name}.quality: unknown task type "
+            f"{at(path, lines, (*loc, 'quality'))}: models.{name}.quality: unknown task type "
             f"'{unknown[0]}'",
             f"task types: {', '.join(TASK_TYPES)}",
         )
     resolved = catalogue.resolve(name).model or name
     if (entry.input is None) != (entry.output is None):
         raise BadInput(
-            f"{_where(path, lines, loc)}: models.{name}: give both input and output prices",
+            f"{at(path, lines, loc)}: models.{name}: give both input and output prices",
             "prices are USD per 1M tokens, e.g. input = 0.15, output = 0.60",
         )
     if entry.input is not None and entry.output is not None:
@@ -249,54 +370,8 @@ def _candidate(
     if price_as is None or catalogue.resolve(price_as).model is None:
         shown = entry.price_as or name
         raise BadInput(
-            f"{_where(path, lines, (*loc, 'price_as') if entry.price_as else loc)}: "
+            f"{at(path, lines, (*loc, 'price_as') if entry.price_as else loc)}: "
             f"models.{name}: unknown model '{shown}': not in the price catalogue",
             "give price_as = a catalogue name, or input/output prices per 1M tokens",
         )
     return Candidate(resolved, price_as, None, entry.latency_ms, entry.quality)
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-
-
-def _where(path: Path, lines: Sequence[str], loc: tuple[str | int, ...]) -> str:
-    line = line_of(lines, loc)
-    return f"{path}, line {line}" if line else str(path)
-
-
-def line_of(lines: Sequence[str], loc: tuple[str | int, ...]) -> int | None:
-    """The 1-based line of a field in TOML text, following its path (best effort)."""
-    start, end, found, previous = 0, len(lines), None, ""
-    for part in loc:
-        if isinstance(part, int):  # the part-th [[previous]] block
-            headers = [n for n in range(len(lines)) if _header(lines[n]) == ["[", previous]]
-            if part < len(headers):
-                start = found = headers[part]
-                end = _block_end(lines, start)
-            continue
-        key = re.compile(rf"^\s*[\"']?{re.escape(part)}[\"']?\s*=")
-        hit = next((n for n in range(start, end) if key.match(lines[n])), None)
-        if hit is None:
-            hit = next((n for n in range(start, len(lines)) if part in _header(lines[n])), None)
-            if hit is not None:
-                end = _block_end(lines, hit)
-        if hit is not None:
-            start = found = hit
-        previous = part
-    return None if found is None else found + 1
-
-
-def _header(line: str) -> list[str]:
-    """The dotted names of a [table] or [[array]] header line ('[' first for an array)."""
-    text = line.strip()
-    if not text.startswith("["):
-        return []
-    array = text.startswith("[[")
-    inner = text.strip("[]").split("]")[0]
-    names = [n.strip().strip("\"'") for n in re.split(r"\.(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", inner)]
-    return ["[", *names] if array else names
-
-
-def _block_end(lines: Sequence[str], header: int) -> int:
-    return next((n for n in range(header + 1, len(lines)) if _header(lines[n])), len(lines))

@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from costlab.prices import Catalogue
-from costlab.routing import derived, outcomes, repricing
-from costlab.routing.policy import LOGGED, Candidate, Policy
+from costlab.routing import derived, kinds, outcomes, repricing
+from costlab.routing.policy import LOGGED, Candidate, Policy, QualityAware
 from costlab.scope import Scope, checked_predicate
 from costlab.store import Store
 
@@ -97,7 +97,12 @@ def materialise(
     threshold bucket; totals are then kept per bucket.
     """
     models = candidates(policies)
+    index = {m.name: k for k, m in enumerate(models)}
+    checks = kinds.validations(policies, index)
     masks = [_mask_sql(policy, j) for j, policy in enumerate(policies)]
+    # the built-in kinds route on the repriced costs: their masks are set after pricing
+    routes = [(j, kinds.route_sql(p, index)) for j, p in enumerate(policies)]
+    late = ", ".join(f"{sql} AS m_{j}" for j, sql in routes if sql is not None)
     where, params = scope.sql()
     params = list(params)
     scope_sql = where
@@ -138,6 +143,7 @@ def materialise(
     """
     # which values are unknown, packed as bits: a cell's values are all known, or none is
     unknown = ["cost_usd", "q_logged"] + [f"{v}_{k}" for k in range(len(models)) for v in "cq"]
+    unknown += [f"c_{len(models) + v}" for v in range(len(checks))]
     flags = [
         " | ".join(f"(({v} IS NULL)::BIGINT << {b})" for b, v in enumerate(unknown[n : n + 62]))
         + f" AS unknown_{n // 62}"
@@ -153,14 +159,17 @@ def materialise(
     sums = ["count(*) AS requests", "sum(cost_usd) AS cost_usd", "sum(q_logged) AS q_logged"]
     for k in range(len(models)):  # e_K depends on the logged model only
         sums += [f"sum(c_{k}) AS c_{k}", f"sum(q_{k}) AS q_{k}", f"bool_and(e_{k}) AS e_{k}"]
-    repricing.register(store, catalogue, models)
+    for k in range(len(models), len(models) + len(checks)):
+        sums += [f"sum(c_{k}) AS c_{k}", f"bool_and(e_{k}) AS e_{k}"]
+    repricing.register(store, catalogue, [*models, *(v.validator for v in checks)])
     try:
-        priced = repricing.priced(catalogue, models, relation, params)
+        priced = repricing.priced(catalogue, models, relation, params, checks)
+        routed = f"SELECT * REPLACE ({late}) FROM ({priced.sql})" if late else priced.sql
         store.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {TABLE} AS
             SELECT {", ".join(keys)}, {", ".join(sums)}
-            FROM (SELECT *, {", ".join(flags)} FROM ({priced.sql}))
+            FROM (SELECT *, {", ".join(flags)} FROM ({routed}))
             GROUP BY {", ".join(keys)}
             """,
             priced.params,
@@ -171,7 +180,7 @@ def materialise(
 
 
 def _mask_sql(policy: Policy, j: int) -> str:
-    if not policy.rules:
+    if not policy.rules:  # no rules, or a built-in kind (its mask comes after pricing)
         return f"0::BIGINT AS m_{j}"
     bits = " | ".join(
         f"(coalesce(({rule.when}), false)::BIGINT << {i})" for i, rule in enumerate(policy.rules)
@@ -193,13 +202,17 @@ def replay_all(
     if not policies:
         return []
     index = {m.name: k for k, m in enumerate(models)}
+    rates = kinds.escalation_rates(store, TABLE, policies)
     rules, fields, params = [], [], []
     for j, policy in enumerate(policies):
-        rule_sql = " ".join(
-            f"WHEN m_{j} & {1 << i} <> 0 THEN {i}" for i in range(len(policy.rules))
-        )
-        rules.append(f"CASE {rule_sql} ELSE {len(policy.rules)} END" if rule_sql else "0")
-        text, values = _policy_struct(policy, j, index, models)
+        last = len(policy.targets()) - 1
+        rule_sql = " ".join(f"WHEN m_{j} & {1 << i} <> 0 THEN {i}" for i in range(last))
+        rules.append(f"CASE {rule_sql} ELSE {last} END" if rule_sql else "0")
+        if isinstance(policy.router, QualityAware):
+            validator = kinds.validator_column(policies, j, len(models))
+            text, values = _escalating_struct(policy, j, index, validator, rates[j])
+        else:
+            text, values = _policy_struct(policy, j, index, models)
         fields.append(text)
         params += values
     sql = f"""
@@ -290,23 +303,10 @@ def _policy_struct(
         return f"CASE rule_{j} " + " ".join(branches) + " END"
 
     def profile(candidate: Candidate | None) -> str:
-        if candidate is None or not candidate.quality:
-            return "NULL::DOUBLE"
-        parts = []
-        for task in derived.TASK_TYPES:
-            parts.append(f"WHEN '{task}' THEN ?::DOUBLE")  # a mean: × requests below
-            params.append(candidate.profile(task))
-        return "CASE task_type " + " ".join(parts) + " END"
+        return _profile(candidate, params)
 
     def logged_profile() -> str:
-        declared = [c for c in policy.models.values() if c.quality]
-        if not declared:
-            return "NULL::DOUBLE"
-        parts = []
-        for c in declared:
-            params.append(c.name)
-            parts.append(f"WHEN ? THEN {profile(c)}")
-        return "CASE logged_model " + " ".join(parts) + " END"
+        return _logged_profile(policy, params)
 
     def model_of(target: str) -> str:
         if target == LOGGED:
@@ -327,6 +327,79 @@ def _policy_struct(
         f"'after_usd': ({after})::DECIMAL(38, 18), 'q_exact': ({exact})::DOUBLE, "
         f"'q_profile': ({prof})::DOUBLE, 'input_estimated': ({estimated})::BOOLEAN, "
         f"'q_before': ({before_q})::DOUBLE}}"
+    )
+    return struct, params
+
+
+def _profile(candidate: Candidate | None, params: list[Any]) -> str:
+    """A candidate's declared quality for the cell's task type (a mean: × requests)."""
+    if candidate is None or not candidate.quality:
+        return "NULL::DOUBLE"
+    parts = []
+    for task in derived.TASK_TYPES:
+        parts.append(f"WHEN '{task}' THEN ?::DOUBLE")
+        params.append(candidate.profile(task))
+    return "CASE task_type " + " ".join(parts) + " END"
+
+
+def _logged_profile(policy: Policy, params: list[Any]) -> str:
+    declared = [c for c in policy.models.values() if c.quality]
+    if not declared:
+        return "NULL::DOUBLE"
+    parts = []
+    for c in declared:
+        params.append(c.name)
+        parts.append(f"WHEN ? THEN {_profile(c, params)}")
+    return "CASE logged_model " + " ".join(parts) + " END"
+
+
+def _escalating_struct(
+    policy: Policy, j: int, index: dict[str, int], validator: str, rate: Decimal
+) -> tuple[str, list[Any]]:
+    """A quality_aware policy's row of a cell (see `kinds`): cheap + validator + strong × p,
+    where p is 0 (passed), 1 (escalated) or the escalation rate (no outcome for the cheap model).
+    """
+    router = policy.router
+    assert isinstance(router, QualityAware)
+    cheap, strong = index[router.cheap], index[router.strong]
+    params: list[Any] = [router.cheap, router.strong, f"{router.cheap} + {router.strong}"]
+
+    def by_route(passed: str, escalated: str, mix: str, *rates: object) -> str:
+        params.extend(rates)
+        return (
+            f"CASE rule_{j} WHEN {kinds.PASSED} THEN {passed} "
+            f"WHEN {kinds.ESCALATED} THEN {escalated} ELSE {mix} END"
+        )
+
+    routed = by_route("?", "?", "?")
+    r = float(rate)
+    # strong × rate, exact to 1e-18: whole dollars and the fraction apart, so neither overflows
+    x = f"c_{strong}"
+    expected = (
+        f"floor({x})::DECIMAL(38, 0) * ?::DECIMAL(38, 18) "
+        f"+ (({x} - floor({x})) * ?::DECIMAL(38, 18))::DECIMAL(38, 18)"
+    )
+    after = f"c_{cheap} + {validator} + " + by_route("0", x, expected, rate, rate)
+    exact = by_route(
+        f"q_{cheap}", f"q_{strong}", f"q_{cheap} * (1 - ?::DOUBLE) + q_{strong} * ?::DOUBLE", r, r
+    )
+    # each use of a profile binds its own values, in the order they appear in the text
+    cheap_q, strong_q = policy.models[router.cheap], policy.models[router.strong]
+    passed, escalated = _profile(cheap_q, params), _profile(strong_q, params)
+    mix = f"({_profile(cheap_q, params)}) * (1 - ?::DOUBLE)"
+    params.append(r)
+    mix += f" + ({_profile(strong_q, params)}) * ?::DOUBLE"
+    params.append(r)
+    prof = by_route(passed, escalated, mix)
+    checker = validator.replace("c_", "e_")
+    estimated = f"e_{cheap} OR {checker} OR (rule_{j} <> {kinds.PASSED} AND e_{strong})"
+    before_q = f"coalesce(q_logged, {_logged_profile(policy, params)} * requests)"
+    struct = (
+        f"{{'policy': {j}, 'rule': rule_{j}, 'routed_model': ({routed})::VARCHAR, "
+        "'n': requests, 'boot_group': boot_group, 'bucket': bucket, "
+        f"'before_usd': cost_usd::DECIMAL(38, 18), 'after_usd': ({after})::DECIMAL(38, 18), "
+        f"'q_exact': ({exact})::DOUBLE, 'q_profile': ({prof})::DOUBLE, "
+        f"'input_estimated': ({estimated})::BOOLEAN, 'q_before': ({before_q})::DOUBLE}}"
     )
     return struct, params
 

@@ -6,7 +6,10 @@ Token counts under the target model:
 - another family: each bucket × (target's tokens per cl100k token ÷ source's), rounded: an
   *estimate* (rough averages for English text, `TOKENIZERS` below), counted as such.
 Output tokens: the candidate's own answer length from outcomes when recorded, else the logged
-response's length under the target's tokenizer (the same ratio). Cache reads and writes carry
+response's length under the target's tokenizer (the same ratio). A validator call (a
+quality_aware policy) reads the prompt and the cheap model's answer: its input is the request's
+input tokens plus the cheap answer's, under the validator's tokenizer, all uncached; its output
+is `VALIDATOR_OUTPUT_TOKENS` (a verdict). Cache reads and writes carry
 over only when the target is of the logged model's provider (the same prompt cache); otherwise
 they are billed as uncached input. Batch requests stay batch: priced at the target's batch rate
 where it has one, else at its standard rate (the catalogue's own fallback).
@@ -42,6 +45,7 @@ TOKENIZERS: tuple[tuple[str, str, float], ...] = (
     (r"qwen", "qwen", 1.05),
 )
 UNKNOWN_RATIO = 1.0
+VALIDATOR_OUTPUT_TOKENS = 5
 POINTS = "_candidate_points"
 SOURCES = "_routing_sources"
 _BUCKETS = ("uncached", "cached", "write_5m", "write_1h", "output", "reasoning")
@@ -54,6 +58,14 @@ def tokenizer(model: str) -> tuple[str | None, float]:
         if re.search(pattern, name):
             return family, ratio
     return None, UNKNOWN_RATIO
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """A validator call on the answer of candidate `reads` (an index into the candidates)."""
+
+    validator: Candidate
+    reads: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,15 +113,22 @@ def unregister(store: Store) -> None:
 
 
 def priced(
-    catalogue: prices.Catalogue, candidates: Sequence[Candidate], relation: str, params: list[Any]
+    catalogue: prices.Catalogue,
+    candidates: Sequence[Candidate],
+    relation: str,
+    params: list[Any],
+    validations: Sequence[Validation] = (),
 ) -> Priced:
     """A SELECT of `relation`'s columns plus each candidate's cost and input-estimate flag.
 
     `relation` (a subquery) has logged_model, ts, batch, the token buckets, cost_usd and the
     candidates' outcome answer lengths `out_K`; its own values are bound in `params` ($N).
-    Needs `register` first.
+    Validation v adds `c_K`/`e_K` with K = len(candidates) + v. Needs `register` first, with
+    the candidates then the validators.
     """
     params = list(params)
+    n = len(candidates)
+    calls = [*candidates, *(v.validator for v in validations)]
 
     def bind(value: object) -> str:
         params.append(value)
@@ -117,31 +136,44 @@ def priced(
 
     tokens, chosen, costs, joins = [], [], [], []
     first = 0
-    for k, candidate in enumerate(candidates):
+    for k, candidate in enumerate(calls):
         own = _points(catalogue, candidate)
-        # a request with no logged model: its tokens are taken as cl100k tokens
-        tokens.append(_TOKENS_SQL.format(k=k, ratio=repr(float(tokenizer(candidate.price_as)[1]))))
+        ratio = float(tokenizer(candidate.price_as)[1])
+        if k < n:  # a request with no logged model: its tokens are taken as cl100k tokens
+            tokens.append(_TOKENS_SQL.format(k=k, ratio=repr(ratio)))
+        else:
+            reads = validations[k - n].reads
+            read_ratio = float(tokenizer(candidates[reads].price_as)[1])
+            tokens.append(
+                _VALIDATOR_SQL.format(
+                    k=k, ratio=repr(ratio), r=reads, read_ratio=repr(read_ratio),
+                    to_validator=repr(ratio / read_ratio), out=VALIDATOR_OUTPUT_TOKENS,
+                )
+            )  # fmt: skip
         chain = " ".join(
             f"WHEN {_in_force(point, k, bind)} THEN {first + i}" for i, point in enumerate(own)
         )
         first += len(own)
         chosen.append(f"CASE {chain or 'WHEN false THEN 0'} END AS pt_{k}")
-        name = bind(candidate.name)
+        same, logged = "false", ""  # a validator call is never the logged one
+        if k < n:
+            name = bind(candidate.name)
+            same = f"coalesce(t.logged_model = {name}, false)"
+            logged = f"WHEN t.logged_model = {name} THEN t.cost_usd "
         costs.append(
-            f"CASE WHEN t.logged_model = {name} THEN t.cost_usd ELSE {_cost(k)} END AS c_{k}, "
-            f"NOT (coalesce(t.logged_model = {name}, false) OR coalesce(t.same_family_{k}, false))"
-            f" AS e_{k}"
+            f"CASE {logged}WHEN true THEN {_cost(k)} END AS c_{k}, "
+            f"NOT ({same} OR coalesce(t.same_family_{k}, false)) AS e_{k}"
         )
         joins.append(f" LEFT JOIN {POINTS} p{k} ON p{k}.no = t.pt_{k}")
-    drop = [f"{b}_{k}" for k in range(len(candidates)) for b in _BUCKETS]
-    drop += [f"pt_{k}, same_family_{k}" for k in range(len(candidates))]
+    drop = [f"{b}_{k}" for k in range(len(calls)) for b in _BUCKETS]
+    drop += [f"pt_{k}, same_family_{k}" for k in range(len(calls))]
     sql = f"""
     SELECT t.*{" EXCLUDE (" + ", ".join(drop) + ")" if drop else ""}
         {"".join(", " + c for c in costs)}
     FROM (
         SELECT *{"".join(", " + c for c in chosen)}
         FROM (
-            SELECT r.*{"".join(f", s.same_family_{k}" for k in range(len(candidates)))}
+            SELECT r.*{"".join(f", s.same_family_{k}" for k in range(len(calls)))}
                 {"".join(", " + t for t in tokens)}
             FROM ({relation}) r LEFT JOIN {SOURCES} s ON s.model = r.logged_model
         )
@@ -208,4 +240,15 @@ _TOKENS_SQL = """
          THEN CAST(round(coalesce(r.reasoning_tokens, 0) * coalesce(s.factor_{k}, {ratio}))
                    AS BIGINT)
          ELSE 0 END AS reasoning_{k}
+"""
+
+# A validator call: the request's input (all uncached) plus the cheap answer (candidate r's
+# output, converted from r's tokenizer to the validator's), a verdict of a few tokens out.
+_VALIDATOR_SQL = """
+    CAST(round(coalesce(r.input_tokens, 0) * coalesce(s.factor_{k}, {ratio})) AS BIGINT)
+    + CAST(round(coalesce(r.out_{r}, CAST(round(coalesce(r.output_tokens, 0)
+                 * coalesce(s.factor_{r}, {read_ratio})) AS BIGINT)) * {to_validator}) AS BIGINT)
+        AS uncached_{k},
+    0::BIGINT AS cached_{k}, 0::BIGINT AS write_5m_{k}, 0::BIGINT AS write_1h_{k},
+    {out}::BIGINT AS output_{k}, 0::BIGINT AS reasoning_{k}
 """
