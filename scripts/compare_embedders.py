@@ -1,12 +1,15 @@
-"""Compare two embedders as a semantic-cache key on Banking77: throughput, hit rate, precision.
+"""Compare embedders as a semantic-cache key on Banking77: throughput, hit rate, precision.
 
     python scripts/compare_embedders.py --out /tmp/compare_embedders.md
     python scripts/compare_embedders.py --limit 3000 --out /tmp/compare.md   # quicker
+    python scripts/compare_embedders.py --embedders minilm,minilm-int8,paraphrase-l3,minilm-static
 
 Runs the real pipeline (scripts/labelled_logs.py, `costlab ingest`, `costlab simulate-cache
 --label metadata.intent --json`) once per embedder on one store, so the vectors are embedded
-once and a rerun only replays. Throughput is timed in-process on the same queries, batch of
-`costlab.cache.vectors.BATCH`, after a warm-up. Needs `costlab embedders distill` to have run.
+once and a rerun only replays. The first embedder is the reference. Throughput is timed
+in-process on the same queries, batch of `costlab.cache.vectors.BATCH`, after a warm-up, the
+embedders taking turns for `--rounds` rounds (the median is reported: the machine is shared).
+minilm-static needs `costlab embedders distill` to have run.
 `compare()` returns the markdown, for a later benchmark script.
 """
 
@@ -42,17 +45,25 @@ class Speed:
         return self.texts / self.seconds
 
 
-def throughput(name: str, texts: list[str]) -> Speed:
-    """Sentences per second of one embedder, model load and a warm-up batch excluded."""
+def throughput(names: list[str], texts: list[str], rounds: int = 3) -> list[Speed]:
+    """Sentences per second of each embedder, taking turns; load and a warm-up batch excluded."""
     from costlab.cache import embedders
     from costlab.cache.vectors import BATCH
 
-    embedder = embedders.load(name)
-    embedder.encode(texts[:BATCH])
-    started = time.perf_counter()
-    for start in range(0, len(texts), BATCH):
-        embedder.encode(texts[start : start + BATCH])
-    return Speed(embedder.name, len(texts), BATCH, time.perf_counter() - started)
+    loaded = [embedders.load(name) for name in names]
+    for embedder in loaded:
+        embedder.encode(texts[:BATCH])
+    seconds: list[list[float]] = [[] for _ in loaded]
+    for _ in range(rounds):
+        for embedder, timings in zip(loaded, seconds, strict=True):
+            started = time.perf_counter()
+            for start in range(0, len(texts), BATCH):
+                embedder.encode(texts[start : start + BATCH])
+            timings.append(time.perf_counter() - started)
+    return [
+        Speed(e.name, len(texts), BATCH, float(np.median(t)))
+        for e, t in zip(loaded, seconds, strict=True)
+    ]
 
 
 def costlab(db: Path, *args: str) -> str:
@@ -122,12 +133,12 @@ def _pct(value: float | None) -> str:
 
 def report(speeds: list[Speed], results: list[dict[str, Any]]) -> str:
     """The comparison as markdown: the first embedder is the reference."""
-    base, fast = results[0], results[1]
+    base = results[0]
     lines = [
         f"Banking77: {base['requests']:,} queries, hits judged by the intent label "
         f"(`--label metadata.intent`), sweep {SWEEP}.",
         "",
-        "| embedder | texts timed | batch | seconds | sentences/s | × reference |",
+        "| embedder | texts timed | batch | seconds (median) | sentences/s | × reference |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for s in speeds:
@@ -152,23 +163,7 @@ def report(speeds: list[Speed], results: list[dict[str, Any]]) -> str:
             f"| {_pct(row and row['precision'])} "
             f"| {_pct(None if rate is None else precision_at(base, rate))} |"
         )
-    lines += [
-        "",
-        "Precision at equal hit rate (the static embedder's curve interpolated at the "
-        "reference's hit rates):",
-        "",
-        f"| threshold ({base['embedder']}) | hit rate | precision, {base['embedder']} "
-        f"| precision, {fast['embedder']} | difference (points) |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for row in base["thresholds"]:
-        other = precision_at(fast, row["hit_rate"])
-        if row["precision"] is None or other is None:
-            continue
-        lines.append(
-            f"| {row['threshold']:.2f} | {row['hit_rate']:.1%} | {row['precision']:.1%} "
-            f"| {other:.1%} | {100 * (other - row['precision']):+.1f} |"
-        )
+    lines += _equal_hit_rate(results)
     lines += ["", "Full sweeps:", ""]
     names = [r["embedder"] for r in results]
     lines.append("| threshold | " + " | ".join(f"hit rate / precision, {n}" for n in names) + " |")
@@ -182,17 +177,46 @@ def report(speeds: list[Speed], results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _equal_hit_rate(results: list[dict[str, Any]]) -> list[str]:
+    """Each other embedder's precision at the reference's hit rates, and its loss in points."""
+    base, others = results[0], results[1:]
+    lines = [
+        "",
+        "Precision at equal hit rate (each curve interpolated at the reference's hit rates; "
+        "points against the reference):",
+        "",
+        f"| threshold ({base['embedder']}) | hit rate | precision, {base['embedder']} | "
+        + " | ".join(f"precision, {r['embedder']}" for r in others)
+        + " |",
+        "|---:|---:|---:|" + "---:|" * len(others),
+    ]
+    for row in base["thresholds"]:
+        if row["precision"] is None or not row["hit_rate"]:
+            continue
+        cells = []
+        for other in others:
+            at = precision_at(other, row["hit_rate"])
+            cells.append("—" if at is None else f"{at:.1%} ({100 * (at - row['precision']):+.1f})")
+        lines.append(
+            f"| {row['threshold']:.2f} | {row['hit_rate']:.1%} | {row['precision']:.1%} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
+
+
 def compare(
     db: Path,
-    embedders: tuple[str, str] = ("minilm", "minilm-static"),
+    embedders: tuple[str, ...] = ("minilm", "minilm-static"),
     limit: int | None = None,
     timed: int = 2000,
+    rounds: int = 3,
 ) -> str:
-    """Run both embedders through simulate-cache and the throughput timer; the markdown."""
+    """Run the embedders through simulate-cache and the throughput timer; the markdown."""
     prepare(db, limit)
     with QUERIES.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for row in csv.DictReader(f)][:timed]
-    speeds = [throughput(name, texts) for name in embedders]
+    speeds = throughput(list(embedders), texts, rounds)
     results = [simulate(db, name) for name in embedders]
     return report(speeds, results)
 
@@ -205,10 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/compare_embedders.md"))
     parser.add_argument("--limit", type=int, help="only the first N queries of the log")
     parser.add_argument("--timed", type=int, default=2000, help="queries timed per embedder")
-    parser.add_argument("--embedders", default="minilm,minilm-static", help="reference,other")
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds (median kept)")
+    parser.add_argument(
+        "--embedders", default="minilm,minilm-static", help="reference,other[,other…]"
+    )
     args = parser.parse_args(argv)
-    reference, other = args.embedders.split(",")
-    markdown = compare(args.db, (reference, other), args.limit, args.timed)
+    names = tuple(args.embedders.split(","))
+    if len(names) < 2:
+        parser.error("--embedders needs a reference and at least one other")
+    markdown = compare(args.db, names, args.limit, args.timed, args.rounds)
     args.out.write_text(markdown)
     print(markdown)
     return 0

