@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_prefix.py --write
 	$(BIN)/python scripts/bench_compress.py --write
 	$(BIN)/python scripts/bench_routing.py --logs bench_data/flat_1000000.jsonl --write
+	$(BIN)/python scripts/compare_embedders.py --db bench_data/compare_embedders.duckdb --embedders minilm,minilm-int8,paraphrase-l3,minilm-static --write
 
 # The GPTCache baseline needs `$(BIN)/pip install -e '.[bench]'`; without it, it is skipped.
 bench-cache: $(STAMP)

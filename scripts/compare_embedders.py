@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bench_doc
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,4 +245,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_doc.run_section("compare_embedders", "Embedders on Banking77", main))
