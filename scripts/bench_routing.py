@@ -22,10 +22,19 @@ from pathlib import Path
 import bench_doc
 
 from costlab import ingest, prices, sources
-from costlab.routing import compare, policy
+from costlab.routing import compare, policy, sweep
 from costlab.store import Store
 
 HAIKU = "claude-haiku-4-5"
+# One rule with a parameter, swept over 50 steps (plus calibration to a 30 % strong share).
+SWEPT = """default = "gpt-4o-mini"
+[[rules]]
+when = "complexity >= {t}"
+route_to = "gpt-4o"
+[sweep]
+t = { from = 0, to = 1, steps = 50 }
+"""
+
 POLICIES = {
     "all-mini": 'default = "gpt-4o-mini"\n',
     "all-haiku": f'default = "{HAIKU}"\n',
@@ -86,7 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 result = compare.run(store, catalogue, policies, compare.CompareOptions())
                 timings.append(time.perf_counter() - started)
-    assert result is not None
+            swept_path = Path(tmp) / "swept.toml"
+            swept_path.write_text(SWEPT, encoding="utf-8")
+            swept = policy.load(swept_path, catalogue)
+            sweep_timings, curve = [], None
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                curve = sweep.run(store, catalogue, swept, sweep.SweepOptions(target_share=0.3))
+                sweep_timings.append(time.perf_counter() - started)
+    assert result is not None and curve is not None
     print("runs (s): " + ", ".join(f"{t:.2f}" for t in timings), file=sys.stderr)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     best = statistics.median(timings)
@@ -94,6 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|")
     pace = result.requests * len(policies) / best
     print(f"| {result.requests:,} | {len(policies)} | {best:.2f} | {pace:,.0f} | {rss:,.0f} |")
+    print()
+    swept_s = statistics.median(sweep_timings)
+    print("| sweep | thresholds | s (median) | runs (s) | APGR | calibrated to 30 % strong |")
+    print("|---|---:|---:|---|---:|---|")
+    runs = ", ".join(f"{t:.2f}" for t in sweep_timings)
+    calibrated = curve.calibrated
+    apgr = "—" if curve.apgr is None else f"{curve.apgr:.3f}"
+    print(
+        f"| `complexity >= {{t}}` → gpt-4o, else gpt-4o-mini, {result.requests:,} requests "
+        f"| {len(curve.points)} | {swept_s:.2f} | {runs} | {apgr} | "
+        + (
+            f"t = {calibrated.threshold:.3f} ({calibrated.strong_share:.1%} strong)"
+            if calibrated
+            else "—"
+        )
+        + " |"
+    )
     print()
     print("| policy | cost | savings | 95% CI | input tokens estimated |")
     print("|---|---:|---:|---:|---:|")
