@@ -46,7 +46,9 @@ def simulate_cache(
         None, "--label", help="Judge hits by a column or metadata.KEY."
     ),
     embedder: str = typer.Option(
-        embedders.DEFAULT, "--embedder", help="minilm, minilm-static, or a model folder."
+        embedders.DEFAULT,
+        "--embedder",
+        help="minilm, minilm-int8, paraphrase-l3, minilm-static, or a model folder.",
     ),
     min_precision: float = typer.Option(
         savings.DEFAULT_MIN_PRECISION,
