@@ -61,6 +61,15 @@ def table(
     return f'<div class="scroll">{table}</div>'
 
 
+def cards(items: Sequence[tuple[str, str]], label: str = "totals") -> str:
+    """A row of headline figures: (name, value) each, values already formatted."""
+    body = "".join(
+        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
+        for k, v in items
+    )
+    return f'<section class="totals" aria-label="{escape(label)}">{body}</section>'
+
+
 def section(title: str, body: str, note: str = "") -> str:
     note_html = f'<p class="note">{escape(note)}</p>' if note else ""
     return f"<section><h2>{escape(title)}</h2>{note_html}{body}</section>"

@@ -46,11 +46,7 @@ def _cards(report: CacheReport) -> str:
         ("saved there", "\u2014" if best is None else money(best.saved_usd)),
         ("precision there", "\u2014" if best is None else _precision(best)),
     ]
-    body = "".join(
-        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
-        for k, v in cards
-    )
-    return f'<section class="totals">{body}</section>'
+    return page.cards(cards)
 
 
 def _precision(r: ThresholdResult) -> str:

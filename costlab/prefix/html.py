@@ -36,12 +36,8 @@ def render(report: PrefixReport, generated_at: datetime | None = None) -> str:
         ("cached tokens possible", f"{t.possible_cached_tokens:,}"),
         ("batch saves", money(sum((b.saved_usd for b in report.batch), Decimal(0)), 2)),
     ]
-    body = "".join(
-        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
-        for k, v in cards
-    )
     sections = [
-        f'<section class="totals">{body}</section>',
+        page.cards(cards),
         page.section("Spend per feature", chart(report.features)),
         page.section("Per feature", _features(report)),
         page.section("Templates", _templates(report), "Template: model and first segment."),

@@ -95,11 +95,7 @@ def _totals(t: Totals) -> str:
         ("First request", _when(t.first_ts)),
         ("Last request", _when(t.last_ts)),
     ]
-    body = "".join(
-        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
-        for k, v in cards
-    )
-    return f'<section class="totals" aria-label="totals">{body}</section>'
+    return page.cards(cards)
 
 
 def _marks(anomalies: Anomalies | None) -> list[Mark]:
