@@ -66,3 +66,14 @@ def test_values_are_bound_not_formatted(store: Store) -> None:
     store.execute("INSERT INTO rejects VALUES (?, 'f', 1, 'why', 'raw', 3)", [tricky])
     assert store.row("SELECT run_id FROM rejects")[0] == tricky
     assert store.row("SELECT count(*) FROM requests")[0] == 0
+
+
+def test_row_reads_its_result_to_the_end(store: Store) -> None:
+    import pyarrow as pa
+
+    assert store.row("SELECT * FROM range(3)") == (0,)
+    # A half-read result would make DuckDB refuse the next registration.
+    store.register("_after", pa.table({"x": [1]}))
+    assert store.rows("SELECT x FROM _after") == [(1,)]
+    store.unregister("_after")
+    assert store.row("SELECT 1 WHERE false") is None

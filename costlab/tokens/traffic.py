@@ -60,8 +60,8 @@ def monthly_calls(
     `baseline_md5s` (template id -> md5 of the baselined text) finds the calls of a template's
     committed version, which is what the logs saw before the change under review.
     """
-    # rows(), not row(): a half-fetched result would block registering the templates.
-    first, last = store.rows("SELECT min(ts), max(ts) FROM requests")[0]
+    span = store.row("SELECT min(ts), max(ts) FROM requests")
+    first, last = span if span else (None, None)
     if last is None:
         return None, {}
     scaled = last - first < MONTH
