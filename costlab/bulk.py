@@ -1,8 +1,8 @@
 """The fast path of ingest: DuckDB reads a JSONL file and maps well-formed flat records itself.
 
 Per-record Python parsing costs ~80 µs a record; DuckDB reads and maps a flat record in a few µs.
-Records are mapped one key set at a time: `json_transform_strict` accepts a record only when it
-has every key of the set, and a key count equal to the set's size makes the match exact. Only
+The keys of the flat records the sample showed are mapped in one pass: a record is taken when
+all its keys are among them (one `json_extract` of every key, and a key count). Only
 records that are certainly flat, and whose every field has the type `formats.flat` accepts, are
 mapped here; every other line goes back to the per-record path, which stays the reference (and
 gives bad lines their precise reject reason). `tests/test_bulk.py` proves both paths store the
@@ -101,16 +101,21 @@ def read(store: Store, source: Source) -> BulkRead | None:
 
 def stage(store: Store, bulk_read: BulkRead, source_file: str, run_id: str) -> Iterator[Line]:
     """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
-    for keys in bulk_read.key_sets:
-        _stage_key_set(store, keys, source_file, run_id)
+    keys = _union(bulk_read.key_sets)
+    _stage_keys(store, keys, source_file, run_id)
     if _left_over(store) >= RESAMPLE_MIN_LINES:
-        for keys in _left_over_key_sets(store, set(bulk_read.key_sets)):
-            _stage_key_set(store, keys, source_file, run_id)
+        more = _left_over_key_sets(store, set(keys))
+        if more:
+            _stage_keys(store, _union([keys, *more]), source_file, run_id)
     return _leftovers(store)
 
 
-def _stage_key_set(store: Store, keys: KeySet, source_file: str, run_id: str) -> None:
-    """Stage the records with exactly these keys; `_bulk` keeps only the lines still left."""
+def _union(key_sets: list[KeySet]) -> KeySet:
+    return tuple(sorted(set().union(*key_sets)))
+
+
+def _stage_keys(store: Store, keys: KeySet, source_file: str, run_id: str) -> None:
+    """Stage the records whose keys are all among `keys`; `_bulk` keeps the lines still left."""
     store.execute(_insert_sql(keys), [source_file, run_id])
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
@@ -150,8 +155,8 @@ def _left_over(store: Store) -> int:
     return int(row[0]) if row else 0
 
 
-def _left_over_key_sets(store: Store, done: set[KeySet]) -> list[KeySet]:
-    """Flat key sets among the lines still left (those the sample did not show)."""
+def _left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
+    """Flat key sets among the lines still left with a key the sample did not show."""
     detector = Detector()
     rows = store.rows(
         "SELECT any_value(raw), count(*) FROM _bulk WHERE raw IS NOT NULL "
@@ -163,7 +168,7 @@ def _left_over_key_sets(store: Store, done: set[KeySet]) -> list[KeySet]:
             keys = _flat_key_set(orjson.loads(raw), detector)
         except orjson.JSONDecodeError:
             continue
-        if keys is not None and keys not in done:
+        if keys is not None and not done.issuperset(keys):
             found.append(keys)
     return found
 
@@ -203,9 +208,10 @@ class _Mapping:
         self.keys = keys
 
     def field(self, key: str) -> str:
+        """The key's value as minified JSON text: NULL when absent, 'null' for a JSON null."""
         if key not in self.keys:
             return "NULL::VARCHAR"
-        return 'v."' + key.replace('"', '""') + '"::VARCHAR'
+        return f"v[{self.keys.index(key) + 1}]::VARCHAR"
 
     def absent(self, key: str) -> str:
         return f"({self.field(key)} IS NULL OR {self.field(key)} = 'null')"
@@ -272,28 +278,34 @@ class _Mapping:
         )
 
     def metadata(self) -> str:
-        """The unmapped keys, as in `chat.unmapped` (a JSON null is kept)."""
+        """The unmapped keys present in the record, as in `chat.unmapped` (a JSON null is kept)."""
         extras = [k for k in self.keys if k not in MAPPED_KEYS]
         if not extras:
             return "'{}'"
         pairs = ", ".join(
-            f"{_sql_text(k)}, coalesce({self.field(k)}, 'null')::JSON" for k in extras
+            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {_sql_text(json.dumps(k) + ':')} "
+            f"|| {self.field(k)} END"
+            for k in extras
         )
-        return f"json_object({pairs})"
+        return f"'{{' || concat_ws(',', {pairs}) || '}}'"
 
-    def struct(self) -> str:
-        return _sql_text(json.dumps(dict.fromkeys(self.keys, "JSON")))
+    def paths(self) -> str:
+        return "[" + ", ".join(_sql_text("$." + json.dumps(k)) for k in self.keys) + "]"
 
 
 def _insert_sql(keys: KeySet) -> str:
-    """One INSERT staging the not-yet-staged records whose keys are exactly `keys`."""
+    """One INSERT staging the records of `_bulk` whose keys are all among `keys` (one parse).
+
+    `json_extract` of every key tells a JSON null ('null') from an absent key (NULL); a record
+    holding as many keys as it has values among `keys` has no other key (nor a repeated one).
+    """
     m = _Mapping(keys)
     it, ot = m.count("input_tokens"), m.count("output_tokens")
     ct, rt = m.count("cached_input_tokens"), m.count("reasoning_tokens")
     return f"""
 INSERT INTO _stage
-WITH parsed AS MATERIALIZED (
-    SELECT line_no, raw, try(json_transform_strict(raw, {m.struct()})) AS v,
+WITH parsed AS (
+    SELECT line_no, raw, try(json_extract(raw, {m.paths()})) AS v,
            try(len(json_keys(raw))) AS n_keys
     FROM _bulk
     WHERE raw IS NOT NULL
@@ -312,6 +324,6 @@ SELECT line_no,
                     CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
        'flat', {m.metadata()}, ?, line_no, ?, {m.text("team")}
 FROM (SELECT *, {m.ts()} AS ts FROM parsed
-      WHERE v IS NOT NULL AND n_keys = {len(keys)} AND {m.checks()})
+      WHERE n_keys = list_aggregate(v, 'count') AND {m.checks()})
 WHERE ts IS NOT NULL OR {m.absent("timestamp")}
 """

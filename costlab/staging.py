@@ -139,7 +139,9 @@ class StageBatch:
             row["request_id"] = content_id(line.raw)
         messages = call.get("messages")
         row["messages"] = None if messages is None else orjson.dumps(messages).decode()
-        row["metadata"] = orjson.dumps(call.get("metadata") or {}).decode()
+        metadata = call.get("metadata") or {}
+        # Keys sorted, as the bulk path (bulk.py) writes them.
+        row["metadata"] = orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode()
         flags = list(call.get("flags") or ())
         if row["ts"] is None and name != "openai_batch_input":
             flags.append("no_timestamp")

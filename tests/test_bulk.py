@@ -120,6 +120,32 @@ def test_most_flat_records_take_the_bulk_path(
     assert store.row("SELECT count(*) FROM _stage")[0] == 300
 
 
+@pytest.mark.parametrize("late", [40, 160])
+def test_keys_the_sample_did_not_show_are_kept_in_metadata(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, late: int
+) -> None:
+    # The sample (first 50 lines) shows two key sets; later records drop a key, hold a JSON null,
+    # or carry a key never sampled: 40 of those stay for Python, 160 are resampled and bulk-read.
+    monkeypatch.setattr(bulk, "SAMPLE_LINES", 50)
+    monkeypatch.setattr(bulk, "RESAMPLE_MIN_LINES", 100)
+    records: list[Any] = [flat(i, **({"intent": "card"} if i % 2 else {})) for i in range(200)]
+    for i in range(200, 200 + late):
+        extra = {"region": ["eu", None, {"zone": 2}][i % 3]}
+        records.append(flat(i, **extra) | ({"intent": None} if i % 4 == 0 else {}))
+    records += [{k: v for k, v in flat(i).items() if k != "prompt"} for i in range(500, 520)]
+    path = write_jsonl(tmp_path / "late_keys.jsonl", records)
+    fast = _ingest(path, catalogue, use_bulk=True, monkeypatch=monkeypatch)
+    slow = _ingest(path, catalogue, use_bulk=False, monkeypatch=monkeypatch)
+    query = f"SELECT {COLUMNS} FROM requests ORDER BY source_line"
+    assert fast.rows(query) == slow.rows(query)
+    metadata = dict(fast.rows("SELECT request_id, metadata FROM requests"))
+    assert orjson.loads(metadata["req-199"]) == {"cache_hit": False, "intent": "card"}
+    assert orjson.loads(metadata["req-202"]) == {"cache_hit": False, "region": None}
+    assert orjson.loads(metadata["req-203"]) == {"cache_hit": False, "region": {"zone": 2}}
+    assert orjson.loads(metadata["req-204"]) == {"cache_hit": False, "intent": None, "region": "eu"}
+    assert len(metadata) == 200 + late + 20
+
+
 def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(orjson.dumps(flat(1)) + b"\n" + b'{"model": "caf\xe9"}\n')
