@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ _TEXT_KEYS = (
 # A timestamp DuckDB reads exactly as Python's datetime.fromisoformat does: UTC or naive.
 _ISO_UTC = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?"
 _EPOCH_MS = 100_000_000_000  # above this an epoch number is in ms (timestamps.py agrees)
+
+# Keys a quoted JSON path names as they are (no empty key, quote, backslash or control character).
+_PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f]+')
 
 KeySet = tuple[str, ...]
 
@@ -128,6 +132,8 @@ def _stage_keys(store: Store, keys: KeySet, source_file: str, run_id: str) -> No
 def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
     if not isinstance(record, dict) or _FOREIGN_KEYS & record.keys():
         return None
+    if not all(_PLAIN_KEY.fullmatch(key) for key in record):
+        return None  # a JSON path in SQL cannot name it: the per-record path reads the record
     try:
         if detector.parse(record)[0] != FlatRecord.name:
             return None
@@ -192,6 +198,11 @@ SELECT row_number() OVER () AS line_no, raw
 FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
               header = false, auto_detect = false)
 """
+
+
+def _json_text(text: str) -> str:
+    """A JSON string as orjson writes it (non-ASCII kept): also how a JSON path names a key."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _sql_text(text: str) -> str:
@@ -283,14 +294,14 @@ class _Mapping:
         if not extras:
             return "'{}'"
         pairs = ", ".join(
-            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {_sql_text(json.dumps(k) + ':')} "
+            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {_sql_text(_json_text(k) + ':')} "
             f"|| {self.field(k)} END"
             for k in extras
         )
         return f"'{{' || concat_ws(',', {pairs}) || '}}'"
 
     def paths(self) -> str:
-        return "[" + ", ".join(_sql_text("$." + json.dumps(k)) for k in self.keys) + "]"
+        return "[" + ", ".join(_sql_text("$." + _json_text(k)) for k in self.keys) + "]"
 
 
 def _insert_sql(keys: KeySet) -> str:

@@ -107,7 +107,9 @@ def test_bulk_and_per_record_paths_store_the_same_rows(
 def test_most_flat_records_take_the_bulk_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(300)])
+    odd = {"région": "é", "a.b c": None, "it's": [2]}  # keys a JSON path must quote
+    records = [flat(i, **(odd if i % 3 == 0 else {})) for i in range(300)]
+    path = write_jsonl(tmp_path / "plain.jsonl", records)
     store = Store.open(":memory:")
     bulk_read = bulk.read(store, sources.Source(path, str(path)))
     assert bulk_read is not None
@@ -128,22 +130,25 @@ def test_keys_the_sample_did_not_show_are_kept_in_metadata(
     # or carry a key never sampled: 40 of those stay for Python, 160 are resampled and bulk-read.
     monkeypatch.setattr(bulk, "SAMPLE_LINES", 50)
     monkeypatch.setattr(bulk, "RESAMPLE_MIN_LINES", 100)
-    records: list[Any] = [flat(i, **({"intent": "card"} if i % 2 else {})) for i in range(200)]
+    odd = {"intent": "card", "région": "é", "a.b c": 1, "it's": [2]}
+    records: list[Any] = [flat(i, **(odd if i % 2 else {})) for i in range(200)]
     for i in range(200, 200 + late):
         extra = {"region": ["eu", None, {"zone": 2}][i % 3]}
         records.append(flat(i, **extra) | ({"intent": None} if i % 4 == 0 else {}))
     records += [{k: v for k, v in flat(i).items() if k != "prompt"} for i in range(500, 520)]
+    records += [flat(i, **{'a"b': 1}) for i in range(600, 605)]  # a key no SQL path names
     path = write_jsonl(tmp_path / "late_keys.jsonl", records)
     fast = _ingest(path, catalogue, use_bulk=True, monkeypatch=monkeypatch)
     slow = _ingest(path, catalogue, use_bulk=False, monkeypatch=monkeypatch)
     query = f"SELECT {COLUMNS} FROM requests ORDER BY source_line"
     assert fast.rows(query) == slow.rows(query)
     metadata = dict(fast.rows("SELECT request_id, metadata FROM requests"))
-    assert orjson.loads(metadata["req-199"]) == {"cache_hit": False, "intent": "card"}
+    assert orjson.loads(metadata["req-199"]) == {"cache_hit": False, **odd}
     assert orjson.loads(metadata["req-202"]) == {"cache_hit": False, "region": None}
     assert orjson.loads(metadata["req-203"]) == {"cache_hit": False, "region": {"zone": 2}}
     assert orjson.loads(metadata["req-204"]) == {"cache_hit": False, "intent": None, "region": "eu"}
-    assert len(metadata) == 200 + late + 20
+    assert len(metadata) == 200 + late + 25
+    assert orjson.loads(metadata["req-600"]) == {"cache_hit": False, 'a"b': 1}
 
 
 def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Path) -> None:
