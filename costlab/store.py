@@ -152,6 +152,35 @@ def _m005_outcomes(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m006_intents(con: duckdb.DuckDBPyConnection) -> None:
+    # simulate-cache's recurring intents at its focus threshold, one per replayed request, for
+    # route-replay's rules (`intent`, `intent_size`). Only the last run's set is kept, with the
+    # embedder, threshold, cache settings and request scope it came from. `intent` ids rank the
+    # intents as the cache report lists them: 1 is the largest.
+    con.execute(
+        """
+        CREATE TABLE intent_sets (
+            embedder VARCHAR NOT NULL, threshold DOUBLE NOT NULL, cache_key VARCHAR NOT NULL,
+            normalized BOOLEAN NOT NULL, cache_scope VARCHAR[] NOT NULL, ttl_s DOUBLE,
+            max_entries BIGINT, since DATE, until DATE, where_sql VARCHAR,
+            requests BIGINT NOT NULL, intents BIGINT NOT NULL, recurring BIGINT NOT NULL,
+            built_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        f"""
+        CREATE TABLE intents (
+            intent INTEGER NOT NULL, requests BIGINT NOT NULL, hits BIGINT NOT NULL,
+            spend_usd {MONEY}, first_request_id VARCHAR NOT NULL, prompt VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        "CREATE TABLE request_intents (request_id VARCHAR NOT NULL, intent INTEGER NOT NULL)"
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -161,6 +190,7 @@ MIGRATIONS: list[Migration] = [
     ("003_team", _m003_team),
     ("004_neighbour_lists", _m004_neighbour_lists),
     ("005_outcomes", _m005_outcomes),
+    ("006_intents", _m006_intents),
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from costlab.cache import html, savings
 from costlab.cache.dollars import Dollars
-from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, health, recurring
+from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, clusters, health, recurring
 from costlab.cache.simulate import SimResult
 from costlab.prices import Catalogue
 from costlab.store import Store
@@ -41,9 +41,24 @@ def test_intents_group_each_key_with_what_its_entries_served() -> None:
         (2, 1, Decimal(4), Decimal(2)),
     ]
     assert [i.prompt for i in found] == ["Refund?", "Card lost"]  # the first entry, as logged
+    assert [i.intent for i in found] == [1, 2]
     assert found[0].share_of_spend == pytest.approx(4 / 13)
     assert recurring(outcome, keys, prompts, Dollars.of(cost), top=1) == found[:1]
     assert recurring(outcome, keys, prompts, Dollars.of(cost), top=0) == []
+
+
+def test_every_request_gets_an_intent_ranked_as_the_report_lists_them() -> None:
+    # Key 0 is the one recurring intent; keys 3, 1 and 2 hold one request each, in that order.
+    keys = np.array([3, 0, 1, 0, 2], dtype=np.int64)
+    outcome = result([-1, -1, -1, 1, -1], live=[0, 1, 2, 4])
+    prompts = ["Weather", "Refund?", "Card lost", "refund", "Hello"]
+    found = clusters(outcome, keys, prompts, Dollars.of([Decimal(1)] * 5))
+    assert found.of_request.tolist() == [1, 0, 2, 0, 3]  # ranks: the one-offs in time order
+    assert found.requests.tolist() == [2, 1, 1, 1] and found.hits.tolist() == [1, 0, 0, 0]
+    assert found.first.tolist() == [1, 0, 2, 4] and found.recurring == 1
+    assert found.prompts == ["Refund?", "Weather", "Card lost", "Hello"]
+    listed = found.listed(10, Decimal(5))
+    assert [(i.intent, i.requests, i.prompt) for i in listed] == [(1, 2, "Refund?")]
 
 
 def test_dollar_sums_are_exact_beyond_decimal_precision() -> None:

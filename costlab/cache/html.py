@@ -100,6 +100,7 @@ def _intents(report: CacheReport) -> str:
         return page.section("Recurring intents", page.empty("No key was reused."))
     rows = [
         [
+            str(i.intent),
             f"{i.requests:,}",
             f"{i.hits:,}",
             money(i.spend_usd),
@@ -109,12 +110,21 @@ def _intents(report: CacheReport) -> str:
         ]
         for i in report.intents
     ]
-    headers = ["requests", "hits", "spend", "share of spend", "saved", "representative prompt"]
+    headers = [
+        "intent",
+        "requests",
+        "hits",
+        "spend",
+        "share of spend",
+        "saved",
+        "representative prompt",
+    ]
     note = (
         f"At threshold {report.focus_threshold:.2f}: each is a cache entry's key with every "
-        "request its entries served. The largest are worth a canned answer."
+        "request its entries served. The largest are worth a canned answer. The intent id is "
+        "the one route-replay rules see (simulate-cache stores them unless --no-save-intents)."
     )
-    return page.section("Recurring intents", page.table(headers, rows, "rrrrrp"), note)
+    return page.section("Recurring intents", page.table(headers, rows, "rrrrrrp"), note)
 
 
 def _hours(seconds: float | None) -> str:

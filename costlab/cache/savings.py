@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import embedders, index, simulate
+from costlab.cache import assignment, embedders, index, simulate
 from costlab.cache.dollars import Dollars
-from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, health, recurring
+from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.normalize import normalize
 from costlab.cache.vectors import text_hash, vectors
 from costlab.errors import BadInput
@@ -52,6 +52,7 @@ class CacheOptions:
     embedder: str = embedders.DEFAULT
     min_precision: float = DEFAULT_MIN_PRECISION
     intents: int = 10  # how many recurring intents to list
+    save_intents: bool = True  # keep each request's intent in the store for route-replay
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class CacheReport:
 class _Traffic:
     """The requests in scope, in time order, as the simulation and the metrics need them."""
 
+    request_ids: list[str]
     keys: list[str]  # the distinct cache keys, in text_hash order (the index's key order)
     key_hashes: list[str]
     prompts: list[str]  # per request, the key text as logged (before normalising)
@@ -138,6 +140,15 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     rows = [_measure(r, traffic, judge, options.label is None, entry_bytes) for r in results]
     recommended = _recommend(rows, options.min_precision)
     focus = _focus(results, recommended)
+    grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
+    notes = _notes(traffic)
+    if options.save_intents:
+        assignment.save(store, grouped, traffic.request_ids, _source(options, embedder.name, focus))
+        notes.append(
+            f"each request's intent at {focus.threshold:g} is stored for route-replay "
+            f"({grouped.recurring:,} recurring intents): rules can use intent, intent_size and "
+            "intent_prompt"
+        )
     return CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
@@ -147,11 +158,22 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         recommended_threshold=recommended,
         precision_method=_method(options),
         focus_threshold=focus.threshold,
-        intents=recurring(
-            focus, traffic.traffic.keys, traffic.prompts, traffic.dollars, options.intents
-        ),
+        intents=grouped.listed(options.intents, traffic.dollars.sum()),
         health=health(focus, entry_bytes),
-        notes=_notes(traffic),
+        notes=notes,
+    )
+
+
+def _source(options: CacheOptions, embedder: str, focus: simulate.SimResult) -> assignment.Source:
+    return assignment.Source(
+        embedder=embedder,
+        threshold=focus.threshold,
+        cache_key=options.key,
+        normalized=options.normalize,
+        cache_scope=options.cache_scope,
+        ttl_s=options.ttl_s,
+        max_entries=options.max_entries,
+        scope=options.scope,
     )
 
 
@@ -222,7 +244,7 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
         f"""
         SELECT {text} AS text, epoch(ts), cost_usd, input_tokens + output_tokens,
                coalesce(latency_ms, 0), response, {_label_sql(store, options.label)},
-               concat_ws(chr(31), {scope})
+               concat_ws(chr(31), {scope}), request_id
         FROM requests{where}{" AND" if where else " WHERE"} ts IS NOT NULL
         ORDER BY ts, request_id
         """,
@@ -245,6 +267,7 @@ def _load(store: Store, options: CacheOptions) -> _Traffic:
         keys=np.array([key_ids[t] for t in texts], dtype=np.int64),
     )
     return _Traffic(
+        request_ids=[r[8] for r in kept],
         keys=[t for _, t in hashes],
         key_hashes=[h for h, _ in hashes],
         prompts=[r[0] for r in kept],

@@ -61,6 +61,11 @@ def simulate_cache(
     intents: int = typer.Option(
         10, "--intents", min=0, help="How many recurring intents to list (0: none)."
     ),
+    save_intents: bool = typer.Option(
+        True,
+        "--save-intents/--no-save-intents",
+        help="Store each request's intent for route-replay rules (intent, intent_size).",
+    ),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML page with the charts."
     ),
@@ -71,7 +76,8 @@ def simulate_cache(
     Requests are replayed in time order; a hit serves the most similar live entry of its scope
     at or above the threshold. Each distinct text is embedded once, ever, and the similarity
     index is kept in the store, so a re-run with other thresholds, TTL, scope or capacity
-    skips both.
+    skips both. Each request's recurring intent at the recommended threshold (else the
+    highest) is kept in the store, for route-replay rules over `intent` and `intent_size`.
 
     Examples:
 
@@ -94,6 +100,7 @@ def simulate_cache(
             embedder=embedder,
             min_precision=min_precision,
             intents=intents,
+            save_intents=save_intents,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
             result = savings.run(store, options, bars.update)
@@ -207,6 +214,7 @@ def _health(h: Health) -> Sheet:
 def _intents(result: savings.CacheReport) -> Sheet:
     rows = [
         [
+            str(i.intent),
             render.count(i.requests),
             render.count(i.hits),
             render.money(i.spend_usd),
@@ -217,7 +225,7 @@ def _intents(result: savings.CacheReport) -> Sheet:
     ]
     return Sheet(
         f"Recurring intents at {result.focus_threshold:.2f}: the largest groups of reused keys",
-        ["requests", "hits", "spend", "share", "representative prompt"],
+        ["intent", "requests", "hits", "spend", "share", "representative prompt"],
         rows,
         right=None,
     )

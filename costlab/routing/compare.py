@@ -17,7 +17,7 @@ from typing import Any
 
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
-from costlab.routing import replay
+from costlab.routing import derived, replay
 from costlab.routing.policy import Policy
 from costlab.scope import Scope
 from costlab.store import Store
@@ -108,7 +108,9 @@ def run(
     replayed = replay.replay_all(store, policies, models)
     weights = resample_weights(len(replayed[0].groups), options.resamples, options.seed)
     results = [summarise(r, options, weights) for r in replayed]
-    recommended, notes = None, []
+    recommended = None
+    whens = [rule.when for p in policies for rule in p.rules]
+    notes = derived.intent_notes(store, whens, options.scope)
     if options.min_quality is not None:
         meeting = [r for r in results if r.quality is not None and r.quality >= options.min_quality]
         if meeting:

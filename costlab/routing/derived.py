@@ -10,16 +10,34 @@
   2,000 tokens = full), 0.25 when the task is code or reasoning, 0.15 × the number of questions
   and lines (4 = full), 0.25 when the prompt asks for depth (step by step, prove, compare,
   analyse, design, in detail, ...).
+- `intent`, `intent_size`, `intent_prompt`: the request's recurring intent as the last
+  `costlab simulate-cache` stored it (at its recommended threshold, else its highest): the
+  intent's id (1 is the largest, as that report lists them), how many requests it holds, and its
+  representative prompt. Read from the store, no model loaded. NULL for every request when no
+  intents are stored, and for the requests that run did not replay (ingested since, outside its
+  --since/--until/--where, or without prompt text). A rule that names them with none stored is
+  an error (`require_intents`), not a rule that silently matches nothing.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from costlab.errors import BadInput
+from costlab.scope import Scope
 from costlab.store import Store
 
 TASK_TYPES = ("code", "reasoning", "summary", "faq", "general")
 # The relation rules are evaluated against: requests and the derived columns.
 VIEW = "routing_requests"
-DERIVED_COLUMNS = ("prompt_tokens", "task_type", "complexity")
+INTENT_COLUMNS = ("intent", "intent_size", "intent_prompt")
+DERIVED_COLUMNS = ("prompt_tokens", "task_type", "complexity", *INTENT_COLUMNS)
+INTENTS_HINT = (
+    "run `costlab simulate-cache --sweep 0.80:0.99:0.01` (or --threshold 0.92) first: it "
+    "stores each request's recurring intent for rules to use"
+)
 
 _CODE = (
     r"```|\b(code|coding|program|programming|function|python|javascript|typescript|java|"
@@ -58,9 +76,20 @@ FROM (
                   OR regexp_matches(prompt, '{question}', 'i')) THEN 'faq'
              ELSE 'general' END AS task_type
     FROM (
-        SELECT *, CAST(ceil(length(prompt) / 4.0) AS BIGINT) AS prompt_tokens FROM requests
+        SELECT *, CAST(ceil(length(prompt) / 4.0) AS BIGINT) AS prompt_tokens FROM ({requests})
     )
 )
+"""
+_WITH_INTENTS = """
+    SELECT r.*, a.intent, i.requests AS intent_size, i.prompt AS intent_prompt
+    FROM requests r
+    LEFT JOIN request_intents a ON a.request_id = r.request_id
+    LEFT JOIN intents i ON i.intent = a.intent
+"""
+_NO_INTENTS = """
+    SELECT *, NULL::INTEGER AS intent, NULL::BIGINT AS intent_size,
+        NULL::VARCHAR AS intent_prompt
+    FROM requests
 """
 
 
@@ -74,5 +103,65 @@ def create_view(store: Store) -> str:
         "depth": _DEPTH,
     }
     assert not any("'" in p for p in patterns.values())  # constants, quoted as SQL literals
-    store.execute(_VIEW_SQL.format(view=VIEW, **patterns))
+    requests = _WITH_INTENTS if intents_stored(store) else _NO_INTENTS
+    store.execute(_VIEW_SQL.format(view=VIEW, requests=requests, **patterns))
     return VIEW
+
+
+def intents_stored(store: Store) -> bool:
+    """Whether a simulate-cache run has stored recurring intents."""
+    row = store.row("SELECT count(*) FROM intent_sets")
+    return bool(row and row[0])
+
+
+def intent_columns(store: Store, predicate: str) -> list[str]:
+    """The intent columns a (valid) predicate over the view names, in INTENT_COLUMNS order."""
+    row = store.row("SELECT json_serialize_sql(?)", [f"SELECT * FROM {VIEW} WHERE {predicate}"])
+    tree = json.loads(row[0]) if row else {}
+    named = {names[-1].lower() for names in _column_refs(tree) if names}
+    return [c for c in INTENT_COLUMNS if c in named]
+
+
+def require_intents(store: Store, predicate: str, label: str) -> None:
+    """BadInput `label: ...` when the predicate names an intent column and none is stored."""
+    named = intent_columns(store, predicate)
+    if named and not intents_stored(store):
+        raise BadInput(
+            f"{label}: uses {', '.join(named)}, but the store holds no recurring intents",
+            INTENTS_HINT,
+        )
+
+
+def intent_notes(store: Store, predicates: Sequence[str], scope: Scope) -> list[str]:
+    """When a predicate names an intent column: where the stored intents come from, and how
+    many requests in scope have none (NULL)."""
+    if not any(intent_columns(store, p) for p in predicates):
+        return []
+    source = store.row("SELECT threshold, embedder, cache_key, built_at FROM intent_sets")
+    if source is None:
+        return []
+    where, params = scope.sql()
+    counted = store.row(f"SELECT count(*), count(intent) FROM {VIEW}{where}", params)
+    total, covered = counted if counted else (0, 0)
+    note = (
+        f"intent columns from simulate-cache at threshold {source[0]:g} ({source[1]}, "
+        f"--key {source[2]}, stored {source[3]:%Y-%m-%d %H:%M} UTC)"
+    )
+    if covered < total:
+        note += (
+            f"; {total - covered:,} of {total:,} requests have none (NULL): that run did not "
+            "replay them (ingested since, outside its --since/--until/--where, or without "
+            "prompt text), so rerun simulate-cache to cover them"
+        )
+    return [note]
+
+
+def _column_refs(node: Any) -> list[list[str]]:
+    """The column_names of every column reference in a json_serialize_sql tree."""
+    if isinstance(node, list):
+        return [refs for item in node for refs in _column_refs(item)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("class") == "COLUMN_REF":
+        return [[str(n) for n in node.get("column_names", [])]]
+    return [refs for value in node.values() for refs in _column_refs(value)]

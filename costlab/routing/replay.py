@@ -73,6 +73,7 @@ def prepare(store: Store, policies: Sequence[Policy]) -> None:
         for rule in policy.rules:
             label = f"{rule.where}: rules[{rule.index}].when ({rule.name})"
             checked_predicate(store, rule.when, derived.VIEW, label, _HINT)
+            derived.require_intents(store, rule.when, label)
 
 
 def candidates(policies: Sequence[Policy]) -> list[Candidate]:

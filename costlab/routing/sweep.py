@@ -94,6 +94,7 @@ def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOption
     rule = policy.rules[swept.rule]
     label = f"{rule.where}: rules[{swept.rule}].when ({rule.name})"
     checked_predicate(store, f"({swept.score}) IS NOT NULL", derived.VIEW, label, "")
+    derived.require_intents(store, swept.score, label)
     thresholds = sorted(set(values) | set(_quantiles(store, swept, options)))
     op = "<" if swept.strict else "<="
     listed = ", ".join(repr(float(t)) for t in thresholds)
