@@ -8,9 +8,12 @@ goes through `html.escape`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
+
+from costlab import plot
 
 # Tableau 10 without its grey: distinct hues that read on white and in print.
 PALETTE = (
@@ -95,7 +98,84 @@ def figure(
         )
     legend_html = f'<ul class="legend">{"".join(items)}</ul>' if items else ""
     caption = f"<figcaption>{escape(note)}</figcaption>" if note else ""
-    return f'<figure class="chart" data-chart="{name}">{svg}{legend_html}{caption}</figure>'
+    return f'<figure class="chart" data-chart="{escape(name)}">{svg}{legend_html}{caption}</figure>'
+
+
+_SCATTER_H = 380
+_S_LEFT, _S_RIGHT, _S_TOP, _S_BOTTOM = 84, 24, 34, 48
+_DATA_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def scatter(chart: plot.Chart) -> str:
+    """A `plot.Chart` as SVG: round ticks on both axes, lines, then dots, then rings on top."""
+    drawn = [s for s in chart.series if s.points]
+    if not drawn:
+        return empty(f"{chart.title}: nothing to draw.")
+    xs = plot.ticks(*plot.span([p.x for s in drawn for p in s.points]), steps=6)
+    ys = plot.ticks(*plot.span([p.y for s in drawn for p in s.points]), steps=5)
+
+    def at(p: plot.Point) -> tuple[float, float]:
+        dx = (p.x - xs[0]) / (xs[-1] - xs[0])
+        dy = (p.y - ys[0]) / (ys[-1] - ys[0])
+        return (
+            _S_LEFT + dx * (WIDTH - _S_LEFT - _S_RIGHT),
+            _SCATTER_H - _S_BOTTOM - dy * (_SCATTER_H - _S_TOP - _S_BOTTOM),
+        )
+
+    parts = [_scatter_axes(chart, xs, ys)]
+    for s in reversed(drawn):
+        if s.line != "none":
+            path = " ".join(f"{x:.2f},{y:.2f}" for x, y in map(at, s.points))
+            dash = ' stroke-dasharray="5 4"' if s.line == "dotted" else ""
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{s.colour}" '
+                f'stroke-width="2"{dash}/>'
+            )
+    for dot in ("dot", "ring"):
+        for s in reversed(drawn):
+            if s.dot == dot:
+                parts += [_scatter_dot(s, p, *at(p)) for p in s.points]
+    legend = [(s.name, s.colour, (f"{s.mark} " if s.mark else "") + s.name) for s in drawn]
+    return figure(chart.name, svg(chart.title, _SCATTER_H, "".join(parts)), legend, note=chart.note)
+
+
+def _scatter_dot(s: plot.Series, p: plot.Point, x: float, y: float) -> str:
+    data = "".join(
+        f' data-{key}="{escape(value)}"' for key, value in p.data if _DATA_KEY.match(key)
+    )
+    paint = (
+        f'r="8" fill="none" stroke="{s.colour}" stroke-width="2"'
+        if s.dot == "ring"
+        else f'r="5" fill="{s.colour}" stroke="#fff" stroke-width="1"'
+    )
+    title = f"<title>{escape(p.title)}</title>" if p.title else ""
+    return f'<circle cx="{x:.2f}" cy="{y:.2f}" {paint}{data}>{title}</circle>'
+
+
+def _scatter_axes(chart: plot.Chart, xs: list[float], ys: list[float]) -> str:
+    left, right, top, bottom = _S_LEFT, WIDTH - _S_RIGHT, _S_TOP, _SCATTER_H - _S_BOTTOM
+    parts = []
+    for k, value in enumerate(ys):
+        y = bottom - k / (len(ys) - 1) * (bottom - top)
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}" class="grid"/>'
+            f'<text x="{left - 8}" y="{y + 4:.2f}" text-anchor="end" class="tick">'
+            f"{plot.label(value, chart.y.unit, ys[1] - ys[0])}</text>"
+        )
+    for k, value in enumerate(xs):
+        x = left + k / (len(xs) - 1) * (right - left)
+        parts.append(
+            f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{top}" y2="{bottom}" class="grid"/>'
+            f'<text x="{x:.2f}" y="{bottom + 18}" text-anchor="middle" class="tick">'
+            f"{plot.label(value, chart.x.unit, xs[1] - xs[0])}</text>"
+        )
+    parts.append(
+        f'<text x="{(left + right) / 2:.0f}" y="{_SCATTER_H - 6}" text-anchor="middle" '
+        f'class="label">{escape(chart.x.label)}</text>'
+        f'<text x="8" y="{top - 14}" class="label">'
+        f"{escape(chart.y.label)}</text>"
+    )
+    return "".join(parts)
 
 
 CSS = """

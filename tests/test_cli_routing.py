@@ -103,3 +103,35 @@ def test_a_swept_policy_prints_its_curve_and_calibration(cli: Cli, tmp_path: Pat
     assert points[0]["strong_share"] == 1.0
     bad = cli("route-replay", "--policy", str(swept), "--sweep", "t=0:1")
     assert bad.exit_code == 2 and "NAME=FROM:TO:STEPS" in bad.output
+
+
+def test_charts_follow_the_tables_and_html_writes_them_on_one_page(
+    cli: Cli, tmp_path: Path
+) -> None:
+    _, cheap = setup(cli, tmp_path)
+    swept = tmp_path / "swept.toml"
+    swept.write_text(
+        'name = "by <hash>"\ndefault = "gpt-4o-mini"\n[[rules]]\n'
+        'when = "hash(request_id) % 100 >= {t}"\nroute_to = "gpt-4o"\n'
+        '[models."gpt-4o"]\nquality = { general = 9.0 }\n'
+        '[models."gpt-4o-mini"]\nquality = { general = 6.0 }\n'
+    )
+    strong = tmp_path / "strong.toml"
+    page = tmp_path / "route.html"
+    args = ["--policy", str(cheap), "--policy", str(strong), "--policy", str(swept)]
+    shown = cli("route-replay", *args, "--sweep", "t=0:100:6", "--html", str(page))
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert out.index("Routing policies over") < out.index("Cost and quality of every candidate")
+    assert "by <hash>: quality against strong calls" in out and "Pareto frontier:" in out
+    assert "A cheap: $" in out and "B strong: $" in out and "C by <hash>:" in out
+    written = page.read_text(encoding="utf-8")
+    assert written.startswith("<!doctype html>") and "by &lt;hash&gt;" in written
+    assert 'data-chart="candidates"' in written and 'data-chart="sweep-1"' in written
+    as_json = cli("route-replay", *args, "--sweep", "t=0:100:6", "--json")
+    data = json.loads(as_json.stdout)  # nothing but JSON on stdout
+    on = {p["name"] for p in data["frontier"]}
+    assert {"strong", "by <hash> (all)", "by <hash> (none)"} <= on
+    assert all(p["on_frontier"] for p in data["frontier"])
+    bad = cli("route-replay", "--policy", str(cheap), "--html", str(tmp_path / "no" / "x.html"))
+    assert bad.exit_code == 2 and "cannot write" in bad.output

@@ -1,8 +1,10 @@
-"""Sweeps: the curve's ends are the all-weak and all-strong policies; APGR; calibration."""
+"""Sweeps: the curve's ends are the all-weak and all-strong policies; APGR; calibration; the
+frontier of every candidate, and the charts and page that show it."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from costlab import ingest, prices, sources
+from costlab import ingest, plot, prices, sources
 from costlab.errors import BadInput
-from costlab.routing import compare, outcomes, policy, sweep
+from costlab.routing import charts, compare, frontier, html, outcomes, policy, sweep
 from costlab.store import Store
+from tests.pages import chromium, parse, run_chromium
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data" / "routellm_mt_bench"
@@ -115,3 +118,104 @@ def test_sweep_mistakes_name_the_file_line_and_field(
     with pytest.raises(BadInput) as err:
         load(tmp_path, "p", text)
     assert expected in err.value.message and "p.toml" in err.value.message
+
+
+EVIL = "half <script>alert(1)</script>"
+NEVER = (
+    f'kind = "quality_aware"\ncheap = "{WEAK}"\nstrong = "{STRONG}"\nvalidator = "gpt-4o-mini"\n'
+    f"escalation_rate = 0\n{WEAK_MODEL}"
+)  # Mixtral answers every request and a validator is paid for: all-weak's quality, dearer
+PLAIN = {
+    "all-strong": f'default = "{STRONG}"\n',
+    "all-weak": f'default = "{WEAK}"\n{WEAK_MODEL}',
+    "validated-never": NEVER,
+    "evil": f'name = "{EVIL}"\ndefault = "{STRONG}"\n{WEAK_MODEL}'
+    f'[[rules]]\nwhen = "hash(request_id) % 2 < 1"\nroute_to = "{WEAK}"\n',
+}
+
+Replayed = tuple[compare.Comparison, sweep.SweepResult, list[frontier.PolicyPoint]]
+
+
+@pytest.fixture(scope="module")
+def replayed(mt_bench: tuple[Store, Path]) -> Replayed:
+    store, tmp = mt_bench
+    catalogue = prices.Catalogue.load()
+    plain = [load(tmp, name, text) for name, text in PLAIN.items()]
+    both = compare.run(store, catalogue, plain, compare.CompareOptions(resamples=0))
+    options = sweep.SweepOptions(target_share=0.3)
+    swept = sweep.run(store, catalogue, load(tmp, "swept", SWEPT), options)
+    return both, swept, frontier.candidates(both, [swept])
+
+
+def test_the_frontier_runs_from_all_weak_to_all_strong_without_the_dominated(
+    replayed: Replayed,
+) -> None:
+    both, swept, points = replayed
+    by_name = {p.name: p for p in points}
+    assert len(points) == len(PLAIN) + len(swept.points) + 2
+    costs = [p.cost_usd for p in points]
+    assert costs == sorted(costs)  # cheapest first
+    assert points[0].on_frontier and points[0].cost_usd == by_name["all-weak"].cost_usd
+    assert by_name["all-weak"].on_frontier and by_name["all-strong"].on_frontier
+    assert by_name["swept (none)"].on_frontier and by_name["swept (all)"].on_frontier  # ties
+    never = by_name["validated-never"]
+    assert never.quality == by_name["all-weak"].quality and never.cost_usd > points[0].cost_usd
+    assert not never.on_frontier
+    on = [p for p in points if p.on_frontier]
+    for p in points:  # off it means some candidate on it is as cheap and as good, better in one
+        assert p.on_frontier or any(
+            o.cost_usd <= p.cost_usd and (o.quality or 0) >= (p.quality or 0) for o in on
+        )
+    pareto = {f"swept t={p.threshold:g}" for p in swept.points if p.pareto}
+    assert {p.name for p in on if p.threshold is not None} <= pareto  # a subset of the sweep's
+
+
+def test_the_terminal_charts_put_the_ends_at_the_corners(replayed: Replayed) -> None:
+    both, swept, points = replayed
+    text = plot.text(charts.candidates(both, [swept], points), width=72, height=12)
+    lines = text.splitlines()
+    bottom = next(k for k, line in enumerate(lines) if "└" in line)
+    axis = lines[bottom].index("└")
+    rows = [line[axis + 1 :] for line in lines[2:bottom]]
+    letters = {p.name: "ABCD"[k] for k, p in enumerate(both.policies)}
+    assert rows[-1][0] == letters["all-weak"]  # cheapest and worst: bottom left
+    assert rows[0].endswith(letters["all-strong"]) and len(rows[0]) == len(lines[bottom]) - axis - 1
+    assert f"{letters['validated-never']} validated-never" in text
+    assert f"(hidden under {letters['all-weak']})" in text  # a hair dearer than all-weak
+    assert f"{letters['all-weak']} all-weak: $0.0594, quality 8.341, on the frontier" in text
+    curve = plot.text(charts.sweep_curve(swept), width=60, height=10).splitlines()
+    assert curve[2].rstrip().endswith("◆") and curve[11][5:7] in ("┤◆", "│◆")
+    assert "0%" in curve[13] and curve[13].rstrip().endswith("100%")
+
+
+def test_the_page_draws_both_charts_and_escapes_names_and_rules(replayed: Replayed) -> None:
+    both, swept, points = replayed
+    page = html.render(html.Replay(both, [swept], points, recommend=False))
+    assert EVIL not in page and "half &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "hash(request_id) % 2 &lt; 1" in page
+    assert not re.search(r"""(src|href)=["']?https?:""", page)  # self-contained
+    found = parse(page)
+    assert set(found.figures) == {"candidates", "sweep-1"}
+    dots = {str(a["data-policy"]): a for _, a in found.marks["candidates"]}
+    assert len(dots) == len(points)  # every candidate has a quality here
+    for p in points:
+        assert Decimal(str(dots[p.name]["data-usd"])) == p.cost_usd
+        assert dots[p.name]["data-frontier"] == str(p.on_frontier).lower()
+    shares = [float(str(a["data-share"])) for _, a in found.marks["sweep-1"]]
+    assert len(shares) == len(swept.points) + 3  # the curve, both ends and the calibrated point
+    assert shares[0] == 0.0 and max(shares) == 1.0
+    assert "APGR" in page and f"{swept.apgr:.3f}" in page
+
+
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium package")
+def test_the_page_draws_in_a_real_browser(replayed: Replayed, tmp_path: Path) -> None:
+    both, swept, points = replayed
+    page = tmp_path / "route.html"
+    page.write_text(html.render(html.Replay(both, [swept], points)), encoding="utf-8")
+    shown = run_chromium(page, tmp_path / "profile", "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    figures = parse(shown.stdout).figures
+    assert {c: f["data-drawn"] for c, f in figures.items()} == {
+        "candidates": str(len(points)),
+        "sweep-1": str(len(swept.points) + 3),
+    }

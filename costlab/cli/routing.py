@@ -8,17 +8,18 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from costlab import prices
+from costlab import plot, prices
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
-from costlab.routing import compare, outcomes, policy, sweep
+from costlab.routing import charts, compare, frontier, outcomes, policy, sweep
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
 
 app = typer.Typer()
+_CHART_WIDTH = 96
 
 
 @app.command("route-replay")
@@ -46,11 +47,21 @@ def route_replay(
     since: SinceFlag = None,
     until: UntilFlag = None,
     where: WhereFlag = None,
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write the tables and charts as one self-contained HTML page."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the logged traffic through routing policies: cost, savings and quality.
 
-    Example: costlab route-replay --policy a.toml --policy b.toml --min-quality 8 --recommend
+    After the tables, charts of cost against quality: each sweep's curve, and every candidate
+    with the Pareto frontier (the cheapest candidate for each level of quality).
+
+    Examples:
+
+      costlab route-replay --policy a.toml --policy b.toml --min-quality 8 --recommend
+
+      costlab route-replay --policy a.toml --policy swept.toml --sweep t=0:1:50 --html route.html
     """
     if recommend and min_quality is None:
         raise BadInput("--recommend needs --min-quality", "e.g. --min-quality 8 --recommend")
@@ -68,19 +79,41 @@ def route_replay(
             for p in loaded
             if p.swept is not None
         ]
+    points = frontier.candidates(result, sweeps)
+    if html is not None:
+        from costlab.routing import html as routing_html
+
+        page = routing_html.Replay(result, sweeps, points, recommend)
+        render.write_page(html, routing_html.render(page))
     if as_json:
         data = dataclasses.asdict(result) if result else {}
-        render.print_json(data | {"sweeps": [dataclasses.asdict(s) for s in sweeps]})
+        on = [dataclasses.asdict(p) for p in points if p.on_frontier]
+        render.print_json(
+            data | {"sweeps": [dataclasses.asdict(s) for s in sweeps], "frontier": on}
+        )
         return
     render.show([sheet for s in sweeps for sheet in _sweep_sheets(s)], "table")
-    if result is None:
-        return
-    render.show(_sheets(result, recommend), "table")
-    for p in result.policies:
-        for note in p.notes:
-            render.out.print(f"{p.name}: {note}", markup=False)
-    for note in result.notes:
-        render.out.print(note, markup=False)
+    if result is not None:
+        render.show(_sheets(result, recommend, points), "table")
+        for p in result.policies:
+            for note in p.notes:
+                render.out.print(f"{p.name}: {note}", markup=False)
+        for note in result.notes:
+            render.out.print(note, markup=False)
+    _charts(result, sweeps, points)
+
+
+def _charts(
+    result: compare.Comparison | None,
+    sweeps: list[sweep.SweepResult],
+    points: list[frontier.PolicyPoint],
+) -> None:
+    width = min(render.out.width, _CHART_WIDTH)
+    for k, s in enumerate(sweeps):
+        render.out.print(plot.text(charts.sweep_curve(s, k + 1), width), markup=False)
+        render.out.print()
+    if len(points) > 1:
+        render.out.print(plot.text(charts.candidates(result, sweeps, points), width), markup=False)
 
 
 @app.command("ingest-outcomes")
@@ -176,7 +209,10 @@ def _interval(ci: compare.Interval | None, pct: bool) -> str:
     return f"{ci.low:+.3f} … {ci.high:+.3f}"
 
 
-def _sheets(result: compare.Comparison, recommend: bool) -> list[Sheet]:
+def _sheets(
+    result: compare.Comparison, recommend: bool, points: list[frontier.PolicyPoint]
+) -> list[Sheet]:
+    on = {p.name for p in points if p.on_frontier and not p.swept}
     rows = []
     for p in result.policies:
         mark = " ◀" if recommend and p.name == result.recommended else ""
@@ -191,14 +227,17 @@ def _sheets(result: compare.Comparison, recommend: bool) -> list[Sheet]:
                 _num(p.quality_delta, True),
                 _interval(p.quality_delta_ci, False),
                 _pct(p.quality_exact_share),
+                "◆" if p.name in on else "",
             ]
         )
     columns = [
         "policy", "cost", "savings", "95% CI", "quality", "Δ quality", "95% CI", "exact",
+        "frontier",
     ]  # fmt: skip
     title = (
         f"Routing policies over {result.requests:,} requests "
-        f"(as logged: {render.money(result.logged_usd)}); ~ quality partly estimated"
+        f"(as logged: {render.money(result.logged_usd)}); ~ quality partly estimated; "
+        "◆ on the cost–quality frontier of every candidate"
     )
     shares = [
         [p.name, model, f"{share:.1%}", render.bar(share, 20)]

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from html import escape
 
-from costlab import page
+from costlab import page, plot
 from costlab.page import ANOMALY_COLOUR, PALETTE
 from costlab.report import Bucket, DailySpend
 from costlab.report.budgets import BudgetStatus
@@ -170,7 +170,7 @@ class _Frame:
             parts.append(
                 f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.2f}" y2="{y:.2f}" class="grid"/>'
                 f'<text x="{_LEFT - 8}" y="{y + 4:.2f}" text-anchor="end" class="tick">'
-                f"{_axis_money(tick, self.ticks[1])}</text>"
+                f"{plot.label(tick, 'usd', self.ticks[1])}</text>"
             )
         step, year = math.ceil(len(self.periods) / _X_LABELS), 0
         for i in range(0, len(self.periods), step):
@@ -271,17 +271,7 @@ def _period_range(first: date, last: date, weekly: bool) -> list[date]:
 
 def _nice_ticks(top: float) -> list[float]:
     """0 and 4 to 6 round steps (1, 2, 2.5, 5 × 10^k) that reach `top`."""
-    top = top if top > 0 else 1.0
-    raw = top / 4
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
-
-
-def _axis_money(value: float, step: float) -> str:
-    """A tick label with as many decimals as the step needs: $0, $0.50, $1.00 or $0, $1, $2."""
-    places = next((p for p in range(4) if abs(step * 10**p - round(step * 10**p)) < 1e-6), 4)
-    return f"${value:,.{max(places, 2) if places else 0}f}"
+    return plot.ticks(0.0, top if top > 0 else 1.0)
 
 
 def _share_grid(x0: int, width: int, top: int, bottom: int) -> str:

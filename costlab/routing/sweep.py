@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
-from costlab.routing import derived, replay
+from costlab.routing import derived, frontier, replay
 from costlab.routing.policy import LOGGED, Policy, Swept
 from costlab.scope import Scope, checked_predicate
 from costlab.store import Store
@@ -177,17 +177,8 @@ def _quantiles(store: Store, swept: Swept, options: SweepOptions) -> list[float]
 
 def _pareto(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     """The same points, each marked when no other is as cheap and as good, and better in one."""
-    marked = []
-    for p in points:
-        dominated = p.quality is None or any(
-            o.quality is not None
-            and o.cost_usd <= p.cost_usd
-            and o.quality >= p.quality
-            and (o.cost_usd < p.cost_usd or o.quality > p.quality)
-            for o in points
-        )
-        marked.append(dataclasses.replace(p, pareto=not dominated))
-    return marked
+    flags = frontier.on_frontier([(p.cost_usd, p.quality) for p in points])
+    return [dataclasses.replace(p, pareto=flag) for p, flag in zip(points, flags, strict=True)]
 
 
 def _apgr(curve: Sequence[SweepPoint]) -> float | None:
