@@ -25,7 +25,7 @@ app = typer.Typer()
 def route_replay(
     ctx: typer.Context,
     policy_files: list[Path] = typer.Option(
-        [], "--policy", help="A policy file (TOML), repeatable."
+        [], "--policy", help="A policy file (TOML, or YAML: .yaml/.yml), repeatable."
     ),
     min_quality: float | None = typer.Option(
         None, "--min-quality", help="The mean quality a policy must reach (outcome scale)."
@@ -50,7 +50,7 @@ def route_replay(
 ) -> None:
     """Replay the logged traffic through routing policies: cost, savings and quality.
 
-    Example: costlab route-replay --policy a.toml --policy b.toml --min-quality 8 --recommend
+    Example: costlab route-replay --policy a.toml --policy b.yaml --min-quality 8 --recommend
     """
     if recommend and min_quality is None:
         raise BadInput("--recommend needs --min-quality", "e.g. --min-quality 8 --recommend")
