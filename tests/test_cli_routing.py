@@ -143,3 +143,7 @@ def test_a_bad_yaml_policy_exits_2_naming_file_line_and_field(cli: Cli, tmp_path
         result = cli("route-replay", "--policy", str(bad))
         assert result.exit_code == 2, (text, result.output)
         assert message in result.output and "Traceback" not in result.output
+    # the last hint, shown as written rather than eaten as rich markup
+    assert "hint: see docs for route-replay policy files: name, default, [models.NAME]" in (
+        cli("route-replay", "--policy", str(bad)).output
+    )
