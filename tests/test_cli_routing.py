@@ -20,6 +20,18 @@ when = "feature = 'support'"
 route_to = "gpt-4o"
 """
 
+POLICY_YAML = """\
+name: cheap
+default: logged
+models:
+  gpt-4o:
+    quality: {general: 8.0}
+rules:
+  - name: support to gpt-4o
+    when: feature = 'support'
+    route_to: gpt-4o
+"""
+
 
 def setup(cli: Cli, tmp_path: Path) -> tuple[Path, Path]:
     logs = write_jsonl(tmp_path / "log.jsonl", [flat(n) for n in range(20)])
@@ -135,3 +147,35 @@ def test_charts_follow_the_tables_and_html_writes_them_on_one_page(
     assert all(p["on_frontier"] for p in data["frontier"])
     bad = cli("route-replay", "--policy", str(cheap), "--html", str(tmp_path / "no" / "x.html"))
     assert bad.exit_code == 2 and "cannot write" in bad.output
+
+
+def test_a_yaml_policy_replays_as_its_toml_twin(cli: Cli, tmp_path: Path) -> None:
+    outcomes, cheap = setup(cli, tmp_path)
+    cli("ingest-outcomes", str(outcomes))
+    as_yaml = tmp_path / "cheap.yaml"
+    as_yaml.write_text(POLICY_YAML)
+    results = [cli("route-replay", "--policy", str(p), "--json") for p in (cheap, as_yaml)]
+    assert [r.exit_code for r in results] == [0, 0], results[1].output
+    from_toml, from_yaml = (json.loads(r.output)["policies"][0] for r in results)
+    assert from_yaml == from_toml | {"path": str(as_yaml)}
+    assert from_yaml["rules"][0]["took"] == 10
+    table = cli("route-replay", "--policy", str(as_yaml))
+    assert table.exit_code == 0 and "support to gpt-4o" in table.output
+
+
+def test_a_bad_yaml_policy_exits_2_naming_file_line_and_field(cli: Cli, tmp_path: Path) -> None:
+    setup(cli, tmp_path)
+    for text, message in [
+        (POLICY_YAML + "default: gpt-4o\n", "bad.yml, line 10: default: duplicate key"),
+        (POLICY_YAML.replace("feature =", "featur ="), "bad.yml, line 8: rules[0].when"),
+        (POLICY_YAML.replace("8.0}", "8.0"), "bad.yml, line 6: not valid YAML"),
+    ]:
+        bad = tmp_path / "bad.yml"
+        bad.write_text(text)
+        result = cli("route-replay", "--policy", str(bad))
+        assert result.exit_code == 2, (text, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    # the last hint, shown as written rather than eaten as rich markup
+    assert "hint: see docs for route-replay policy files: name, default, [models.NAME]" in (
+        cli("route-replay", "--policy", str(bad)).output
+    )

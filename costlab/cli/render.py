@@ -38,9 +38,10 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 def print_error(error: CostlabError) -> None:
     """An expected failure: the message, and the hint when there is one."""
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    # escaped: messages quote files and fields such as [models.NAME] that are not markup
+    err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
     if error.hint:
-        err.print(f"[dim]hint:[/] {error.hint}", markup=True, soft_wrap=True)
+        err.print(f"[dim]hint:[/] {escape(error.hint)}", markup=True, soft_wrap=True)
 
 
 def money(amount: Decimal | None, places: int = 4) -> str:

@@ -26,7 +26,7 @@ _CHART_WIDTH = 96
 def route_replay(
     ctx: typer.Context,
     policy_files: list[Path] = typer.Option(
-        [], "--policy", help="A policy file (TOML), repeatable."
+        [], "--policy", help="A policy file (TOML, or YAML: .yaml/.yml), repeatable."
     ),
     min_quality: float | None = typer.Option(
         None, "--min-quality", help="The mean quality a policy must reach (outcome scale)."
@@ -59,7 +59,7 @@ def route_replay(
 
     Examples:
 
-      costlab route-replay --policy a.toml --policy b.toml --min-quality 8 --recommend
+      costlab route-replay --policy a.toml --policy b.yaml --min-quality 8 --recommend
 
       costlab route-replay --policy a.toml --policy swept.toml --sweep t=0:1:50 --html route.html
     """

@@ -1,6 +1,6 @@
 """Policy files: candidate models and how requests are routed among them, validated strictly.
 
-A policy file is TOML, of one `kind`:
+A policy file is TOML or YAML (the same fields either way: see `policy_file`), of one `kind`:
 - `rules` (the default): rules are tried in order; the first whose `when` holds takes the
   request, and requests no rule takes go to `default`. A target is a model of `[models]`, any
   model of the price catalogue, or `logged` (keep the model the request was logged with).
@@ -14,8 +14,7 @@ Every error names the file, the line and the field.
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,14 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from costlab.errors import BadInput
 from costlab.prices import CATALOGUE_SINCE, Catalogue, PriceOverride
 from costlab.routing.derived import TASK_TYPES
-from costlab.routing.locate import at, dotted
+from costlab.routing.policy_file import HINT, Source, dotted, read
 
 # The target that keeps the logged model (and its logged cost).
 LOGGED = "logged"
 # Rules of a policy are packed into one BIGINT bit mask per request.
 MAX_RULES = 62
 _PER_MILLION = Decimal(1_000_000)
-_HINT = "see docs for route-replay policy files: name, default, [models.NAME], [[rules]]"
 
 
 class _Strict(BaseModel):
@@ -172,26 +170,17 @@ class Policy:
 
 
 def load(path: Path, catalogue: Catalogue) -> Policy:
-    """The policy in a TOML file; BadInput naming the file, line and field of any mistake."""
+    """The policy in a TOML or YAML file; BadInput naming the file, line and field of a mistake."""
+    source = read(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise BadInput(f"--policy {path}: cannot read: {err.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise BadInput(f"{path}: not valid TOML: {err}", _HINT) from None
-    lines = text.splitlines()
-    try:
-        parsed = PolicyFile.model_validate(data)
+        parsed = PolicyFile.model_validate(source.data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(first["loc"])
-        raise BadInput(f"{at(path, lines, loc)}: {dotted(loc)}: {first['msg']}", _HINT) from None
-    _check_kind(path, lines, data, parsed)
+        raise BadInput(f"{source.at(loc)}: {dotted(loc)}: {first['msg']}", HINT) from None
+    _check_kind(source, parsed)
     models = {
-        name: _candidate(path, lines, name, entry, catalogue)
-        for name, entry in parsed.models.items()
+        name: _candidate(source, name, entry, catalogue) for name, entry in parsed.models.items()
     }
     by_name = {c.name: c for c in models.values()} | models
 
@@ -203,7 +192,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         resolved = catalogue.resolve(name).model
         if resolved is None:
             raise BadInput(
-                f"{at(path, lines, loc)}: {dotted(loc)}: routes to unknown model '{name}': "
+                f"{source.at(loc)}: {dotted(loc)}: routes to unknown model '{name}': "
                 "not in the price catalogue",
                 f'declare it under [models."{name}"] with price_as = "CATALOGUE NAME" or '
                 "input/output prices per 1M tokens; `costlab prices list --search` finds names",
@@ -217,7 +206,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
             rule.name or f"rule {i + 1}",
             rule.when,
             target(rule.route_to, ("rules", i, "route_to")),
-            at(path, lines, ("rules", i, "when")),
+            source.at(("rules", i, "when")),
         )
         for i, rule in enumerate(parsed.rules)
     )
@@ -231,7 +220,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         roles = {r: getattr(parsed, r) for r in ("cheap", "strong", "validator")}
         named = {r: target(m, (r,)) for r, m in roles.items()}
         if LOGGED in named.values():
-            raise BadInput(f"{path}: a quality_aware policy names models, not `logged`", _HINT)
+            raise BadInput(f"{path}: a quality_aware policy names models, not `logged`", HINT)
         chosen = {c.name: c for c in by_name.values() if c.name in named.values()}
         qa = QualityAware(
             named["cheap"], named["strong"], named["validator"], parsed.escalation_rate,
@@ -240,7 +229,7 @@ def load(path: Path, catalogue: Catalogue) -> Policy:
         return Policy(name, path, (), named["cheap"], chosen, None, qa)
     assert parsed.default is not None  # _check_kind
     default = target(parsed.default, ("default",))
-    swept = _swept(path, lines, parsed)
+    swept = _swept(source, parsed)
     used = {t for t in [*(r.route_to for r in rules), default] if t != LOGGED}
     candidates = {c.name: c for c in by_name.values() if c.name in used or c in models.values()}
     return Policy(name, path, rules, default, candidates, swept)
@@ -260,20 +249,18 @@ _ALLOWS = {
 }
 
 
-def _check_kind(
-    path: Path, lines: Sequence[str], data: dict[str, object], parsed: PolicyFile
-) -> None:
+def _check_kind(source: Source, parsed: PolicyFile) -> None:
     """The fields given are those of the policy's kind; cost_aware models declare quality."""
-    kind = parsed.kind
+    path, data, kind = source.path, source.data, parsed.kind
     for key in data:
         if key not in _COMMON | _NEEDS[kind] | _ALLOWS[kind]:
             raise BadInput(
-                f'{at(path, lines, (key,))}: {key}: not a field of a kind = "{kind}" policy',
+                f'{source.at((key,))}: {key}: not a field of a kind = "{kind}" policy',
                 f"{kind} policies take: {', '.join(sorted(_NEEDS[kind] | _ALLOWS[kind]))}",
             )
     missing = sorted(_NEEDS[kind] - set(data))
     if missing:
-        raise BadInput(f'{path}: {missing[0]}: Field required (kind = "{kind}")', _HINT)
+        raise BadInput(f'{path}: {missing[0]}: Field required (kind = "{kind}")', HINT)
     if kind == "quality_aware":
         if (parsed.escalation_rate is None) == (parsed.escalation is None):
             raise BadInput(
@@ -283,19 +270,19 @@ def _check_kind(
         if (parsed.escalation is None) != (parsed.pass_score is None):
             field_ = "pass_score" if parsed.pass_score is not None else "escalation"
             raise BadInput(
-                f"{at(path, lines, (field_,))}: {field_}: pass_score goes with "
+                f"{source.at((field_,))}: {field_}: pass_score goes with "
                 'escalation = "outcomes" (and only with it)',
                 "an outcome below pass_score is a failed validation",
             )
     if kind == "cost_aware":
         if not 0 < len(parsed.models) <= MAX_RULES:  # one bit of the route mask per model
             raise BadInput(
-                f"{path}: a cost_aware policy chooses among 1 to {MAX_RULES} [models]", _HINT
+                f"{path}: a cost_aware policy chooses among 1 to {MAX_RULES} [models]", HINT
             )
         for name, entry in parsed.models.items():
             if any(entry.quality.get(t, entry.quality.get("general")) is None for t in TASK_TYPES):
                 raise BadInput(
-                    f"{at(path, lines, ('models', name))}: models.{name}.quality: a "
+                    f"{source.at(('models', name))}: models.{name}.quality: a "
                     "cost_aware candidate needs a quality for every task type",
                     "give `general`, which stands in for the task types not listed",
                 )
@@ -306,21 +293,21 @@ _SWEPT_FORM = r"^\s*(?P<score>.+?)\s*(?P<op>>=|>)\s*\{{{name}\}}\s*$"
 _SWEEP_HINT = 'e.g. when = "complexity >= {t}" with [sweep] t = { from = 0, to = 1, steps = 50 }'
 
 
-def _swept(path: Path, lines: Sequence[str], parsed: PolicyFile) -> Swept | None:
+def _swept(source: Source, parsed: PolicyFile) -> Swept | None:
     """The rule with a `{parameter}`, checked: one such rule, of the form `SCORE >= {t}`."""
     found = [(i, r) for i, r in enumerate(parsed.rules) if _PARAMETER.search(r.when)]
     if not found:
         if parsed.sweep:
             name = next(iter(parsed.sweep))
             raise BadInput(
-                f"{at(path, lines, ('sweep',))}: sweep.{name}: no rule uses {{{name}}}",
+                f"{source.at(('sweep',))}: sweep.{name}: no rule uses {{{name}}}",
                 _SWEEP_HINT,
             )
         return None
     if len(found) > 1:
         loc: tuple[str | int, ...] = ("rules", found[1][0], "when")
         raise BadInput(
-            f"{at(path, lines, loc)}: {dotted(loc)}: only one rule may have a parameter",
+            f"{source.at(loc)}: {dotted(loc)}: only one rule may have a parameter",
             _SWEEP_HINT,
         )
     i, rule = found[0]
@@ -329,36 +316,33 @@ def _swept(path: Path, lines: Sequence[str], parsed: PolicyFile) -> Swept | None
     form = re.match(_SWEPT_FORM.format(name=re.escape(name)), rule.when)
     if form is None or _PARAMETER.search(form["score"]):
         raise BadInput(
-            f"{at(path, lines, loc)}: {dotted(loc)}: a rule with a parameter must read "
+            f"{source.at(loc)}: {dotted(loc)}: a rule with a parameter must read "
             f"`EXPRESSION >= {{{name}}}` (or >)",
             _SWEEP_HINT,
         )
     if parsed.sweep and name not in parsed.sweep:
         other = next(iter(parsed.sweep))
         raise BadInput(
-            f"{at(path, lines, ('sweep', other))}: sweep.{other}: the rule's parameter is "
-            f"{{{name}}}",
+            f"{source.at(('sweep', other))}: sweep.{other}: the rule's parameter is {{{name}}}",
             _SWEEP_HINT,
         )
     values = parsed.sweep[name].values() if name in parsed.sweep else None
     return Swept(i, name, form["score"], form["op"] == ">", values)
 
 
-def _candidate(
-    path: Path, lines: Sequence[str], name: str, entry: ModelEntry, catalogue: Catalogue
-) -> Candidate:
+def _candidate(source: Source, name: str, entry: ModelEntry, catalogue: Catalogue) -> Candidate:
     loc: tuple[str | int, ...] = ("models", name)
     unknown = sorted(set(entry.quality) - set(TASK_TYPES))
     if unknown:
         raise BadInput(
-            f"{at(path, lines, (*loc, 'quality'))}: models.{name}.quality: unknown task type "
+            f"{source.at((*loc, 'quality'))}: models.{name}.quality: unknown task type "
             f"'{unknown[0]}'",
             f"task types: {', '.join(TASK_TYPES)}",
         )
     resolved = catalogue.resolve(name).model or name
     if (entry.input is None) != (entry.output is None):
         raise BadInput(
-            f"{at(path, lines, loc)}: models.{name}: give both input and output prices",
+            f"{source.at(loc)}: models.{name}: give both input and output prices",
             "prices are USD per 1M tokens, e.g. input = 0.15, output = 0.60",
         )
     if entry.input is not None and entry.output is not None:
@@ -370,7 +354,7 @@ def _candidate(
     if price_as is None or catalogue.resolve(price_as).model is None:
         shown = entry.price_as or name
         raise BadInput(
-            f"{at(path, lines, (*loc, 'price_as') if entry.price_as else loc)}: "
+            f"{source.at((*loc, 'price_as') if entry.price_as else loc)}: "
             f"models.{name}: unknown model '{shown}': not in the price catalogue",
             "give price_as = a catalogue name, or input/output prices per 1M tokens",
         )
