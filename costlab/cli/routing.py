@@ -13,7 +13,7 @@ from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
-from costlab.routing import charts, compare, frontier, outcomes, policy, sweep
+from costlab.routing import charts, compare, frontier, outcomes, policy, sweep, tables
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
@@ -158,14 +158,11 @@ def _sweep_flag(text: str | None) -> tuple[float, ...] | None:
 
 
 def _sweep_sheets(s: sweep.SweepResult) -> list[Sheet]:
+    points = [s.all, *s.points, s.none]
     rows = [
-        [
-            "all" if p is s.all else "none" if p is s.none else f"{p.threshold:g}",
-            _pct(p.strong_share), render.money(p.cost_usd), _pct(p.savings), _num(p.quality),
-            _num(p.pgr), "◆" if p.pareto else "", render.bar(p.strong_share, 20),
-        ]
-        for p in [s.all, *s.points, s.none]
-    ]  # fmt: skip
+        [*row, render.bar(p.strong_share, 20)]
+        for row, p in zip(tables.sweep_rows(s), points, strict=True)
+    ]
     gap = "; ".join(
         f"{g.level:.0%} of the gap: "
         + ("never" if g.strong_share is None else f"{g.strong_share:.1%} strong calls, "
@@ -177,7 +174,7 @@ def _sweep_sheets(s: sweep.SweepResult) -> list[Sheet]:
         f"{s.policy}: {s.score} >= {{{s.parameter}}} → {s.strong_model} over {s.requests:,} "
         f"requests; APGR {apgr}; {gap}"
     )
-    columns = ["t", "strong calls", "cost", "savings", "quality", "PGR", "pareto", ""]
+    columns = ["t", *tables.SWEEP_COLUMNS, ""]
     sheets = [Sheet(title, columns, rows, right=1)]
     if s.calibrated is not None:
         c = s.calibrated
@@ -185,89 +182,39 @@ def _sweep_sheets(s: sweep.SweepResult) -> list[Sheet]:
             Sheet(
                 f"{s.policy}: calibrated to {s.target_share:.1%} strong calls",
                 ["t", "strong calls", "cost", "quality", "PGR"],
-                [[f"{c.threshold:g}", _pct(c.strong_share), render.money(c.cost_usd),
-                  _num(c.quality), _num(c.pgr)]],
+                [[f"{c.threshold:g}", tables.pct(c.strong_share), render.money(c.cost_usd),
+                  tables.num(c.quality), tables.num(c.pgr)]],
                 right=1,
             )
         )  # fmt: skip
     return sheets
 
 
-def _pct(value: float | None, signed: bool = False) -> str:
-    return "—" if value is None else (f"{value:+.1%}" if signed else f"{value:.1%}")
-
-
-def _num(value: float | None, signed: bool = False) -> str:
-    return "—" if value is None else (f"{value:+.3f}" if signed else f"{value:.3f}")
-
-
-def _interval(ci: compare.Interval | None, pct: bool) -> str:
-    if ci is None:
-        return "—"
-    if pct:
-        return f"{ci.low:+.1%} … {ci.high:+.1%}"
-    return f"{ci.low:+.3f} … {ci.high:+.3f}"
-
-
 def _sheets(
     result: compare.Comparison, recommend: bool, points: list[frontier.PolicyPoint]
 ) -> list[Sheet]:
     on = {p.name for p in points if p.on_frontier and not p.swept}
-    rows = []
-    for p in result.policies:
-        mark = " ◀" if recommend and p.name == result.recommended else ""
-        quality = _num(p.quality) + ("~" if p.quality_estimated_share else "")
-        rows.append(
-            [
-                p.name + mark,
-                render.money(p.after_usd),
-                _pct(p.savings),
-                _interval(p.savings_ci, True),
-                quality,
-                _num(p.quality_delta, True),
-                _interval(p.quality_delta_ci, False),
-                _pct(p.quality_exact_share),
-                "◆" if p.name in on else "",
-            ]
-        )
-    columns = [
-        "policy", "cost", "savings", "95% CI", "quality", "Δ quality", "95% CI", "exact",
-        "frontier",
-    ]  # fmt: skip
+    rows = tables.policy_rows(result, on, recommend)
     title = (
         f"Routing policies over {result.requests:,} requests "
         f"(as logged: {render.money(result.logged_usd)}); ~ quality partly estimated; "
         "◆ on the cost–quality frontier of every candidate"
     )
     shares = [
-        [p.name, model, f"{share:.1%}", render.bar(share, 20)]
-        for p in result.policies
-        for model, share in p.models.items()
+        [name, model, f"{share:.1%}", render.bar(share, 20)]
+        for name, model, share in tables.share_rows(result)
     ]
     sheets = [
-        Sheet(title, columns, rows),
+        Sheet(title, tables.POLICY_COLUMNS, rows),
         Sheet("Share of traffic per model", ["policy", "model", "share", ""], shares),
     ]
     for p in result.policies:
-        rule_rows = [
-            [
-                r.name,
-                r.when or "(no rule matched)",
-                r.route_to,
-                "—" if r.matched is None else render.count(r.matched),
-                render.count(r.took),
-                render.money(r.before_usd),
-                render.money(r.after_usd),
-                _num(r.quality_delta, True),
-            ]
-            for r in p.rules
-        ]
         sheets.append(
             Sheet(
                 f"{p.name}: per rule (first match wins; input tokens estimated for "
                 f"{p.input_estimated_share:.0%} of requests)",
-                ["rule", "when", "route to", "matched", "took", "$ before", "$ after", "Δ quality"],
-                rule_rows,
+                tables.RULE_COLUMNS,
+                tables.rule_rows(p),
                 right=3,
             )
         )

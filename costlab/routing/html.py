@@ -12,12 +12,10 @@ from decimal import Decimal
 
 from costlab import page
 from costlab.page import money
-from costlab.routing import charts
-from costlab.routing.compare import Comparison, Interval, PolicyResult
+from costlab.routing import charts, tables
+from costlab.routing.compare import Comparison, PolicyResult
 from costlab.routing.frontier import PolicyPoint
-from costlab.routing.sweep import SweepPoint, SweepResult
-
-_DASH = "\u2014"
+from costlab.routing.sweep import SweepResult
 
 
 @dataclass(frozen=True)
@@ -76,10 +74,10 @@ def _cards(replay: Replay, requests: int) -> str:
     logged = c.logged_usd if c else replay.sweeps[0].logged_usd if replay.sweeps else None
     items = [
         ("requests", f"{requests:,}"),
-        ("cost as logged", _DASH if logged is None else money(logged)),
+        ("cost as logged", tables.DASH if logged is None else money(logged)),
         ("candidates", f"{len(replay.points):,}"),
         ("on the frontier", f"{len(on):,}"),
-        ("cheapest on it", on[0].name if on else _DASH),
+        ("cheapest on it", on[0].name if on else tables.DASH),
     ]
     if replay.recommend and c is not None:
         items.append((f"recommended (quality ≥ {c.min_quality:g})", c.recommended or "none"))
@@ -92,7 +90,7 @@ def _frontier(points: list[PolicyPoint]) -> str:
     for p in points:
         if p.on_frontier:
             alike.setdefault((p.cost_usd, p.quality), []).append(p.name)
-    rows = [[", ".join(names), money(cost), _num(q)] for (cost, q), names in alike.items()]
+    rows = [[", ".join(names), money(cost), tables.num(q)] for (cost, q), names in alike.items()]
     return page.table(
         ["candidates", "cost", "quality"], rows, "lrr", empty_text="No candidate has a quality."
     )
@@ -100,64 +98,34 @@ def _frontier(points: list[PolicyPoint]) -> str:
 
 def _policies(c: Comparison, replay: Replay) -> str:
     on = {p.name for p in replay.points if p.on_frontier and not p.swept}
-    rows = [
-        [
-            p.name
-            + (" \u25c0 recommended" if replay.recommend and p.name == c.recommended else ""),
-            money(p.after_usd),
-            _pct(p.savings),
-            _interval(p.savings_ci, True),
-            _num(p.quality) + ("~" if p.quality_estimated_share else ""),
-            _num(p.quality_delta, True),
-            _interval(p.quality_delta_ci, False),
-            _pct(p.quality_exact_share),
-            "\u25c6" if p.name in on else "",
-        ]
-        for p in c.policies
-    ]
-    headers = [
-        "policy", "cost", "savings", "95% CI", "quality", "Δ quality", "95% CI", "exact",
-        "frontier",
-    ]  # fmt: skip
+    rows = tables.policy_rows(c, on, replay.recommend)
     note = (
         f"As logged: {money(c.logged_usd)}. ~ quality partly estimated from declared profiles. "
-        f"Intervals: {c.resamples:,} bootstrap resamples, seed {c.seed}. \u25c6 on the frontier."
+        f"Intervals: {c.resamples:,} bootstrap resamples, seed {c.seed}. "
+        f"{tables.ON_FRONTIER} on the frontier; {tables.RECOMMENDED.strip()} recommended."
     )
-    return page.section("Routing policies", page.table(headers, rows, "lrrrrrrrl"), note)
+    return page.section(
+        "Routing policies", page.table(tables.POLICY_COLUMNS, rows, "lrrrrrrrl"), note
+    )
 
 
 def _shares(c: Comparison) -> str:
-    rows = [
-        [p.name, model, f"{share:.1%}"] for p in c.policies for model, share in p.models.items()
-    ]
+    rows = [[name, model, f"{share:.1%}"] for name, model, share in tables.share_rows(c)]
     return page.section(
         "Share of traffic per model", page.table(["policy", "model", "share"], rows, "llr")
     )
 
 
 def _rules(p: PolicyResult) -> str:
-    rows = [
-        [
-            r.name,
-            r.when or "(no rule matched)",
-            r.route_to,
-            _DASH if r.matched is None else f"{r.matched:,}",
-            f"{r.took:,}",
-            money(r.before_usd),
-            money(r.after_usd),
-            _num(r.quality_delta, True),
-        ]
-        for r in p.rules
-    ]
-    headers = ["rule", "when", "route to", "matched", "took", "$ before", "$ after", "Δ quality"]
     note = (
         f"First match wins; input tokens estimated for {p.input_estimated_share:.0%} of requests."
     )
-    return page.section(f"{p.name}: per rule", page.table(headers, rows, "lplrrrrr"), note)
+    table = page.table(tables.RULE_COLUMNS, tables.rule_rows(p), "lplrrrrr")
+    return page.section(f"{p.name}: per rule", table, note)
 
 
 def _sweep(s: SweepResult, number: int) -> str:
-    apgr = _DASH if s.apgr is None else f"{s.apgr:.3f}"
+    apgr = tables.DASH if s.apgr is None else f"{s.apgr:.3f}"
     measures = [("APGR", apgr)] + [
         (
             f"calls for {g.level:.0%} of the gap",
@@ -176,8 +144,8 @@ def _sweep(s: SweepResult, number: int) -> str:
                 f"{money(c.cost_usd)}",
             )
         )
-    rows = [_step(s, p) for p in [s.all, *s.points, s.none]]
-    headers = [s.parameter, "strong calls", "cost", "savings", "quality", "PGR", "pareto"]
+    rows = tables.sweep_rows(s)
+    headers = [s.parameter, *tables.SWEEP_COLUMNS]
     title = f"Sweep: {s.policy}"
     rule = (
         f"Rule {s.score} >= {{{s.parameter}}} routes to {s.strong_model}; {s.requests:,} "
@@ -190,25 +158,3 @@ def _sweep(s: SweepResult, number: int) -> str:
         + page.table(headers, rows, "rrrrrrl")
     )
     return page.section(title, body, rule)
-
-
-def _step(s: SweepResult, p: SweepPoint) -> list[str]:
-    where = "all" if p is s.all else "none" if p is s.none else f"{p.threshold:g}"
-    return [
-        where, f"{p.strong_share:.1%}", money(p.cost_usd), _pct(p.savings), _num(p.quality),
-        _num(p.pgr), "\u25c6" if p.pareto else "",
-    ]  # fmt: skip
-
-
-def _pct(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.1%}"
-
-
-def _num(value: float | None, signed: bool = False) -> str:
-    return _DASH if value is None else (f"{value:+.3f}" if signed else f"{value:.3f}")
-
-
-def _interval(ci: Interval | None, pct: bool) -> str:
-    if ci is None:
-        return _DASH
-    return f"{ci.low:+.1%} \u2026 {ci.high:+.1%}" if pct else f"{ci.low:+.3f} \u2026 {ci.high:+.3f}"
