@@ -104,7 +104,22 @@ def pandas_loader(file: str, db: str) -> None:
     con.close()
 
 
-WORKERS = {"duckdb": duckdb_read_json, "pandas": pandas_loader}
+def stored_rows_copy(store: str, db: str) -> None:
+    """Only the write of costlab's rows: the `requests` table of an ingested store, copied.
+
+    No parsing, checking or pricing: what writing the 1M stored rows (their 40 columns) costs
+    alone, a floor under any loader that stores them.
+    """
+    import duckdb
+
+    con = duckdb.connect(db)
+    quoted = store.replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
+    con.execute("CREATE TABLE requests AS SELECT * FROM src.requests")
+    con.close()
+
+
+WORKERS = {"duckdb": duckdb_read_json, "pandas": pandas_loader, "floor": stored_rows_copy}
 
 
 # ---------------------------------------------------------------- measuring
@@ -274,8 +289,20 @@ def goals(costlab: Result, duckdb: Result, pandas: Result, chat: Result) -> list
     ]
 
 
+def floor_note(floor: Result | None, duckdb: Result, pandas: Result) -> list[str]:
+    """What writing costlab's rows alone takes, against the two goals' time budgets."""
+    if floor is None or floor.error or duckdb.error or pandas.error:
+        return []
+    return [
+        f"- writing costlab's stored rows alone (the copy) takes {floor.wall_s:.2f} s: "
+        f"{floor.wall_s / duckdb.wall_s:.2f}× read_json's whole load, against budgets of "
+        f"{2 * duckdb.wall_s:.2f} s (2× read_json) and {pandas.wall_s / 5:.2f} s (a fifth of "
+        "the pandas loader) for reading, checking, pricing and writing them",
+    ]
+
+
 def report(results: dict[str, Result], argv: list[str], repeat: int) -> str:
-    flat = [results[k] for k in ("costlab", "duckdb", "pandas")]
+    flat = [results[k] for k in ("costlab", "duckdb", "pandas", "floor") if k in results]
     lines = [
         "# Benchmarks",
         "",
@@ -294,6 +321,9 @@ def report(results: dict[str, Result], argv: list[str], repeat: int) -> str:
         "- costlab: `python -m costlab --db DB ingest FILE --json`",
         "- duckdb: `read_json(FILE, format='newline_delimited', columns={...})` into a table",
         "- pandas: `json.loads` per line, `pandas.DataFrame`, `CREATE TABLE t AS SELECT * FROM df`",
+        "- copy: the `requests` table of a store costlab ingested from the same file, copied into "
+        "a fresh file (`CREATE TABLE requests AS SELECT * FROM src.requests`): writing costlab's "
+        "rows alone, without reading, checking or pricing anything",
         "",
         "## OpenAI chat-completion records (request + response, with messages)",
         "",
@@ -302,6 +332,7 @@ def report(results: dict[str, Result], argv: list[str], repeat: int) -> str:
         "## Goals",
         "",
         *goals(results["costlab"], results["duckdb"], results["pandas"], results["chat"]),
+        *floor_note(results.get("floor"), results["duckdb"], results["pandas"]),
         "",
     ]
     if "report" in results:
@@ -333,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT / "bench_data", help="generated files")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["costlab", "duckdb", "pandas", "chat", "report"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["costlab", "duckdb", "pandas", "floor", "chat", "report"],
     )
     parser.add_argument(
         "--worker", nargs=3, metavar=("LOADER", "FILE", "DB"), help=argparse.SUPPRESS
@@ -360,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key}: {rows:,} rows x {repeat}")
         path = file or ensure_data("openai_chat", chat_rows, args.data)
         results[key] = run(name, loader, path, rows, repeat)
+    if "floor" not in args.skip:
+        print(f"floor: {flat_rows:,} stored rows x {repeat}")
+        store = report_store(flat, flat_rows)
+        results["floor"] = run("copy of costlab's stored rows", "floor", store, flat_rows, repeat)
     if "report" not in args.skip:
         print(f"report: {flat_rows:,} requests x {repeat}")
         db = report_store(flat, flat_rows)
