@@ -1,24 +1,30 @@
 """Experiment: fit minilm-static's token vectors to MiniLM on a sample of texts ("tokenlearn").
 
-    python scripts/tune_static.py --out /tmp/tune_static.md
-    python scripts/tune_static.py --variants map,tokens --sample 2000 --out /tmp/t.md
+    PYTHONPATH=. python scripts/tune_static.py --out /tmp/tune_static.md
+    PYTHONPATH=. python scripts/tune_static.py --splits held-out --variants map --seed 1
 
-The static embedder averages one vector per WordPiece token. Here those vectors (or a linear map
-of them, or a weight per token) are fitted so that the average over each sample text points the
-way MiniLM's vector of that text does (cosine loss, Adam, torch on CPU). Each fitted matrix is
-saved as a real static-embedder folder and measured the way scripts/compare_embedders.py does:
-`simulate-cache --label metadata.intent` on Banking77 (in-process, same sweep), precision read at
-MiniLM's recommended hit rate with its `precision_at`.
+The static embedder sums one vector per WordPiece token. Variants (`--variants`), each fitted so
+that the sum over a sample text points the way MiniLM's vector of that text does:
+- map: a ridge least-squares map (dims × 384) from the normalised sums (closed form; shipped as
+  minilm-tuned, costlab.cache.tuned); map-mean / map-scaled: from the means / to rescaled targets;
+- weights, map+weights, tokens: a weight per token, both, or every row (cosine loss, Adam,
+  torch on CPU, `--epochs`, rows pulled to the map by `--anchor`).
+`--bases`: start from the distilled minilm-static matrix, MiniLM's input embeddings, or both.
+Each fitted matrix is saved as a real static-embedder folder and measured the way
+scripts/compare_embedders.py does: `simulate-cache --label metadata.intent` (in-process, same
+sweep), precision read at MiniLM's recommended hit rate with its `precision_at`.
 
-Three splits, so the figure is not inflated by fitting on the test texts:
+Splits (`--splits`), so the figure is not inflated by fitting on the test texts:
 - full: fit on a sample of all Banking77 queries, test on all 10,003 (optimistic);
 - held-out: fit on a sample of the queries after the first `--heldout` in log order, test on
   the first `--heldout` only (MiniLM's reference is recomputed on that part);
-- clinc: fit on CLINC150 queries, test on all of Banking77 (another domain).
-Teacher vectors are read from the stores made by compare_embedders.py and labelled_logs.py
-(bench_data/compare_embedders.duckdb, bench_data/clinc150.duckdb; copied, never written), so
-the experiment runs no transformer; `--time-teacher` times MiniLM on the sample for the distill
-time a user would pay.
+- clinc: fit on CLINC150 queries, test on all of Banking77 (another domain);
+- clinc-self: fit on CLINC150 queries, test on all of CLINC150 (a second data set).
+Teacher vectors are read from copies (in `--work`) of the stores that compare_embedders.py and
+labelled_logs.py made (`--bench`: bench_data/compare_embedders.duckdb, clinc150.duckdb), so the
+experiment runs no transformer and needs minilm-static distilled. The distill time a user pays
+(MiniLM on the sample, then the fit) is measured with the real command instead:
+`costlab embedders distill --corpus STORE --sample 2000`.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from costlab.scope import Scope
 from costlab.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "main" / "bench_data"
+BENCH = ROOT / "bench_data"  # made by compare_embedders.py and labelled_logs.py
 TEACHER = "all-MiniLM-L6-v2"
 WORK = Path("/tmp/tune_static")
 
@@ -229,14 +235,21 @@ def register(fitted: Fit, tag: str, work: Path) -> str:
 
 
 def base_matrix(kind: str) -> np.ndarray:
-    """Where the fit starts: the distilled minilm-static matrix, or MiniLM's input embeddings."""
+    """Where the fit starts: the distilled minilm-static matrix (`static`), MiniLM's input
+    embeddings (`minilm-input`, free: no distillation), or both side by side (`static+input`)."""
     if kind == "static":
         return np.load(static.folder() / static.MATRIX)
     from safetensors.numpy import load_file
 
     weights = load_file(str(embedders.minilm_path() / "model.safetensors"))
     key = next(k for k in weights if k.endswith("word_embeddings.weight"))
-    return weights[key].astype(np.float32)
+    inputs = weights[key].astype(np.float32)
+    if kind == "minilm-input":
+        return inputs
+    distilled = np.load(static.folder() / static.MATRIX)
+    # Scaled so that neither half dominates the normalised sum.
+    scale = np.linalg.norm(distilled, axis=1).mean() / np.linalg.norm(inputs, axis=1).mean()
+    return np.concatenate([distilled, inputs * scale], axis=1)
 
 
 def cosine(matrix: np.ndarray, tokenizer: Any, texts: list[str], target: np.ndarray) -> float:
@@ -259,8 +272,8 @@ def run(args: argparse.Namespace, report: Callable[[str], None]) -> list[Row]:
     work.mkdir(parents=True, exist_ok=True)
     full_db, clinc_db = work / "banking77.duckdb", work / "clinc150.duckdb"
     for source, copy in (
-        (BENCH / "compare_embedders.duckdb", full_db),
-        (BENCH / "clinc150.duckdb", clinc_db),
+        (args.bench / "compare_embedders.duckdb", full_db),
+        (args.bench / "clinc150.duckdb", clinc_db),
     ):
         if not copy.exists():
             shutil.copyfile(source, copy)
@@ -280,8 +293,14 @@ def run(args: argparse.Namespace, report: Callable[[str], None]) -> list[Row]:
             held_db,
         ),
         "clinc": (clinc_texts, clinc_y, full_db),
+        "clinc-self": (clinc_texts, clinc_y, clinc_db),
     }
-    refs = {db: simulate(db, embedders.DEFAULT) for db in (full_db, held_db)}
+    tested = {pools[split][2] for split in args.splits.split(",")}
+    refs = {
+        db: simulate(db, embedders.DEFAULT)
+        for db in (full_db, held_db) + (clinc_db,)
+        if db in tested
+    }
     for db, ref in refs.items():
         row = compare_embedders._row(ref, ref["recommended_threshold"])
         report(f"reference {db.name}: threshold {ref['recommended_threshold']} {row}")
@@ -351,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/tune_static.md"))
+    parser.add_argument("--bench", type=Path, default=BENCH, help="where the stores are read")
     parser.add_argument("--work", type=Path, default=WORK, help="copies of the stores, matrices")
     parser.add_argument("--bases", default="static", help="static,minilm-input")
     parser.add_argument("--splits", default="full,held-out,clinc")
