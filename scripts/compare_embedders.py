@@ -9,7 +9,8 @@ Runs the real pipeline (scripts/labelled_logs.py, `costlab ingest`, `costlab sim
 once and a rerun only replays. The first embedder is the reference. Throughput is timed
 in-process on the same queries, batch of `costlab.cache.vectors.BATCH`, after a warm-up, the
 embedders taking turns for `--rounds` rounds (the median is reported: the machine is shared).
-minilm-static needs `costlab embedders distill` to have run.
+minilm-static needs `costlab embedders distill` to have run, and minilm-tuned
+`costlab embedders distill --corpus DB` (fitted on the store this script made).
 `compare()` returns the markdown, for a later benchmark script.
 """
 

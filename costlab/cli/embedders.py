@@ -27,7 +27,9 @@ def distill(
         tuned.DEFAULT_SAMPLE, "--sample", min=1, help="With --corpus: prompts MiniLM embeds."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Folder [default: $COSTLAB_HOME/embedders/minilm-static or -tuned]."
+        None,
+        "--out",
+        help="Folder (default: $COSTLAB_HOME/embedders/minilm-static, or minilm-tuned).",
     ),
 ) -> None:
     """Distil the fast static embedder (minilm-static) from the installed MiniLM; rebuilds it.
