@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from costlab.cache import embedders
-from costlab.cache.vectors import vectors
+from costlab.cache.vectors import text_hash, vectors
 from costlab.errors import BadInput
 from costlab.store import Store
 from tests.conftest import FakeEmbedder
@@ -28,6 +28,19 @@ def test_each_distinct_text_is_embedded_once_ever(
     assert fake_embedder.texts == 3  # nothing new to embed
     np.testing.assert_allclose(again, first[::-1])
     assert store.row("SELECT count(*) FROM embeddings")[0] == 3
+
+
+def test_hashes_the_caller_has_are_used_as_given(store: Store, fake_embedder: FakeEmbedder) -> None:
+    embedder = embedders.load("fake")
+    texts = ["lost card", "exchange rate"]
+    vectors(store, texts, embedder, hashes=[text_hash(t) for t in texts])
+    assert sorted(r[0] for r in store.rows("SELECT text_hash FROM embeddings")) == sorted(
+        text_hash(t) for t in texts
+    )
+    again = vectors(store, texts, embedder)  # hashed here: the same keys, nothing embedded
+    assert fake_embedder.texts == 2 and again.shape == (2, 8)
+    with pytest.raises(ValueError, match="one text_hash per text"):
+        vectors(store, texts, embedder, hashes=[text_hash(texts[0])])
 
 
 def test_vectors_are_unit_length_and_near_for_shared_first_words(

@@ -120,7 +120,9 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     embedder = embedders.load(options.embedder)
 
     def key_vectors() -> np.ndarray:
-        return vectors(store, traffic.keys, embedder, _stage(progress, "embedding"))
+        return vectors(
+            store, traffic.keys, embedder, _stage(progress, "embedding"), traffic.key_hashes
+        )
 
     lists, _ = index.lists(
         store,

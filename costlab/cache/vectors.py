@@ -22,10 +22,20 @@ def text_hash(text: str) -> str:
 
 
 def vectors(
-    store: Store, texts: list[str], embedder: Embedder, progress: Progress | None = None
+    store: Store,
+    texts: list[str],
+    embedder: Embedder,
+    progress: Progress | None = None,
+    hashes: list[str] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """One unit vector per text, in order; texts never embedded before are embedded now."""
-    hashes = [text_hash(t) for t in texts]
+    """One unit vector per text, in order; texts never embedded before are embedded now.
+
+    `hashes`: the texts' `text_hash`, when the caller has them already.
+    """
+    if hashes is None:
+        hashes = [text_hash(t) for t in texts]
+    elif len(hashes) != len(texts):
+        raise ValueError("hashes must hold one text_hash per text")
     known = _stored(store, sorted(set(hashes)), embedder.name)
     missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
     todo = list(missing.items())
