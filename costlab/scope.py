@@ -99,6 +99,24 @@ def checked_predicate(store: Store, predicate: str, relation: str, label: str, h
     return text
 
 
+def columns_named(store: Store, predicate: str, relation: str) -> set[str]:
+    """The columns a (valid) predicate over `relation` refers to, lower-cased."""
+    row = store.row("SELECT json_serialize_sql(?)", [f"SELECT * FROM {relation} WHERE {predicate}"])
+    tree = json.loads(row[0]) if row else {}
+    return {names[-1].lower() for names in _column_refs(tree) if names}
+
+
+def _column_refs(node: Any) -> list[list[str]]:
+    """The column_names of every column reference in a json_serialize_sql tree."""
+    if isinstance(node, list):
+        return [refs for item in node for refs in _column_refs(item)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("class") == "COLUMN_REF":
+        return [[str(n) for n in node.get("column_names", [])]]
+    return [refs for value in node.values() for refs in _column_refs(value)]
+
+
 _HINT = (
     "write a SQL condition over the columns of requests, e.g. "
     "--where \"feature = 'chat' AND input_tokens > 2000\" (see the README for the columns)"

@@ -21,12 +21,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from costlab.errors import BadInput
-from costlab.scope import Scope
+from costlab.scope import Scope, columns_named
 from costlab.store import Store
 
 TASK_TYPES = ("code", "reasoning", "summary", "faq", "general")
@@ -116,9 +114,7 @@ def intents_stored(store: Store) -> bool:
 
 def intent_columns(store: Store, predicate: str) -> list[str]:
     """The intent columns a (valid) predicate over the view names, in INTENT_COLUMNS order."""
-    row = store.row("SELECT json_serialize_sql(?)", [f"SELECT * FROM {VIEW} WHERE {predicate}"])
-    tree = json.loads(row[0]) if row else {}
-    named = {names[-1].lower() for names in _column_refs(tree) if names}
+    named = columns_named(store, predicate, VIEW)
     return [c for c in INTENT_COLUMNS if c in named]
 
 
@@ -154,14 +150,3 @@ def intent_notes(store: Store, predicates: Sequence[str], scope: Scope) -> list[
             "prompt text), so rerun simulate-cache to cover them"
         )
     return [note]
-
-
-def _column_refs(node: Any) -> list[list[str]]:
-    """The column_names of every column reference in a json_serialize_sql tree."""
-    if isinstance(node, list):
-        return [refs for item in node for refs in _column_refs(item)]
-    if not isinstance(node, dict):
-        return []
-    if node.get("class") == "COLUMN_REF":
-        return [[str(n) for n in node.get("column_names", [])]]
-    return [refs for value in node.values() for refs in _column_refs(value)]
