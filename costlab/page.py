@@ -34,9 +34,10 @@ def document(title: str, header: str, body: str) -> str:
     )
 
 
-def money(amount: Decimal, places: int = 4) -> str:
-    """Dollars for people: the exact value rounded for display, with thousands separators."""
-    return f"${amount:,.{places}f}"
+def money(amount: Decimal | None, places: int = 4) -> str:
+    """Dollars for people: the exact value rounded for display, with thousands separators;
+    '—' for unknown. The terminal and every page show money this way."""
+    return "—" if amount is None else f"${amount:,.{places}f}"
 
 
 def empty(text: str) -> str:

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from costlab import page
 from costlab.errors import BadInput, CostlabError
 
 # Piped output (CI logs, files) gets room for a table instead of the 80-column default.
@@ -46,9 +47,7 @@ def print_error(error: CostlabError) -> None:
 
 def money(amount: Decimal | None, places: int = 4) -> str:
     """Dollars for people: exact value rounded for display, '—' for unknown."""
-    if amount is None:
-        return "—"
-    return f"${amount:,.{places}f}"
+    return page.money(amount, places)
 
 
 def count(n: int) -> str:

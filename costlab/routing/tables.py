@@ -5,8 +5,7 @@ Both draw the same cells; only the frame differs (rich tables and bars, or HTML 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from costlab.page import money
 from costlab.routing.compare import Comparison, Interval, PolicyResult
 from costlab.routing.sweep import SweepPoint, SweepResult
 
@@ -72,10 +71,6 @@ def _step(s: SweepResult, p: SweepPoint) -> list[str]:
         where, pct(p.strong_share), money(p.cost_usd), pct(p.savings), num(p.quality),
         num(p.pgr), ON_FRONTIER if p.pareto else "",
     ]  # fmt: skip
-
-
-def money(amount: Decimal | None) -> str:
-    return DASH if amount is None else f"${amount:,.4f}"
 
 
 def pct(value: float | None) -> str:
