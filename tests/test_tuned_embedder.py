@@ -119,8 +119,8 @@ def test_bad_corpora_are_input_errors(teacher: BagTeacher, tmp_path: Path) -> No
         tuned.build(tuned.Tuning(str(few)))
     assert "minilm-static" in err.value.hint
     binary = tmp_path / "prompts.bin"
-    binary.write_bytes(b"\xff\xfe\x00lost")
-    with pytest.raises(BadInput, match="not UTF-8"):
+    binary.write_bytes(b"lost card\nrefund\n\xff\xfe\x00lost")
+    with pytest.raises(BadInput, match=r"prompts.bin, line 3: not UTF-8 text \(byte 0xff\)"):
         tuned.corpus(binary)
     assert teacher.texts == 0
 

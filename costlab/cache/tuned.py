@@ -58,11 +58,13 @@ def corpus(path: Path) -> list[str]:
         with Store.open(path, read_only=True) as store:
             texts = [r[0] for r in store.rows("SELECT DISTINCT prompt FROM requests")]
     else:
+        data = path.read_bytes()
         try:
-            texts = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError:
+            texts = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
             raise BadInput(
-                f"--corpus {path}: not UTF-8 text",
+                f"--corpus {path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x})",
                 "give a costlab store (.duckdb) or a text file with one prompt a line",
             ) from None
     return sorted({key for key in (normalize(t) for t in texts if t) if key})
