@@ -181,6 +181,31 @@ def _m006_intents(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m007_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
+    # simulate-cache's index becomes entry lists (costlab.cache.entries): per key the keys that
+    # may serve it and how far down that list is complete; bounded by the entries, not by the
+    # square of the texts. The old complete lists were a cache of vectors still stored: dropped.
+    con.execute("DROP TABLE neighbour_lists")
+    con.execute("DROP TABLE neighbour_sets")
+    con.execute(
+        """
+        CREATE TABLE entry_sets (
+            embedder VARCHAR NOT NULL, search VARCHAR NOT NULL, probes INTEGER,
+            keys BIGINT NOT NULL, pairs BIGINT NOT NULL, built_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE entry_lists (
+            embedder VARCHAR NOT NULL, key INTEGER NOT NULL, text_hash VARCHAR NOT NULL,
+            complete_from FLOAT NOT NULL, seeded_from FLOAT NOT NULL,
+            neighbours INTEGER[] NOT NULL, similarities FLOAT[] NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -191,6 +216,7 @@ MIGRATIONS: list[Migration] = [
     ("004_neighbour_lists", _m004_neighbour_lists),
     ("005_outcomes", _m005_outcomes),
     ("006_intents", _m006_intents),
+    ("007_entry_lists", _m007_entry_lists),
 ]
 
 

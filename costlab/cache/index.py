@@ -1,73 +1,175 @@
-"""The similarity index: neighbour lists over distinct texts, built once and kept in the store.
+"""The similarity index: entry lists over distinct texts, built once, kept in the store, extended.
 
-Per embedder the store keeps one set of texts (keys are their positions in text_hash order) and
-each key's neighbour keys down to the set's `min_threshold`. A simulation whose texts are all in
-the stored set, at thresholds no lower than its minimum, reads its lists from there (restricted
-to its own texts) instead of multiplying vectors again; otherwise the lists are built and, when
-they cover at least as many texts as the stored set, replace it.
+Per embedder the store keeps one set of texts (keys are their positions in text_hash order), each
+key's list (the keys that may serve it, with their similarities) and its `complete_from` bound
+(costlab.cache.entries), and which search found them: `exact`, or `approx` with its probes.
+
+A run over texts that are all in the stored set reads its lists from there, restricted to its own
+texts, and replays; the vectors are fetched and a search is made only when the replay makes a key
+an entry lower than its list is complete (another TTL, scope or capacity can). New texts (logs
+ingested since) extend the stored lists rather than rebuild them: each new key is put in the
+lists of its nearest keys, and searched for the stored keys whose promise it must keep (every key
+at least `complete_from[v]` similar to v holds v). The set is written back when the run covered
+every stored text (so nothing is dropped) and something changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costlab.cache.neighbours import Neighbours, Progress, neighbours
+from costlab.cache import entries, simulate
+from costlab.cache.entries import EntryLists
+from costlab.cache.neighbours import Neighbours
+from costlab.cache.search import ExactSearch, IndexSearch, Search
 from costlab.store import Store
 
+Mode = Literal["exact", "approx"]
 Vectors = Callable[[], npt.NDArray[np.float32]]  # the keys' vectors, fetched only when needed
+PROBES = 16  # cells an approximate search scans (of ~4·sqrt(keys)): recall ~1 at 0.80 here
 
 
-def lists(
-    store: Store,
-    embedder: str,
-    hashes: list[str],
-    min_threshold: float,
-    vectors: Vectors,
-    progress: Progress | None = None,
-) -> tuple[Neighbours, bool]:
-    """Neighbour lists over `hashes` (sorted, distinct), and whether they came from the store."""
-    stored = _stored_set(store, embedder)
-    if stored is not None and stored[0] <= min_threshold:
-        keys = _positions(store, embedder, hashes, stored[1])
-        if keys is not None:
-            return _read(store, embedder, stored[0], stored[1]).restrict(keys), True
-    built = neighbours(vectors(), min_threshold, progress=progress)
-    if stored is None or len(hashes) >= stored[1]:
-        _write(store, embedder, hashes, built)
-    return built, False
+@dataclass(frozen=True)
+class Replayed:
+    """Every threshold's replay, the lists it ran over, and where they came from."""
+
+    built: entries.Built
+    mode: Mode
+    reused: bool  # the stored lists were read (and extended where they had to be)
+    new_keys: int  # keys the stored set did not hold, added to it
 
 
-def _stored_set(store: Store, embedder: str) -> tuple[float, int] | None:
-    row = store.row("SELECT min_threshold, keys FROM neighbour_sets WHERE embedder = ?", [embedder])
-    return (float(row[0]), int(row[1])) if row else None
+@dataclass(frozen=True)
+class Request:
+    """What to replay: the texts (sorted hashes, one key each), the traffic over them, how."""
+
+    embedder: str
+    hashes: list[str]
+    traffic: simulate.Traffic
+    thresholds: Sequence[float]
+    settings: simulate.CacheSettings
+    mode: Mode
 
 
-def _positions(
-    store: Store, embedder: str, hashes: list[str], count: int
-) -> npt.NDArray[np.int64] | None:
-    """The stored keys of `hashes`, or None when one of them is not in the stored set."""
-    if len(hashes) > count:
-        return None
+def replay(
+    store: Store, request: Request, vectors: Vectors, progress: entries.Progress | None = None
+) -> Replayed:
+    """Replay every threshold over the stored lists where they serve, else over new ones."""
+    cached: dict[str, Search] = {}
+
+    def search() -> Search:
+        if "search" not in cached:
+            found = vectors()
+            cached["search"] = (
+                ExactSearch(found) if request.mode == "exact" else IndexSearch(found, PROBES)
+            )
+        return cached["search"]
+
+    stored = _stored(store, request.embedder, request.mode)
+    start, reused, new = None, False, 0
+    known = np.zeros(0, np.int64)
+    if stored is not None:
+        known = _positions(store, request.embedder, request.hashes)
+        start, new = _from_stored(store, request.embedder, stored, known, search, progress)
+        reused = True
+    if start is None:
+        start = entries.seed(search(), progress=progress)
+    built = entries.build(
+        request.traffic, request.thresholds, request.settings, start, search, progress
+    )
+    covers = stored is None or int((known >= 0).sum()) == stored or len(request.hashes) >= stored
+    if covers and (built.searched > 0 or new > 0 or not reused):
+        need = entries.needs(built.results, request.traffic, len(request.hashes))
+        _write(store, request, entries.prune(built.entry_lists, need))
+    return Replayed(built, request.mode, reused, new)
+
+
+def _stored(store: Store, embedder: str, mode: Mode) -> int | None:
+    """How many keys the stored set holds, when it can serve a run of `mode`."""
+    row = store.row("SELECT search, keys FROM entry_sets WHERE embedder = ?", [embedder])
+    if row is None or (mode == "exact" and row[0] != "exact"):
+        return None  # an exact run never starts from lists an index found
+    return int(row[1])
+
+
+def _positions(store: Store, embedder: str, hashes: list[str]) -> npt.NDArray[np.int64]:
+    """Each hash's stored key, -1 where the stored set does not hold it."""
     table = store.arrow(
-        "SELECT text_hash FROM neighbour_lists WHERE embedder = ? ORDER BY key", [embedder]
+        "SELECT text_hash FROM entry_lists WHERE embedder = ? ORDER BY key", [embedder]
     )
     known = np.asarray(table.column("text_hash").to_pylist(), dtype=object)
     wanted = np.asarray(hashes, dtype=object)
-    at = np.searchsorted(known, wanted)
+    at = np.searchsorted(known, wanted) if len(known) else np.zeros(len(wanted), np.int64)
     found = at < len(known)
     found[found] = known[at[found]] == wanted[found]
-    return at.astype(np.int64) if found.all() else None
+    return np.where(found, at, -1).astype(np.int64)
 
 
-def _read(store: Store, embedder: str, min_threshold: float, count: int) -> Neighbours:
+def _from_stored(
+    store: Store,
+    embedder: str,
+    count: int,
+    known: npt.NDArray[np.int64],
+    search: Callable[[], Search],
+    progress: entries.Progress | None,
+) -> tuple[EntryLists, int]:
+    """The stored lists over this run's keys, new keys added; and how many were new."""
+    stored = _read(store, embedder, count)
+    old = np.flatnonzero(known >= 0)
+    fresh = np.flatnonzero(known < 0)
+    n = len(known)
+    part = stored.restrict(known[old])
+    # renumber: stored (restricted) key i is this run's key old[i]
+    lists = part.lists
+    owner = np.repeat(old, np.diff(lists.offsets))
+    complete_from = np.full(n, entries.UNKNOWN, dtype=np.float32)
+    complete_from[old] = part.complete_from
+    seeded_from = np.full(n, entries.UNKNOWN, dtype=np.float32)
+    seeded_from[old] = part.seeded_from
+    pairs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]]
+    pairs = [(owner, old[lists.index], lists.similarity)]
+    if len(fresh):
+        pairs += _new_keys(search(), fresh, complete_from, progress)
+        seeded_from[fresh] = complete_from[fresh]
+    return EntryLists(entries.assemble(n, *pairs), complete_from, seeded_from), len(fresh)
+
+
+def _new_keys(
+    search: Search,
+    fresh: npt.NDArray[np.int64],
+    complete_from: npt.NDArray[np.float32],
+    progress: entries.Progress | None,
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+    """New keys: seeded like a fresh build, and put in the lists the stored promises require.
+
+    Sets the new keys' `complete_from` in place.
+    """
+    stage = None if progress is None else (lambda d, t: progress("new texts", d, t))
+    v, u, s = search.nearest(entries.SEED_K, stage, queries=fresh)
+    seeded = entries.seed_bounds(search.n, v, s, entries.SEED_K)
+    complete_from[fresh] = seeded[fresh]
+    found = [(u, v, s)]
+    promised = np.isfinite(complete_from)
+    promised[fresh] = False
+    if promised.any():  # every new key u with sim(u, v) >= complete_from[v] must hold v
+        lowest = float(complete_from[promised].min())
+        q, w, sim = search.within(fresh, lowest, stage)
+        kept = promised[w] & (sim >= complete_from[w])
+        found.append((q[kept], w[kept], sim[kept]))
+    return found
+
+
+def _read(store: Store, embedder: str, count: int) -> EntryLists:
     table = store.arrow(
-        "SELECT neighbours, similarities FROM neighbour_lists WHERE embedder = ? ORDER BY key",
+        "SELECT complete_from, seeded_from, neighbours, similarities FROM entry_lists "
+        "WHERE embedder = ? ORDER BY key",
         [embedder],
     )
     column = table.column("neighbours").combine_chunks()
@@ -76,37 +178,48 @@ def _read(store: Store, embedder: str, min_threshold: float, count: int) -> Neig
     np.cumsum(lengths, out=offsets[1:])
     index = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64)
     similarity = pc.list_flatten(table.column("similarities").combine_chunks())
-    return Neighbours(
-        min_threshold, offsets, index, similarity.to_numpy(zero_copy_only=False).astype(np.float32)
+    lists = Neighbours(
+        entries.ANY,
+        offsets,
+        index,
+        similarity.to_numpy(zero_copy_only=False).astype(np.float32),
+        complete=False,
     )
+    complete_from = table.column("complete_from").to_numpy().astype(np.float32)
+    seeded_from = table.column("seeded_from").to_numpy().astype(np.float32)
+    return EntryLists(lists, complete_from, seeded_from)
 
 
-def _write(store: Store, embedder: str, hashes: list[str], built: Neighbours) -> None:
-    offsets = pa.array(built.offsets, pa.int64())
+def _write(store: Store, request: Request, built: EntryLists) -> None:
+    lists = built.lists
+    offsets = pa.array(lists.offsets, pa.int64())
     rows = pa.table(
         {
-            "embedder": pa.array([embedder] * built.n, pa.string()),
-            "key": pa.array(np.arange(built.n), pa.int32()),
-            "text_hash": pa.array(hashes, pa.string()),
+            "embedder": pa.array([request.embedder] * lists.n, pa.string()),
+            "key": pa.array(np.arange(lists.n), pa.int32()),
+            "text_hash": pa.array(request.hashes, pa.string()),
+            "complete_from": pa.array(built.complete_from, pa.float32()),
+            "seeded_from": pa.array(built.seeded_from, pa.float32()),
             "neighbours": pa.LargeListArray.from_arrays(
-                offsets, pa.array(built.index.astype(np.int32), pa.int32())
+                offsets, pa.array(lists.index.astype(np.int32), pa.int32())
             ),
             "similarities": pa.LargeListArray.from_arrays(
-                offsets, pa.array(built.similarity, pa.float32())
+                offsets, pa.array(lists.similarity, pa.float32())
             ),
         }
     )
     with store.transaction():
-        store.execute("DELETE FROM neighbour_sets WHERE embedder = ?", [embedder])
-        store.execute("DELETE FROM neighbour_lists WHERE embedder = ?", [embedder])
+        store.execute("DELETE FROM entry_sets WHERE embedder = ?", [request.embedder])
+        store.execute("DELETE FROM entry_lists WHERE embedder = ?", [request.embedder])
         store.execute(
-            "INSERT INTO neighbour_sets VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO entry_sets VALUES (?, ?, ?, ?, ?, ?)",
             [
-                embedder,
-                built.min_threshold,
-                built.n,
-                int(built.offsets[-1]),
+                request.embedder,
+                request.mode,
+                PROBES if request.mode == "approx" else None,
+                lists.n,
+                built.pairs,
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-        store.append("neighbour_lists", rows)
+        store.append("entry_lists", rows)

@@ -8,33 +8,28 @@ from the logged responses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import assignment, embedders, index, simulate
-from costlab.cache.dollars import Dollars
+from costlab.cache import assignment, embedders, fidelity, index, logged, simulate
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
-from costlab.cache.normalize import normalize
-from costlab.cache.vectors import text_hash, vectors
+from costlab.cache.vectors import vectors
 from costlab.errors import BadInput
 from costlab.scope import Scope
 from costlab.store import Store
 
-KEYS = {
-    "prompt": "prompt",
-    "system+prompt": "concat_ws(chr(10), system_prompt, prompt)",
-    "messages": "CAST(messages AS VARCHAR)",
-}
-SCOPE_COLUMNS = ("model", "feature", "system_prompt", "user_id", "team", "provider")
+KEYS, SCOPE_COLUMNS = logged.KEYS, logged.SCOPE_COLUMNS
 DEFAULT_MIN_PRECISION = 0.95
+NEIGHBOURS = ("auto", "exact", "approx")
+# Distinct keys up to which `auto` searches exactly: the exact search is quadratic (a few seconds
+# here at this size); above it, the index (costlab.cache.search) and the run's own check.
+EXACT_UP_TO = 20_000
 # Without labels, a hit is judged right when the response logged for the request and the one
 # logged for the entry serving it are at least this similar (cosine, same embedder).
 SAME_ANSWER_SIMILARITY = 0.9
-_METADATA_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]+)$")
 
 
 @dataclass(frozen=True)
@@ -53,6 +48,8 @@ class CacheOptions:
     min_precision: float = DEFAULT_MIN_PRECISION
     intents: int = 10  # how many recurring intents to list
     save_intents: bool = True  # keep each request's intent in the store for route-replay
+    neighbours: str = "auto"  # exact, approx, or auto (exact up to EXACT_UP_TO keys)
+    check_sample: int = fidelity.SAMPLE  # keys an approximate run checks exactly
 
 
 @dataclass(frozen=True)
@@ -85,24 +82,21 @@ class CacheReport:
     focus_threshold: float  # intents and health are read at this one
     intents: list[Intent]
     health: Health
+    index: IndexStats
+    approximation: fidelity.Approximation | None  # an approximate run's check of itself
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class _Traffic:
-    """The requests in scope, in time order, as the simulation and the metrics need them."""
+class IndexStats:
+    """How the neighbour lists were found and what they hold."""
 
-    request_ids: list[str]
-    keys: list[str]  # the distinct cache keys, in text_hash order (the index's key order)
-    key_hashes: list[str]
-    prompts: list[str]  # per request, the key text as logged (before normalising)
-    traffic: simulate.Traffic
-    dollars: Dollars  # the logged cost of each request (0 when unknown)
-    tokens: np.ndarray
-    latency_ms: np.ndarray
-    responses: list[str | None]
-    labels: list[str | None] | None
-    skipped: int
+    neighbours: str  # exact or approx
+    reused: bool  # read from the store (and extended where needed)
+    new_keys: int  # keys added to the stored lists this run
+    pairs: int
+    rounds: int  # replays until the lists settled (costlab.cache.entries)
+    searched: int  # keys searched beyond their seed
 
 
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
@@ -111,29 +105,50 @@ Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
     """Replay the traffic through the cache at every threshold."""
     _check(options)
-    traffic = _load(store, options)
+    traffic = logged.load(
+        store,
+        options.scope,
+        key=options.key,
+        normalized=options.normalize,
+        cache_scope=options.cache_scope,
+        label=options.label,
+    )
     if traffic.traffic.n == 0:
         raise BadInput(
             "no requests with prompt text in this scope",
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
     embedder = embedders.load(options.embedder)
+    memo: dict[str, np.ndarray] = {}
 
     def key_vectors() -> np.ndarray:
-        return vectors(
-            store, traffic.keys, embedder, _stage(progress, "embedding"), traffic.key_hashes
-        )
+        if "v" not in memo:
+            stage = _stage(progress, "embedding")
+            memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes)
+        return memo["v"]
 
-    lists, _ = index.lists(
-        store,
+    settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
+    thresholds = sorted(options.thresholds)
+    request = index.Request(
         embedder.name,
         traffic.key_hashes,
-        min(options.thresholds),
-        key_vectors,
-        _stage(progress, "similarity"),
+        traffic.traffic,
+        thresholds,
+        settings,
+        _mode(options.neighbours, len(traffic.keys)),
     )
-    settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
-    results = simulate.sweep(lists, traffic.traffic, sorted(options.thresholds), settings)
+    replayed = index.replay(store, request, key_vectors, progress)
+    results = replayed.built.results
+    approximation = None
+    if request.mode == "approx":
+        approximation = fidelity.check(
+            key_vectors(),
+            replayed.built,
+            traffic.traffic,
+            thresholds,
+            settings,
+            options.check_sample,
+        )
     if traffic.labels is not None:
         judge = _label_judge(traffic.labels)
     else:
@@ -162,8 +177,23 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         focus_threshold=focus.threshold,
         intents=grouped.listed(options.intents, traffic.dollars.sum()),
         health=health(focus, entry_bytes),
+        index=IndexStats(
+            neighbours=request.mode,
+            reused=replayed.reused,
+            new_keys=replayed.new_keys,
+            pairs=replayed.built.entry_lists.pairs,
+            rounds=replayed.built.rounds,
+            searched=replayed.built.searched,
+        ),
+        approximation=approximation,
         notes=notes,
     )
+
+
+def _mode(neighbours: str, keys: int) -> index.Mode:
+    if neighbours == "exact" or (neighbours == "auto" and keys <= EXACT_UP_TO):
+        return "exact"
+    return "approx"
 
 
 def _source(options: CacheOptions, embedder: str, focus: simulate.SimResult) -> assignment.Source:
@@ -187,18 +217,13 @@ def _focus(results: list[simulate.SimResult], recommended: float | None) -> simu
     return max(results, key=lambda r: r.threshold)
 
 
-def _entry_bytes(store: Store, embedder: str, t: _Traffic) -> np.ndarray:
+def _entry_bytes(store: Store, embedder: str, t: logged.Logged) -> np.ndarray:
     """Per request, the bytes it would take as an entry: its key, its response and its vector."""
     found = store.row("SELECT max(dim) FROM embeddings WHERE embedder = ?", [embedder])
     vector = 4 * int(found[0] or 0) if found else 0
-    key_bytes = [len(k.encode()) for k in t.keys]
-    return np.array(
-        [
-            key_bytes[k] + len((r or "").encode()) + vector + ENTRY_OVERHEAD_BYTES
-            for k, r in zip(t.traffic.keys.tolist(), t.responses, strict=True)
-        ],
-        dtype=np.int64,
-    )
+    key_bytes = np.array([len(k.encode()) for k in t.keys], dtype=np.int64)
+    entry: np.ndarray = key_bytes[t.traffic.keys] + t.response_bytes + vector + ENTRY_OVERHEAD_BYTES
+    return entry
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
@@ -213,6 +238,12 @@ def _check(options: CacheOptions) -> None:
     for t in options.thresholds:
         if not 0 < t <= 1:
             raise BadInput(f"threshold {t} is outside (0, 1]", "similarity thresholds are cosines")
+    if options.neighbours not in NEIGHBOURS:
+        raise BadInput(
+            f"--neighbours {options.neighbours}: unknown", f"choose from {', '.join(NEIGHBOURS)}"
+        )
+    if options.check_sample < 1:
+        raise BadInput(f"--check-sample {options.check_sample}: must be at least 1")
     if options.key not in KEYS:
         raise BadInput(f"--key {options.key}: unknown", f"choose from {', '.join(KEYS)}")
     unknown = [c for c in options.cache_scope if c not in SCOPE_COLUMNS]
@@ -223,99 +254,40 @@ def _check(options: CacheOptions) -> None:
         )
 
 
-def _label_sql(store: Store, label: str | None) -> str:
-    if label is None:
-        return "NULL"
-    found = _METADATA_KEY.match(label)
-    if found:
-        return f"json_extract_string(metadata, '$.{found.group(1)}')"
-    columns = {r[0] for r in store.rows("SELECT column_name FROM (DESCRIBE requests)")}
-    if label not in columns:
-        raise BadInput(
-            f"--label {label}: not a column of requests",
-            "give a column (e.g. feature) or metadata.KEY for a field kept in metadata",
-        )
-    return f"CAST({label} AS VARCHAR)"
-
-
-def _load(store: Store, options: CacheOptions) -> _Traffic:
-    where, params = options.scope.sql()
-    text = KEYS[options.key]
-    scope = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in options.cache_scope) or "''"
-    rows = store.rows(
-        f"""
-        SELECT {text} AS text, epoch(ts), cost_usd, input_tokens + output_tokens,
-               coalesce(latency_ms, 0), response, {_label_sql(store, options.label)},
-               concat_ws(chr(31), {scope}), request_id
-        FROM requests{where}{" AND" if where else " WHERE"} ts IS NOT NULL
-        ORDER BY ts, request_id
-        """,
-        params,
-    )
-    kept = [r for r in rows if r[0]]
-    texts = [r[0] for r in kept]
-    if options.normalize:  # once per distinct text: logs repeat themselves
-        normalized: dict[str, str] = {}
-        texts = [
-            normalized[x] if x in normalized else normalized.setdefault(x, normalize(x))
-            for x in texts
-        ]
-    hashes = sorted((text_hash(t), t) for t in set(texts))
-    key_ids = {text: k for k, (_, text) in enumerate(hashes)}
-    scope_ids: dict[str, int] = {}
-    traffic = simulate.Traffic(
-        ts=np.array([r[1] for r in kept], dtype=np.float64),
-        scope=np.array([scope_ids.setdefault(r[7], len(scope_ids)) for r in kept], dtype=np.int64),
-        keys=np.array([key_ids[t] for t in texts], dtype=np.int64),
-    )
-    return _Traffic(
-        request_ids=[r[8] for r in kept],
-        keys=[t for _, t in hashes],
-        key_hashes=[h for h, _ in hashes],
-        prompts=[r[0] for r in kept],
-        traffic=traffic,
-        dollars=Dollars.of([r[2] for r in kept]),
-        tokens=np.array([r[3] or 0 for r in kept], dtype=np.int64),
-        latency_ms=np.array([r[4] for r in kept], dtype=np.float64),
-        responses=[r[5] for r in kept],
-        labels=[r[6] for r in kept] if options.label else None,
-        skipped=len(rows) - len(kept),
-    )
-
-
 # Which hits got a right answer: (hitting requests, the entries serving them) -> one bool each.
 Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _label_judge(labels: list[str | None]) -> Judge:
+def _label_judge(labels: np.ndarray) -> Judge:
     """A hit is right when its entry has the same label (a missing label is never right)."""
-    codes: dict[str | None, int] = {None: -1}
-    coded = np.array([codes.setdefault(x, len(codes)) for x in labels], dtype=np.int64)
-    return lambda hits, served: (coded[hits] == coded[served]) & (coded[hits] >= 0)
+    return lambda hits, served: (labels[hits] == labels[served]) & (labels[hits] >= 0)
 
 
 def _response_judge(
     store: Store,
     embedder: embedders.Embedder,
-    t: _Traffic,
+    t: logged.Logged,
     results: list[simulate.SimResult],
     progress: Callable[[int, int], None] | None,
 ) -> Judge:
     """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
-    involved: set[int] = set()
+    involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
     for r in results:
         hits = np.flatnonzero(r.hit)
-        involved.update(hits.tolist(), r.served_by[hits].tolist())
-    texts = sorted({text for i in involved if (text := t.responses[i])})
-    ids = {text: k for k, text in enumerate(texts)}
-    response = np.array([ids.get(x, -1) if x else -1 for x in t.responses], dtype=np.int64)
+        involved[t.response_ids[hits] + 1] = True
+        involved[t.response_ids[r.served_by[hits]] + 1] = True
+    wanted = np.flatnonzero(involved[1:])
+    texts = [t.responses[i] for i in wanted.tolist()]
     found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
+    row = np.full(len(t.responses) + 1, -1, dtype=np.int64)
+    row[wanted + 1] = np.arange(len(wanted))
+    response = row[t.response_ids + 1]
 
     def judge(hits: np.ndarray, served: np.ndarray) -> np.ndarray:
         a, b = response[hits], response[served]
-        logged = (a >= 0) & (b >= 0)
+        logged_both = (a >= 0) & (b >= 0)
         similar = np.einsum("ij,ij->i", found[np.maximum(a, 0)], found[np.maximum(b, 0)])
-        right: np.ndarray = logged & ((a == b) | (similar >= SAME_ANSWER_SIMILARITY))
+        right: np.ndarray = logged_both & ((a == b) | (similar >= SAME_ANSWER_SIMILARITY))
         return right
 
     return judge
@@ -323,7 +295,7 @@ def _response_judge(
 
 def _measure(
     result: simulate.SimResult,
-    t: _Traffic,
+    t: logged.Logged,
     judge: Judge,
     estimated: bool,
     entry_bytes: np.ndarray,
@@ -372,7 +344,7 @@ def _method(options: CacheOptions) -> str:
     )
 
 
-def _notes(t: _Traffic) -> list[str]:
+def _notes(t: logged.Logged) -> list[str]:
     if not t.skipped:
         return []
     return [f"{t.skipped:,} requests without prompt text were left out (ingested with --no-text?)"]

@@ -208,14 +208,26 @@ def sweep(
     """Replay every threshold over neighbour lists computed once; equal to `naive` for each one."""
     if not neighbours.complete:
         raise ValueError("a sweep is exact only over complete neighbour lists")
-    _check_keys(neighbours.n, traffic)
     for threshold in thresholds:
-        check_threshold(threshold)
         if threshold < neighbours.min_threshold:
             raise ValueError(
                 f"threshold {threshold} is below the neighbour lists' "
                 f"min_threshold {neighbours.min_threshold}"
             )
+    return replay(neighbours, traffic, thresholds, settings)
+
+
+def replay(
+    neighbours: Neighbours,
+    traffic: Traffic,
+    thresholds: Sequence[float],
+    settings: CacheSettings = CacheSettings(),  # noqa: B008 (frozen, so safe to share)
+) -> list[SimResult]:
+    """Replay every threshold over the lists as they are: `sweep`'s loop, without its checks
+    that the lists are complete (costlab.cache.entries proves its own lists sufficient)."""
+    _check_keys(neighbours.n, traffic)
+    for threshold in thresholds:
+        check_threshold(threshold)
     lists = _Lists.of(neighbours, traffic)
     loop = _compiled_loop() if traffic.n * len(thresholds) >= COMPILE_FROM else _replay_loop
     return [_replay(loop, lists, threshold, settings) for threshold in thresholds]

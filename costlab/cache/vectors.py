@@ -1,4 +1,9 @@
-"""Vectors of prompt texts, embedded once per (text, embedder) and kept in the store."""
+"""Vectors of prompt texts, embedded once per (text, embedder) and kept in the store.
+
+Embedding is the slow step, so it is written as it goes: every `SAVE_EVERY` vectors are committed
+to the store, and an interrupted run (Ctrl-C, a kill) keeps all but the chunk in hand; the next
+run embeds only what is still missing.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ import pyarrow as pa
 from costlab.cache.embedders import Embedder
 from costlab.store import Store
 
-BATCH = 256
+BATCH = 256  # texts per call of the embedder
+SAVE_EVERY = 8192  # vectors per write to the store
 Progress = Callable[[int, int], None]  # (embedded so far, to embed)
 
 
@@ -36,50 +42,77 @@ def vectors(
         hashes = [text_hash(t) for t in texts]
     elif len(hashes) != len(texts):
         raise ValueError("hashes must hold one text_hash per text")
-    known = _stored(store, sorted(set(hashes)), embedder.name)
-    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
-    todo = list(missing.items())
+    distinct, first, where = np.unique(
+        np.asarray(hashes, dtype=object), return_index=True, return_inverse=True
+    )
+    matrix, have = _stored(store, distinct.tolist(), embedder.name)
+    todo = np.flatnonzero(~have)
+    pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
-        encoded = embedder.encode([t for _, t in batch])
-        _save(store, [h for h, _ in batch], encoded, embedder)
-        known.update({h: v for (h, _), v in zip(batch, encoded, strict=True)})
+        encoded = embedder.encode([texts[i] for i in first[batch]])
+        if matrix is None:
+            matrix = np.zeros((len(distinct), encoded.shape[1]), dtype=np.float32)
+        matrix[batch] = encoded
+        pending.append((batch, encoded))
+        if sum(len(b) for b, _ in pending) >= SAVE_EVERY:
+            _save(store, distinct, pending, embedder.name)
+            pending = []
         if progress:
-            progress(start + len(batch), len(todo))
-    if not hashes:
+            progress(min(start + BATCH, len(todo)), len(todo))
+    if pending:
+        _save(store, distinct, pending, embedder.name)
+    if matrix is None:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+    return matrix[where.reshape(-1)]
 
 
-def _stored(store: Store, hashes: list[str], embedder: str) -> dict[str, npt.NDArray[np.float32]]:
+def _stored(
+    store: Store, hashes: list[str], embedder: str
+) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.bool_]]:
+    """The stored vectors of `hashes` (distinct) as rows of one matrix, and which were found."""
+    have = np.zeros(len(hashes), dtype=np.bool_)
     if not hashes:
-        return {}
-    store.register("_wanted", pa.table({"text_hash": pa.array(hashes, pa.string())}))
+        return None, have
+    wanted = pa.table(
+        {"text_hash": pa.array(hashes, pa.string()), "at": pa.array(np.arange(len(hashes)))}
+    )
+    store.register("_wanted", wanted)
     try:
         table = store.arrow(
-            "SELECT e.text_hash, e.dim, e.vector FROM embeddings e "
+            "SELECT w.at, e.dim, e.vector FROM embeddings e "
             "JOIN _wanted w USING (text_hash) WHERE e.embedder = ?",
             [embedder],
         )
     finally:
         store.unregister("_wanted")
     if table.num_rows == 0:
-        return {}
+        return None, have
     dim = int(table.column("dim")[0].as_py())
+    at = table.column("at").to_numpy()
     flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    matrix = flat.astype(np.float32).reshape(-1, dim)
-    return dict(zip(table.column("text_hash").to_pylist(), matrix, strict=True))
+    matrix = np.zeros((len(hashes), dim), dtype=np.float32)
+    matrix[at] = flat.astype(np.float32, copy=False).reshape(-1, dim)
+    have[at] = True
+    return matrix, have
 
 
 def _save(
-    store: Store, hashes: list[str], encoded: npt.NDArray[np.float32], embedder: Embedder
+    store: Store,
+    distinct: npt.NDArray[np.object_],
+    pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+    embedder: str,
 ) -> None:
-    rows = pa.table(
+    rows = np.concatenate([b for b, _ in pending])
+    encoded = np.concatenate([e for _, e in pending]).astype(np.float32, copy=False)
+    dim = encoded.shape[1]
+    flat = pa.array(encoded.ravel(), pa.float32())
+    table = pa.table(
         {
-            "text_hash": pa.array(hashes, pa.string()),
-            "embedder": pa.array([embedder.name] * len(hashes), pa.string()),
-            "dim": pa.array([encoded.shape[1]] * len(hashes), pa.int32()),
-            "vector": pa.array(list(encoded), pa.list_(pa.float32())),
+            "text_hash": pa.array(distinct[rows].tolist(), pa.string()),
+            "embedder": pa.array([embedder] * len(rows), pa.string()),
+            "dim": pa.array(np.full(len(rows), dim, dtype=np.int32), pa.int32()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, dim).cast(pa.list_(pa.float32())),
         }
     )
-    store.append("embeddings", rows)
+    store.append("embeddings", table)

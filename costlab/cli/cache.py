@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from costlab.cache import embedders, savings
+from costlab.cache import embedders, fidelity, savings
 from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
@@ -66,6 +66,18 @@ def simulate_cache(
         "--save-intents/--no-save-intents",
         help="Store each request's intent for route-replay rules (intent, intent_size).",
     ),
+    neighbours: str = typer.Option(
+        "auto",
+        "--neighbours",
+        help=f"How neighbours are found: exact, approx (an index), or auto (exact up to "
+        f"{savings.EXACT_UP_TO:,} distinct texts).",
+    ),
+    check_sample: int = typer.Option(
+        fidelity.SAMPLE,
+        "--check-sample",
+        min=1,
+        help="Random texts an approximate run checks exactly to measure its own error.",
+    ),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML page with the charts."
     ),
@@ -86,6 +98,8 @@ def simulate_cache(
       costlab simulate-cache --threshold 0.92 --scope model,feature --ttl 24h --max-entries 10000
 
       costlab simulate-cache --sweep 0.85:0.97:0.02 --embedder minilm-static --html cache.html
+
+      costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
     """
     with Store.open(ctx.obj["db"]) as store:
         options = savings.CacheOptions(
@@ -101,6 +115,8 @@ def simulate_cache(
             min_precision=min_precision,
             intents=intents,
             save_intents=save_intents,
+            neighbours=neighbours,
+            check_sample=check_sample,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
             result = savings.run(store, options, bars.update)
@@ -112,6 +128,7 @@ def simulate_cache(
         render.print_json(dataclasses.asdict(result))
         return
     render.show([_sheet(result)], "table")
+    render.out.print(_index_line(result), markup=False)
     render.out.print(_curves(result), markup=False)
     render.out.print()
     render.show([_health(result.health)], "table")
@@ -157,6 +174,8 @@ def _duration(text: str | None) -> float | None:
 
 
 def _sheet(result: savings.CacheReport) -> Sheet:
+    check = result.approximation
+    deviation = {t.threshold: t.deviation for t in check.thresholds} if check else {}
     rows = []
     for r in result.thresholds:
         mark = " ◀" if r.threshold == result.recommended_threshold else ""
@@ -166,6 +185,7 @@ def _sheet(result: savings.CacheReport) -> Sheet:
             else f"{r.precision:.1%}" + ("~" if r.precision_estimated else "")
         )
         age = "—" if r.reuse_age_p50_s is None else f"{r.reuse_age_p50_s / 3600:.1f}h"
+        extra = [f"{deviation[r.threshold]:+.2%}"] if deviation else []
         rows.append(
             [
                 f"{r.threshold:.2f}{mark}",
@@ -176,6 +196,7 @@ def _sheet(result: savings.CacheReport) -> Sheet:
                 render.count(r.saved_tokens),
                 precision,
                 age,
+                *extra,
             ]
         )
     title = (
@@ -184,7 +205,25 @@ def _sheet(result: savings.CacheReport) -> Sheet:
         f"precision {result.precision_method}"
     )
     columns = ["threshold", "hits", "hit rate", "", "saved", "tokens saved", "precision", "age P50"]
-    return Sheet(title, columns, rows)
+    return Sheet(title, columns + (["±exact"] if deviation else []), rows)
+
+
+def _index_line(result: savings.CacheReport) -> str:
+    """How the neighbours were found and, when approximately, how far that moves the hits."""
+    i, check = result.index, result.approximation
+    where = "read from the store" if i.reused else "built"
+    if i.new_keys:
+        where += f", {i.new_keys:,} new texts added"
+    line = f"neighbours: {i.neighbours} ({where}; {i.pairs:,} pairs, {i.rounds} replays)"
+    if check is None:
+        return line + ": the hits are exact for these vectors"
+    verdict = "within" if check.within_goal else "NOT within"
+    return (
+        f"{line}\napproximation checked on {check.sample_keys:,} random texts of "
+        f"{check.keys:,}: hits move by at most {check.max_deviation:.2%} at any threshold, "
+        f"{verdict} the {fidelity.GOAL:.1%} goal (column ±exact; --neighbours exact "
+        "for the reference)"
+    )
 
 
 def _curves(result: savings.CacheReport) -> str:

@@ -1,0 +1,206 @@
+"""Neighbour lists that stay small however dense the traffic: complete over the entries alone.
+
+A replay serves a request only from an entry, so a key u's list need not hold every key near it,
+only the keys that become entries. The lists here hold pairs u -> v (v may serve u) with their
+similarity, and for each key v a bound `complete_from[v]` (float32): every key u with
+sim(u, v) >= complete_from[v] holds v in its list (+inf: nothing is promised about v).
+
+They are built to a fixed point (`build`):
+
+1. Seed: each key v's k nearest keys u get v in their lists; complete_from[v] is the float32 just
+   above v's k-th similarity (-inf when k reaches every key).
+2. Replay every threshold (`simulate.replay`). need[v] is the lowest threshold at which some
+   request of key v became an entry.
+3. Every key with need[v] < complete_from[v] is searched down to need[v] (`Search.within`): each
+   key found gets v in its list, and complete_from[v] becomes need[v].
+4. Repeat from 2 until no key needs more.
+
+At the fixed point the replay equals the replay over complete lists (every key at least the
+lowest threshold similar), threshold by threshold, when the search finds every pair: by induction
+over the requests, the two replays are in the same state before request i; a key that is never an
+entry at threshold t is passed over by the replay (it has no live entry and no first entry), and
+for every key v that is an entry at t, complete_from[v] <= need[v] <= t, so request i's list holds
+every such v at least t similar to it, most similar first, exactly as the complete list orders
+them; so both replays decide i alike. What is kept is therefore k pairs per key plus, for each
+entry, the keys at least its need similar to it: bounded by the entries, not by the square of
+the keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from costlab.cache import simulate
+from costlab.cache.neighbours import Neighbours
+from costlab.cache.search import Pairs, Search
+
+SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
+MAX_ROUNDS = 20  # the fixed point is reached in 2-4 rounds on real traffic
+UNKNOWN = np.float32(math.inf)
+ANY = float(np.nextafter(0.0, 1.0))  # lists with no minimum of their own: what a pair holds decides
+Progress = Callable[[str, int, int], None]  # (stage, done, to do)
+
+
+@dataclass(frozen=True, eq=False)
+class EntryLists:
+    """Lists u -> v in CSR form (most similar first) and, per key, where v's coverage starts."""
+
+    lists: Neighbours
+    complete_from: npt.NDArray[np.float32]
+    seeded_from: npt.NDArray[np.float32]  # what the seed alone promised (its k nearest)
+
+    @property
+    def pairs(self) -> int:
+        return int(self.lists.offsets[-1])
+
+    def restrict(self, keep: npt.NDArray[np.int64]) -> EntryLists:
+        """The lists over the keys `keep` (new key i is old key `keep[i]`): still complete."""
+        return EntryLists(
+            self.lists.restrict(keep), self.complete_from[keep], self.seeded_from[keep]
+        )
+
+
+@dataclass(frozen=True)
+class Built:
+    """The replay of every threshold over lists at their fixed point, and how it got there."""
+
+    results: list[simulate.SimResult]
+    entry_lists: EntryLists
+    rounds: int
+    searched: int  # keys searched beyond their seed
+
+
+def seed(search: Search, k: int = SEED_K, progress: Progress | None = None) -> EntryLists:
+    """Step 1: each key in the lists of its k nearest keys."""
+    v, u, s = search.nearest(k, _stage(progress, "neighbours"))
+    bounds = seed_bounds(search.n, v, s, k)
+    return EntryLists(assemble(search.n, (u, v, s)), bounds, bounds.copy())
+
+
+def seed_bounds(
+    n: int, v: npt.NDArray[np.int64], s: npt.NDArray[np.float32], k: int
+) -> npt.NDArray[np.float32]:
+    """complete_from of keys whose k nearest (v, similarity s) were found; +inf for the others.
+
+    Just above the k-th similarity: every key more similar than that was found. Where fewer than
+    k were found, every key there is was (k reaches all n keys, or the exact search's rows).
+    """
+    complete_from = np.full(n, UNKNOWN, dtype=np.float32)
+    counts = np.bincount(v, minlength=n)
+    if k >= n:
+        complete_from[counts > 0] = -UNKNOWN
+        return complete_from
+    kth = np.full(n, UNKNOWN, dtype=np.float32)
+    np.minimum.at(kth, v, s)
+    full = counts >= k
+    complete_from[full] = np.nextafter(kth[full], UNKNOWN)
+    return complete_from
+
+
+def build(
+    traffic: simulate.Traffic,
+    thresholds: Sequence[float],
+    settings: simulate.CacheSettings,
+    start: EntryLists,
+    search: Callable[[], Search],
+    progress: Progress | None = None,
+) -> Built:
+    """Steps 2-4 from `start`; `search` is made only when a key needs one."""
+    current, made, searched = start, None, 0
+    for rounds in range(1, MAX_ROUNDS + 1):
+        results = simulate.replay(current.lists, traffic, thresholds, settings)
+        need = needs(results, traffic, current.lists.n)
+        # float32 similarities: s >= t exactly when s >= the smallest float32 >= t
+        short = np.flatnonzero(float32_up(need) < current.complete_from)
+        if not len(short):
+            return Built(results, current, rounds, searched)
+        made = made or search()
+        current = extend(current, made, short, need[short], progress)
+        searched += len(short)
+    raise RuntimeError(f"neighbour lists did not settle in {MAX_ROUNDS} rounds")
+
+
+def needs(
+    results: list[simulate.SimResult], traffic: simulate.Traffic, keys: int
+) -> npt.NDArray[np.float64]:
+    """Per key, the lowest threshold at which one of its requests became an entry (+inf: none)."""
+    need = np.full(keys, math.inf)
+    for r in sorted(results, key=lambda r: -r.threshold):  # the lowest threshold writes last
+        need[traffic.keys[~r.hit]] = r.threshold
+    return need
+
+
+def extend(
+    current: EntryLists,
+    search: Search,
+    keys: npt.NDArray[np.int64],
+    need: npt.NDArray[np.float64],
+    progress: Progress | None = None,
+) -> EntryLists:
+    """Step 3: `keys` searched down to their `need`; the keys found get them in their lists."""
+    found: list[Pairs] = []
+    order = np.argsort(need, kind="stable")
+    radii = np.unique(need)
+    for radius in radii:  # one search per radius: the thresholds asked for
+        group = keys[order][need[order] == radius]
+        v, u, s = search.within(group, float(radius), _stage(progress, "entries"))
+        found.append((u, v, s))
+    complete_from = current.complete_from.copy()
+    complete_from[keys] = np.minimum(complete_from[keys], float32_up(need))
+    old = current.lists
+    owner = np.repeat(np.arange(old.n, dtype=np.int64), np.diff(old.offsets))
+    everything = (owner, old.index, old.similarity)
+    lists = assemble(old.n, *[everything, *found])
+    return EntryLists(lists, complete_from, current.seeded_from)
+
+
+def prune(entry_lists: EntryLists, need: npt.NDArray[np.float64]) -> EntryLists:
+    """What is worth keeping once the replay settled: the seed's pairs, and a search's pairs only
+    down to the need of a key that is still an entry (keys made entries in early rounds that are
+    none at the end fall back to their seed). The promise narrows to what is kept."""
+    bound = np.maximum(
+        entry_lists.complete_from, np.minimum(entry_lists.seeded_from, float32_up(need))
+    )
+    lists = entry_lists.lists
+    owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
+    kept = lists.similarity >= bound[lists.index]
+    pruned = assemble(lists.n, (owner[kept], lists.index[kept], lists.similarity[kept]))
+    return EntryLists(pruned, bound, entry_lists.seeded_from)
+
+
+def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """Each value as the smallest float32 at or above it (infinities stay)."""
+    out = np.array(values, dtype=np.float32)
+    low = out.astype(np.float64) < values
+    out[low] = np.nextafter(out[low], np.float32(math.inf))
+    return out
+
+
+def assemble(n: int, *parts: Pairs) -> Neighbours:
+    """Pairs (u, v, similarity) as lists per u, most similar first, ties by smaller v, once each."""
+    if parts:
+        u = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        v = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        s = np.concatenate([p[2] for p in parts]).astype(np.float32)
+    else:
+        u, v, s = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    order = np.lexsort((v, -s, u))
+    u, v, s = u[order], v[order], s[order]
+    if len(u):  # a pair found twice (seed and search) is kept once
+        fresh = np.ones(len(u), dtype=np.bool_)
+        fresh[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        u, v, s = u[fresh], v[fresh], s[fresh]
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=offsets[1:])
+    return Neighbours(ANY, offsets, v, s, complete=False)
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)

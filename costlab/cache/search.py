@@ -1,0 +1,196 @@
+"""Where a key's near neighbours are found: against every key (exact), or through an index (approx).
+
+Two questions are asked of a set of unit vectors, one row per distinct key:
+
+- `nearest(k)`: each key's k most similar keys, itself included, with their similarities;
+- `within(queries, radius)`: for each query key, every key at least `radius` similar.
+
+`ExactSearch` answers both with blocked matrix products over all keys: the reference, quadratic
+in time, bounded in memory. `IndexSearch` answers them from a faiss inverted-file index: the keys
+are split into k-means cells and a query scans only the `probes` cells nearest to it, so a
+neighbour in a cell it does not scan is missed (how often, each run measures on a sample:
+costlab.cache.fidelity). With `probes` equal to the number of cells it scans everything and finds
+what the exact search finds. The index holds the vectors as float16, half the memory; every pair
+either search finds is scored again as the float32 dot product of the two rows (`score`), so a pair
+has one similarity whichever search found it, and it is compared against thresholds as such.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from costlab.errors import BadInput
+
+Pairs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+Progress = Callable[[int, int], None]  # (queries done, queries)
+BLOCK = 2048  # query rows per matrix product / index call: bounds the working memory
+FAISS_PACKAGE = "faiss-cpu"
+
+
+def score(
+    vectors: npt.NDArray[np.float32], a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """The similarity of each pair (a[i], b[i]): the float32 dot product of the two rows."""
+    out = np.empty(len(a), dtype=np.float32)
+    for s in range(0, len(a), 1 << 16):
+        out[s : s + (1 << 16)] = np.einsum(
+            "ij,ij->i", vectors[a[s : s + (1 << 16)]], vectors[b[s : s + (1 << 16)]]
+        )
+    return out
+
+
+def at_least(threshold: float) -> np.float32:
+    """The smallest float32 >= `threshold`: comparing in float32 then agrees with float64."""
+    value = np.float32(threshold)
+    if float(value) < threshold:
+        value = np.nextafter(value, np.float32(math.inf))
+    return value
+
+
+class Search(ABC):
+    """Neighbours of keys among all keys; one row of `vectors` per key, unit length."""
+
+    kind: str
+
+    def __init__(self, vectors: npt.NDArray[np.float32]) -> None:
+        if vectors.ndim != 2:
+            raise ValueError("vectors must be k × d, one row per key")
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @property
+    def n(self) -> int:
+        return len(self.vectors)
+
+    @abstractmethod
+    def _candidates(
+        self, queries: npt.NDArray[np.int64], radius: float | None, k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(query position, key) candidate pairs: within `radius`, or else each query's k best."""
+
+    def within(
+        self, queries: npt.NDArray[np.int64], radius: float, progress: Progress | None = None
+    ) -> Pairs:
+        """(query, key, similarity) for every key found at least `radius` similar to a query."""
+        parts: list[Pairs] = []
+        cutoff = at_least(radius)
+        for start in range(0, len(queries), BLOCK):
+            block = queries[start : start + BLOCK]
+            owner, keys = self._candidates(block, radius, 0)
+            u = block[owner]
+            s = score(self.vectors, u, keys)
+            kept = s >= cutoff
+            parts.append((u[kept], keys[kept], s[kept]))
+            if progress:
+                progress(min(start + BLOCK, len(queries)), len(queries))
+        return _joined(parts)
+
+    def nearest(
+        self,
+        k: int,
+        progress: Progress | None = None,
+        queries: npt.NDArray[np.int64] | None = None,
+    ) -> Pairs:
+        """(key, neighbour, similarity): each query key's (every key's) k most similar keys."""
+        parts: list[Pairs] = []
+        if queries is None:
+            queries = np.arange(self.n, dtype=np.int64)
+        for start in range(0, len(queries), BLOCK):
+            block = queries[start : start + BLOCK]
+            owner, keys = self._candidates(block, None, min(k, self.n))
+            u = block[owner]
+            parts.append((u, keys, score(self.vectors, u, keys)))
+            if progress:
+                progress(min(start + BLOCK, len(queries)), len(queries))
+        return _joined(parts)
+
+
+class ExactSearch(Search):
+    """Every key compared with every query: the reference."""
+
+    kind = "exact"
+
+    def _candidates(
+        self, queries: npt.NDArray[np.int64], radius: float | None, k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        similarity = self.vectors[queries] @ self.vectors.T
+        if radius is not None:
+            # a hair below the radius: `within` keeps what the float32 rescoring puts above it
+            flat = np.flatnonzero(similarity >= at_least(radius) - 1e-5)
+            owner, keys = np.divmod(flat, similarity.shape[1])
+            return owner.astype(np.int64), keys.astype(np.int64)
+        best = np.argpartition(-similarity, k - 1, axis=1)[:, :k] if k < self.n else None
+        if best is None:
+            best = np.broadcast_to(np.arange(self.n), similarity.shape)
+        owner = np.repeat(np.arange(len(queries), dtype=np.int64), best.shape[1])
+        return owner, np.asarray(best, dtype=np.int64).ravel()
+
+
+class IndexSearch(Search):
+    """A faiss inverted-file index (float16 codes), built when made, scanning `probes` cells."""
+
+    kind = "approx"
+    MARGIN = 2e-3  # float16 codes move a similarity by < 1e-3 (unit vectors): search this far below
+
+    def __init__(
+        self, vectors: npt.NDArray[np.float32], probes: int = 16, cells: int | None = None
+    ) -> None:
+        super().__init__(vectors)
+        faiss = _faiss()
+        dim = self.vectors.shape[1]
+        self.cells = cells or max(1, min(self.n // 40, int(4 * math.sqrt(max(self.n, 1)))))
+        self.probes = min(probes, self.cells)
+        quantizer = faiss.IndexFlatIP(dim)
+        self._index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, self.cells, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        self._quantizer = quantizer  # the index refers to it: keep it alive
+        rng = np.random.default_rng(0)  # the cells depend on this sample: seeded, repeatable
+        sample = rng.choice(self.n, min(self.n, 32 * self.cells), replace=False)
+        self._index.cp.niter = 10
+        self._index.cp.min_points_per_centroid = 1  # small key sets: no warning, one cell
+        self._index.train(self.vectors[np.sort(sample)])
+        self._index.add(self.vectors)
+        self._index.nprobe = self.probes
+
+    def _candidates(
+        self, queries: npt.NDArray[np.int64], radius: float | None, k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        rows = self.vectors[queries]
+        if radius is not None:
+            limits, _, keys = self._index.range_search(rows, float(radius) - self.MARGIN)
+            owner = np.repeat(
+                np.arange(len(queries), dtype=np.int64), np.diff(limits).astype(np.int64)
+            )
+            return owner, np.asarray(keys, dtype=np.int64)
+        _, found = self._index.search(rows, k)
+        owner = np.repeat(np.arange(len(queries), dtype=np.int64), found.shape[1])
+        keys = np.asarray(found, dtype=np.int64).ravel()
+        known = keys >= 0  # faiss pads with -1 when the scanned cells hold fewer than k keys
+        return owner[known], keys[known]
+
+
+def _joined(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise BadInput(
+            f"the approximate neighbour search needs the package {FAISS_PACKAGE}",
+            f"pip install {FAISS_PACKAGE} (or 'costlab[embeddings]'), or use --neighbours exact",
+        ) from None
+    return faiss

@@ -1,0 +1,82 @@
+"""Entry lists: the fixed point replays exactly like the complete lists, with far fewer pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costlab.cache import entries, simulate
+from costlab.cache.neighbours import neighbours
+from costlab.cache.search import ExactSearch, IndexSearch, Search
+from costlab.cache.simulate import CacheSettings, Traffic, naive
+from tests.test_cache_simulate import assert_same, logs
+
+Log = tuple[npt.NDArray[np.float32], Traffic, CacheSettings, int, int]
+SEARCHES = {"exact": ExactSearch, "approx": lambda v: IndexSearch(v, probes=1 << 20)}
+
+
+@settings(max_examples=120, deadline=None)
+@given(logs(), st.data())
+def test_the_fixed_point_equals_naive(log: Log, data: st.DataObject) -> None:
+    vectors, traffic, cache, min_64ths, _ = log
+    picked = data.draw(st.lists(st.integers(min_64ths, 64), min_size=1, max_size=5, unique=True))
+    thresholds = sorted(k / 64 for k in picked)
+    kind = data.draw(st.sampled_from(sorted(SEARCHES)))
+    k = data.draw(st.sampled_from([1, 2, 3, 16]))
+    search: Search = SEARCHES[kind](vectors)
+    start = entries.seed(search, k)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(simulate, "COMPILE_FROM", 0)
+        built = entries.build(traffic, thresholds, cache, start, lambda: search)
+    for got, threshold in zip(built.results, thresholds, strict=True):
+        assert_same(got, naive(vectors, traffic, threshold, cache))
+    # pruned, the lists replay the same
+    need = entries.needs(built.results, traffic, len(vectors))
+    pruned = entries.prune(built.entry_lists, need)
+    again = simulate.replay(pruned.lists, traffic, thresholds, cache)
+    for got, want in zip(again, built.results, strict=True):
+        assert_same(got, want)
+
+
+def dense(n: int, seed: int = 3) -> npt.NDArray[np.float32]:
+    """One tight cluster: every key at least 0.8 similar to every other."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(1, 32)) + 0.05 * rng.normal(size=(n, 32))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_dense_traffic_keeps_pairs_bounded_by_the_entries() -> None:
+    vectors = dense(1500)
+    traffic = Traffic(np.arange(1500.0), np.zeros(1500, np.int64), np.arange(1500))
+    thresholds = [0.8, 0.9]
+    complete = neighbours(vectors, 0.8)
+    search = ExactSearch(vectors)
+    built = entries.build(
+        traffic, thresholds, CacheSettings(), entries.seed(search), lambda: search
+    )
+    want = simulate.sweep(complete, traffic, thresholds)
+    for got, w in zip(built.results, want, strict=True):
+        assert_same(got, w)
+    need = entries.needs(built.results, traffic, 1500)
+    pruned = entries.prune(built.entry_lists, need)
+    assert complete.offsets[-1] == 1500 * 1500  # every pair is in the complete lists
+    kept_entries = int(np.isfinite(need).sum())
+    assert pruned.pairs <= 1500 * entries.SEED_K + 1500 * kept_entries
+    assert pruned.pairs < complete.offsets[-1] / 50
+
+
+def test_a_search_is_made_only_when_a_key_needs_one() -> None:
+    vectors = np.eye(4, dtype=np.float32)  # nothing near anything: the seed says it all
+    traffic = Traffic(np.arange(4.0), np.zeros(4, np.int64), np.arange(4))
+    search = ExactSearch(vectors)
+    start = entries.seed(search, k=4)
+
+    def refuse() -> Search:
+        raise AssertionError("no search was needed")
+
+    built = entries.build(traffic, [0.9], CacheSettings(), start, refuse)
+    assert built.rounds == 1 and built.searched == 0
+    assert not built.results[0].hit.any()
