@@ -239,6 +239,10 @@ def _forecasts(result: report.Report, style: _Style) -> Sheet:
         [
             f.feature or "(none)",
             style.money(f.total_usd, 2),
+            f"{style.money(f.low_usd, 2)} – {style.money(f.high_usd, 2)}",
+            "—" if f.backtest_mape is None else f"{f.backtest_mape:.0%} ({f.backtest_weeks} wk)",
+            _trend(f.trend_usd_per_week, style),
+            str(f.anomalous_days),
             sparkline([float(v) for _, v in f.days]),
         ]
         for f in result.forecasts
@@ -246,6 +250,15 @@ def _forecasts(result: report.Report, style: _Style) -> Sheet:
     method = result.forecasts[0].method
     return Sheet(
         f"Forecast, next {len(result.forecasts[0].days)} days — {method}",
-        ["feature", "expected spend", "per day"],
+        [
+            "feature", "expected spend", "80% interval", "backtest MAPE", "trend",
+            "anomalous days", "per day",
+        ],
         rows,
-    )
+    )  # fmt: skip
+
+
+def _trend(usd_per_week: Decimal | None, style: _Style) -> str:
+    if usd_per_week is None:
+        return "—"
+    return f"{'-' if usd_per_week < 0 else '+'}{style.money(abs(usd_per_week), 2)}/wk"

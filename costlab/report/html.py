@@ -134,13 +134,18 @@ def _forecasts(forecasts: list[Forecast]) -> str:
             key_label(f.feature),
             f"{f.days[0][0]} to {f.days[-1][0]}" if f.days else "\u2014",
             money(f.total_usd),
+            f"{money(f.low_usd)} \u2013 {money(f.high_usd)}",
+            "\u2014" if f.backtest_mape is None else f"{f.backtest_mape:.0%}",
+            str(f.anomalous_days),
             f.method,
         ]
         for f in forecasts
     ]
-    return page.section(
-        "Forecast", page.table(["feature", "days", "expected spend", "method"], rows, "llrl")
-    )
+    headers = [
+        "feature", "days", "expected spend", "80% interval", "backtest MAPE", "anomalous days",
+        "method",
+    ]  # fmt: skip
+    return page.section("Forecast", page.table(headers, rows, "llrrrrl"))
 
 
 def _anomalies(a: Anomalies) -> str:
