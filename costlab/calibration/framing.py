@@ -89,9 +89,9 @@ def _message(turn: dict[str, Any]) -> tuple[list[str], int] | Exclusion:
         or turn.get("role") in ("tool", "function")
     ):
         return "tool calls or results"
-    content = _content(turn.get("content"))
-    if not isinstance(content, str):
-        return content
+    content, excluded = _content(turn.get("content"))
+    if excluded is not None:
+        return excluded
     texts = [str(turn.get("role") or ""), content]
     overhead = PER_MESSAGE
     if turn.get("name"):
@@ -100,22 +100,21 @@ def _message(turn: dict[str, Any]) -> tuple[list[str], int] | Exclusion:
     return texts, overhead
 
 
-def _content(content: Any) -> str | Exclusion:
+def _content(content: Any) -> tuple[str, Exclusion | None]:
+    """A message's text, or why it cannot be counted."""
     if content is None or isinstance(content, str):
-        return content or ""
+        return content or "", None
     if not isinstance(content, list):
-        return "unreadable messages"
+        return "", "unreadable messages"
     texts = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
             texts.append(part["text"])
         elif kind in _IMAGE_PARTS:
-            return "images"
+            return "", "images"
         elif kind in ("tool_use", "tool_result"):
-            return "tool calls or results"
-        elif kind is not None:
-            return "audio or files"
+            return "", "tool calls or results"
         else:
-            return "unreadable messages"
-    return "".join(texts)
+            return "", "audio or files" if kind is not None else "unreadable messages"
+    return "".join(texts), None

@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from costlab import report
-from costlab.cli import render
+from costlab.cli import calibration_sheets, render
 from costlab.cli.render import Sheet, sparkline
 from costlab.report.anomalies import Anomalies
 
@@ -51,6 +51,11 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
         found.append(_budgets(result, style) if result.budgets else _NO_BUDGETS)
     if "forecast" in sections and result.forecasts:
         found.append(_forecasts(result, style))
+    if result.calibration is not None:
+        found += calibration_sheets.sheets(result.calibration) or [
+            Sheet("Token counts against bills", ["note"], [[n]])
+            for n in calibration_sheets.notes(result.calibration)
+        ]
     return found
 
 
