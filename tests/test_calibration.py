@@ -191,7 +191,11 @@ def test_calibrate_with_no_comparable_requests_says_so_and_exits_0(
     assert "no comparable requests" in text and "no messages logged 1" in text
 
 
-def test_the_report_has_a_calibration_section(cli: Cli) -> None:
+def test_the_report_has_a_calibration_section(cli: Cli, tmp_path: Path) -> None:
     assert cli("ingest", str(DATA / "openai")).exit_code == 0
     data = json.loads(cli("report", "calibration", "--format", "json").stdout)
     assert data["calibration"]["models"][0]["median_error"] == 0.0
+    page = tmp_path / "r.html"
+    assert cli("report", "--html", str(page)).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Token counts against bills" in html and "+0.0%" in html

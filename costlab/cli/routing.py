@@ -94,6 +94,8 @@ def route_replay(
         )
         return
     render.show([sheet for s in sweeps for sheet in _sweep_sheets(s)], "table")
+    for note in dict.fromkeys(n for s in sweeps for n in s.notes):
+        render.out.print(note, markup=False)
     if result is not None:
         render.show(_sheets(result, recommend, points), "table")
         for p in result.policies:

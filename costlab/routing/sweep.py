@@ -28,7 +28,7 @@ from costlab import calibration
 from costlab.calibration import Ratios
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
-from costlab.routing import derived, frontier, replay
+from costlab.routing import compare, derived, frontier, replay
 from costlab.routing.policy import LOGGED, Policy, Swept
 from costlab.scope import Scope, checked_predicate
 from costlab.store import Store
@@ -78,6 +78,7 @@ class SweepResult:
     gap_calls: list[GapCalls]
     target_share: float | None
     calibrated: SweepPoint | None
+    notes: list[str] = field(default_factory=list)
 
 
 def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOptions) -> SweepResult:
@@ -150,6 +151,7 @@ def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOption
         policy.name, swept.parameter, swept.score, strong, requests, logged_usd, ends[0],
         ends[1], chosen, _apgr(curve), [_gap_calls(curve, x) for x in GAP_LEVELS],
         options.target_share, calibrated,
+        compare.ratio_notes(store, [m.price_as for m in models], ratios),
     )  # fmt: skip
 
 
