@@ -225,6 +225,7 @@ def test_a_flagged_spike_does_not_drive_the_forecast_or_the_budget(
     assert forecast.backtest_mape == pytest.approx(0.875 / 3)
     [status] = budgets.status(store, Scope(), [chat("1000")])
     assert status.projected_usd == status.month_to_date_usd + 3 * 10
+    assert status.projected_low_usd == status.projected_high_usd == status.projected_usd
 
 
 def test_a_steady_trend_over_enough_weeks_is_extrapolated(
@@ -251,6 +252,9 @@ def test_the_interval_widens_with_noise_and_holds_the_expected_total(
     assert forecast.low_usd is not None and forecast.high_usd is not None
     assert forecast.low_usd < forecast.total_usd < forecast.high_usd
     assert forecast.backtest_weeks == 4 and forecast.backtest_mape is not None
+    [status] = budgets.status(store, Scope(), [chat("1000")])
+    assert status.projected_low_usd is not None and status.projected_high_usd is not None
+    assert status.projected_low_usd < status.projected_usd < status.projected_high_usd
 
 
 def test_the_sample_logs_spike_is_not_forecast_every_friday(

@@ -178,24 +178,25 @@ def _load(
 
 
 def _counts(requests: list[_Request]) -> list[tuple[int, int]]:
-    """Per request: its count under its model's own counter, and under cl100k_base."""
+    """Per request: costlab's count (exact, or cl100k x the table ratio), and its cl100k count."""
+    own = {r.model: encodings.encoding_for_model(r.model) for r in requests}
     texts: dict[str, dict[str, int]] = defaultdict(dict)  # encoding -> text -> tokens
-    plans = []
     for r in requests:
-        own = encodings.encoding_for_model(r.model) or _CL100K
-        plans.append(own)
-        for name in {own, _CL100K}:
+        for name in {own[r.model] or _CL100K, _CL100K}:
             texts[name].update(dict.fromkeys(r.framed.texts, 0))
     for name, table in texts.items():
         distinct = list(table)
         table.update(zip(distinct, encodings.load(name).count(distinct), strict=True))
+
+    def framed(r: _Request, name: str) -> int:
+        return r.framed.overhead + sum(texts[name][t] for t in r.framed.texts)
+
     out = []
-    for r, own in zip(requests, plans, strict=True):
-        cl100k = r.framed.overhead + sum(texts[_CL100K][t] for t in r.framed.texts)
-        exact = r.framed.overhead + sum(texts[own][t] for t in r.framed.texts)
-        if encodings.encoding_for_model(r.model) is None:
-            exact = round(cl100k * families.tokenizer(r.model)[1])
-        out.append((exact, cl100k))
+    for r in requests:
+        cl100k = framed(r, _CL100K)
+        exact = own[r.model]
+        counted = framed(r, exact) if exact else round(cl100k * families.tokenizer(r.model)[1])
+        out.append((counted, cl100k))
     return out
 
 

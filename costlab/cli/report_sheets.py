@@ -222,14 +222,17 @@ def _budgets(result: report.Report, style: _Style) -> Sheet:
             style.money(s.budget.amount_usd, 2),
             style.money(s.month_to_date_usd, 2),
             style.money(s.projected_usd, 2),
+            style.money(s.projected_low_usd, 2),
+            style.money(s.projected_high_usd, 2),
             style.share(float(s.projected_share)),
             "ALERT" if s.alert else "ok",
         ]
         for s in result.budgets
     ]
     as_of = result.budgets[0].as_of
-    columns = ["budget", "per month", "month to date", "projected", "of budget", ""]
-    return Sheet(f"Budgets as of {as_of} (projection by weekday)", columns, rows)
+    columns = ["budget", "per month", "month to date", "projected", "80% low", "80% high"]
+    columns += ["of budget", ""]
+    return Sheet(f"Budgets as of {as_of} (projected with the forecast's method)", columns, rows)
 
 
 def _forecasts(result: report.Report, style: _Style) -> Sheet:

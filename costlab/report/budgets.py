@@ -44,6 +44,8 @@ class BudgetStatus:
     projected_usd: Decimal  # month-to-date + the forecast of the days left
     projected_share: Decimal  # projected / budget
     alert: bool  # projected_share >= ALERT_SHARE
+    projected_low_usd: Decimal | None = None  # the forecast's 80 % interval of the month end
+    projected_high_usd: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def _status(
     model = forecast_method.fit(series, spend.as_of)
     ahead = _days(spend.as_of + timedelta(days=1), month_end)
     projected = month_to_date + sum((model.expected(d) for d in ahead), Decimal(0))
+    half = model.half_interval(len(ahead))
     if budget.amount_usd > 0:
         share = _MONEY.divide(projected, budget.amount_usd)
     else:
@@ -113,6 +116,8 @@ def _status(
         projected_usd=projected,
         projected_share=share,
         alert=share >= ALERT_SHARE,
+        projected_low_usd=max(projected - half, month_to_date),
+        projected_high_usd=projected + half,
     )
 
 

@@ -103,6 +103,12 @@ class Fit:
             value += self.slope_usd_per_week / 7 * weeks
         return max(value, Decimal(0)).quantize(_QUANTUM, context=_MONEY)
 
+    def half_interval(self, days: int) -> Decimal:
+        """Half the width of the 80 % prediction interval of a total over `days` days."""
+        m = max(self.level_days, 1)
+        half = Decimal(Z_80 * self.sd_usd * math.sqrt(days + days * days / m))
+        return half.quantize(_QUANTUM, context=_MONEY)
+
 
 @dataclass(frozen=True)
 class Outlook:
@@ -186,9 +192,7 @@ def outlook(series: Series, as_of: date, ahead: list[date]) -> Outlook:
     model = fit(series, as_of)
     days = [(d, model.expected(d)) for d in ahead]
     total = sum((v for _, v in days), Decimal(0))
-    n, m = len(ahead), max(model.level_days, 1)
-    half = Decimal(Z_80 * model.sd_usd * math.sqrt(n + n * n / m))
-    half = half.quantize(_QUANTUM, context=_MONEY)
+    half = model.half_interval(len(ahead))
     mape, weeks = backtest(series, as_of)
     return Outlook(
         days=days,
