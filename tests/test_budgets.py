@@ -110,8 +110,12 @@ def test_forecast_follows_the_weekly_cycle(weekdays: Store) -> None:
     assert [v for _, v in forecast.days] == [10, 10, 0, 0, 10, 10, 10]
     assert forecast.total_usd == Decimal(50)
     assert forecast.method == (
-        "mean of the same weekday over the 28 days to 2026-11-11; 4 weeks of history"
+        "mean of the same weekday over the 28 days to 2026-11-11, anomalous days at their "
+        "baseline; history from 2026-10-05 "
+        "(38 days); too short for a trend (needs 6 weeks)"
     )
+    assert (forecast.backtest_mape, forecast.backtest_weeks) == (0.0, 4)
+    assert forecast.low_usd == forecast.high_usd == forecast.total_usd  # no spread at all
 
 
 def test_forecast_totals_per_feature(constant: Store) -> None:
@@ -122,7 +126,10 @@ def test_forecast_totals_per_feature(constant: Store) -> None:
     ]
     assert all(len(f.days) == 30 for f in forecasts)
     assert "history from 2026-11-01" in forecasts[0].method
-    assert "only 1 day(s) of history" in forecasts[1].method
+    assert "history from 2026-11-10 (1 days); unseen weekdays use the mean day" in (
+        forecasts[1].method
+    )
+    assert "too short for a backtest (needs 14 days)" in forecasts[1].method
 
 
 def test_a_weekday_not_yet_seen_takes_the_mean_day(
@@ -199,3 +206,76 @@ def test_a_team_budget_counts_only_that_teams_spend(tmp_path: Path, store: Store
     assert status.month_to_date_usd == Decimal("1.5")
     with pytest.raises(BadInput, match="COLUMN:VALUE"):
         budgets.status(store, Scope(), [Budget("colour:red", Decimal(1), "month")])
+
+
+def test_a_flagged_spike_does_not_drive_the_forecast_or_the_budget(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    # $10 every day for four weeks to Friday 27 November, and one Friday (the 20th) at $500.
+    records = [call(d, 10.0) for d in days(date(2026, 10, 31), date(2026, 11, 27))]
+    records = [r for r in records if "2026-11-20" not in r["timestamp"]]
+    records.append(call(date(2026, 11, 20), 500.0))
+    load(store, catalogue, tmp_path, records)
+    [forecast] = budgets.forecast(store, Scope(), days=7)
+    assert [v for _, v in forecast.days] == [10] * 7  # the old weekday mean had Friday at $132.50
+    assert forecast.anomalous_days == 1
+    assert "anomalous days at their baseline" in forecast.method
+    # Held out, the spike's week was predicted at $70 against $560 logged: 87.5 %; others 0 %.
+    assert forecast.backtest_weeks == 3
+    assert forecast.backtest_mape == pytest.approx(0.875 / 3)
+    [status] = budgets.status(store, Scope(), [chat("1000")])
+    assert status.projected_usd == status.month_to_date_usd + 3 * 10
+    assert status.projected_low_usd == status.projected_high_usd == status.projected_usd
+
+
+def test_a_steady_trend_over_enough_weeks_is_extrapolated(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    # Ten weeks of spend growing $0.10 a day: day i costs $1 + $0.10 i.
+    first = date(2026, 9, 1)
+    history = days(first, first + timedelta(days=69))
+    load(store, catalogue, tmp_path, [call(d, 1 + 0.1 * i) for i, d in enumerate(history)])
+    [forecast] = budgets.forecast(store, Scope(), days=3)
+    assert [float(v) for _, v in forecast.days] == pytest.approx([8.0, 8.1, 8.2])
+    assert forecast.trend_usd_per_week == pytest.approx(Decimal("4.9"))  # 7 days x 7 x $0.10
+    assert "trend over 10 weeks" in forecast.method
+    assert forecast.backtest_mape == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_interval_widens_with_noise_and_holds_the_expected_total(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    history = days(date(2026, 10, 1), date(2026, 11, 11))
+    noisy = [call(d, 10.0 + (3.0 if i % 3 == 0 else -1.0)) for i, d in enumerate(history)]
+    load(store, catalogue, tmp_path, noisy)
+    [forecast] = budgets.forecast(store, Scope(), days=30)
+    assert forecast.low_usd is not None and forecast.high_usd is not None
+    assert forecast.low_usd < forecast.total_usd < forecast.high_usd
+    assert forecast.backtest_weeks == 4 and forecast.backtest_mape is not None
+    [status] = budgets.status(store, Scope(), [chat("1000")])
+    assert status.projected_low_usd is not None and status.projected_high_usd is not None
+    assert status.projected_low_usd < status.projected_usd < status.projected_high_usd
+
+
+def test_the_sample_logs_spike_is_not_forecast_every_friday(
+    store: Store, catalogue: prices.Catalogue
+) -> None:
+    ingest.ingest(store, sources.expand([str(SAMPLES)]), IngestOptions(), catalogue)
+    summarize = next(f for f in budgets.forecast(store, Scope()) if f.feature == "summarize")
+    fridays = [v for d, v in summarize.days if d.weekday() == 4]
+    others = [v for d, v in summarize.days if d.weekday() != 4]
+    assert summarize.anomalous_days == 1  # 2026-11-06, the spike the anomaly section flags
+    assert max(fridays) <= max(others)  # no weekly repeat of the spike
+    assert summarize.total_usd < Decimal("1")  # it was $3.37 with the spike every Friday
+    assert "too short for a trend" in summarize.method and "backtest" in summarize.method
+
+
+def test_the_report_shows_the_interval_the_backtest_and_what_history_was_short_for(
+    cli: Any,
+) -> None:
+    assert cli("ingest", str(SAMPLES)).exit_code == 0
+    result = cli("report", "forecast")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "80% interval" in text and "backtest MAPE" in text and "anomalous days" in text
+    assert "too short for a backtest (needs 14 days)" in text

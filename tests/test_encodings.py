@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,18 @@ def test_a_model_is_counted_exactly_with_its_own_encoding() -> None:
     assert counter.count("hello world") == 2
 
 
-def test_without_its_own_encoding_a_model_is_estimated_with_cl100k(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # no o200k file here
-    for model in ("gpt-4o", "claude-3-5-sonnet"):
+def test_without_its_own_encoding_a_model_is_estimated_with_cl100k() -> None:
+    for model in ("claude-3-5-sonnet", "gemini-2.5-pro"):
         counter = encodings.counter(model)
         assert (counter.encoding, counter.exact) == ("cl100k_base", False), model
         assert counter.count("hello world") == 2
+
+
+def test_openai_models_of_today_are_counted_exactly_with_o200k_out_of_the_box() -> None:
+    for model in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5", "o3", "o4-mini", "openai/gpt-4o"):
+        counter = encodings.counter(model)
+        assert (counter.encoding, counter.exact) == ("o200k_base", True), model
+    assert encodings.encoding_for_model("gpt-oss-120b") == "o200k_base"  # harmony: same ranks
 
 
 def test_an_unknown_encoding_is_bad_input() -> None:
@@ -64,11 +69,21 @@ def test_o200k_is_found_by_tiktokens_cache_file_name(
     assert encodings.cache_file("o200k_base") == tmp_path / name
 
 
-def test_a_missing_o200k_file_is_a_clear_error_not_a_download(
+@pytest.fixture
+def without_packaged_o200k(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As if quicktok-v1 were not installed: o200k_base only from tiktoken's cache."""
+    monkeypatch.setitem(encodings._PACKAGED, "o200k_base", ("no_such_pkg", "x", "quicktok-v1"))
+    encodings.load.cache_clear()
+    yield
+    encodings.load.cache_clear()
+
+
+@pytest.mark.usefixtures("without_packaged_o200k")
+def test_without_the_package_a_missing_o200k_file_is_a_clear_error_not_a_download(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    encodings.load.cache_clear()
+    assert not encodings.counter("gpt-4o").exact
     with pytest.raises(BadInput) as err:
         encodings.load("o200k_base")
     assert "o200k_base tokenizer is not available offline" in err.value.message
@@ -76,11 +91,11 @@ def test_a_missing_o200k_file_is_a_clear_error_not_a_download(
     assert "TIKTOKEN_CACHE_DIR" in err.value.hint and "ever downloaded" in err.value.hint
 
 
+@pytest.mark.usefixtures("without_packaged_o200k")
 def test_a_damaged_o200k_file_is_refused_before_tiktoken_sees_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    encodings.load.cache_clear()
     path = encodings.cache_file("o200k_base")
     assert path is not None
     path.write_text("not a vocabulary")
@@ -89,9 +104,11 @@ def test_a_damaged_o200k_file_is_refused_before_tiktoken_sees_it(
     assert path.read_text() == "not a vocabulary"  # tiktoken would have deleted and re-fetched
 
 
-def test_with_caching_off_o200k_is_not_available(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("without_packaged_o200k")
+def test_with_caching_off_and_no_package_o200k_is_not_available(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
-    encodings.load.cache_clear()
     with pytest.raises(BadInput, match="caching is off"):
         encodings.load("o200k_base")
 
@@ -108,11 +125,9 @@ def test_seeding_puts_the_offline_cl100k_file_where_tiktoken_reads_it(
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
 
 
-@pytest.mark.skipif(
-    not encodings.available("o200k_base"), reason="o200k_base is not in tiktoken's cache here"
-)
 def test_o200k_counts_match_known_values() -> None:
-    encodings.load.cache_clear()
+    # Known o200k_base ids, written down independently of the conversion under test.
     tokenizer = encodings.load("o200k_base")
     assert tokenizer.encoding.encode_ordinary("hello world") == [24912, 2375]
-    assert encodings.counter("gpt-4o").exact
+    assert tokenizer.encoding.encode_ordinary("Hello, world!") == [13225, 11, 2375, 0]
+    assert tokenizer.count(["<|endoftext|>"]) == [7]  # a marker in text is text

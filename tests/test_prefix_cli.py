@@ -93,16 +93,16 @@ def test_bad_flags_exit_2(loaded: Cli, args: list[str], message: str) -> None:
     assert message in result.output
 
 
-def test_a_missing_encoding_says_how_to_provide_it(
-    loaded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from costlab import encodings
-
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
-    encodings.load.cache_clear()
-    result = loaded("simulate-prefix-cache", "--encoding", "o200k_base")
-    assert result.exit_code == 2
-    assert "o200k_base.tiktoken" in result.output and "TIKTOKEN_CACHE_DIR" in result.output
+def test_each_model_is_tokenized_with_its_own_encoding_by_default(loaded: Cli) -> None:
+    result = loaded("simulate-prefix-cache", "--json")
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)["encoding"]
+    assert "o200k_base for " in described and "gpt-4o" in described
+    forced = json.loads(
+        loaded("simulate-prefix-cache", "--json", "--encoding", "cl100k_base").stdout
+    )
+    assert forced["encoding"].startswith("cl100k_base for ")
+    assert "gpt-4o (estimate)" in forced["encoding"]
 
 
 def test_an_empty_store_is_bad_input(cli: Cli) -> None:

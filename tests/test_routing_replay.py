@@ -60,7 +60,7 @@ def test_another_tokenizer_is_an_estimate_by_the_documented_ratio(
 ) -> None:
     haiku = write_policy(tmp_path, "haiku", 'default = "claude-haiku-4-5"\n', catalogue)
     p = run(loaded, catalogue, haiku).policies[0]
-    ratio = 1.15 / 0.95  # claude tokens per o200k token (repricing.TOKENIZERS)
+    ratio = 1.15 / 0.95  # claude tokens per o200k token (calibration.families.TOKENIZERS)
     price = point(catalogue, "claude-haiku-4-5")
     assert p.input_estimated_share == 1.0
     assert p.after_usd == 10 * (

@@ -249,3 +249,28 @@ def test_the_github_actions_example_runs_the_gate_with_annotations() -> None:
     workflow = yaml.safe_load((ROOT / "examples/github-actions/costlab-tokens.yml").read_text())
     steps = workflow["jobs"]["tokens"]["steps"]
     assert any(s.get("run") == "costlab tokens check --format github" for s in steps)
+
+
+def test_gpt_4o_is_counted_exactly_with_o200k_out_of_the_box_and_stays_light(repo: Path) -> None:
+    from costlab import encodings
+
+    result = run("tokens", "update", "--model", "gpt-4o", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.stdout)["templates"]}
+    assert rows["prompts/support.txt"]["encoding"] == "o200k_base"
+    assert (
+        rows["prompts/support.txt"]["tokens"] == encodings.load("o200k_base").count([ASSISTANT])[0]
+    )
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from costlab.cli import app\n"
+        "result = CliRunner().invoke(app, ['tokens', 'check', '--model', 'gpt-4o'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(','.join(m for m in ('numpy', 'duckdb', 'torch', 'quicktok') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip() == ""

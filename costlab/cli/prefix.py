@@ -12,7 +12,6 @@ from costlab import prices
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
-from costlab.encodings import DEFAULT_ENCODING
 from costlab.errors import BadInput
 from costlab.prefix import report
 from costlab.scope import from_flags
@@ -32,7 +31,10 @@ def simulate_prefix_cache(
         [], "--rule", help="Override a rule field, e.g. openai.idle_expiry_s=600 (repeatable)."
     ),
     encoding: str = typer.Option(
-        DEFAULT_ENCODING, "--encoding", help="Tokenizer: cl100k_base or o200k_base."
+        "auto",
+        "--encoding",
+        help="Tokenizer: auto (each model's own, cl100k_base as an estimate for the rest), "
+        "cl100k_base or o200k_base.",
     ),
     batch_feature: list[str] = typer.Option(
         [], "--batch-feature", help="A feature that may go through a batch API (repeatable)."

@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from costlab import report
-from costlab.cli import render
+from costlab.cli import calibration_sheets, render
 from costlab.cli.render import Sheet, sparkline
 from costlab.report.anomalies import Anomalies
 
@@ -51,6 +51,11 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
         found.append(_budgets(result, style) if result.budgets else _NO_BUDGETS)
     if "forecast" in sections and result.forecasts:
         found.append(_forecasts(result, style))
+    if result.calibration is not None:
+        found += calibration_sheets.sheets(result.calibration) or [
+            Sheet("Token counts against bills", ["note"], [[n]])
+            for n in calibration_sheets.notes(result.calibration)
+        ]
     return found
 
 
@@ -217,14 +222,17 @@ def _budgets(result: report.Report, style: _Style) -> Sheet:
             style.money(s.budget.amount_usd, 2),
             style.money(s.month_to_date_usd, 2),
             style.money(s.projected_usd, 2),
+            style.money(s.projected_low_usd, 2),
+            style.money(s.projected_high_usd, 2),
             style.share(float(s.projected_share)),
             "ALERT" if s.alert else "ok",
         ]
         for s in result.budgets
     ]
     as_of = result.budgets[0].as_of
-    columns = ["budget", "per month", "month to date", "projected", "of budget", ""]
-    return Sheet(f"Budgets as of {as_of} (projection by weekday)", columns, rows)
+    columns = ["budget", "per month", "month to date", "projected", "80% low", "80% high"]
+    columns += ["of budget", ""]
+    return Sheet(f"Budgets as of {as_of} (projected with the forecast's method)", columns, rows)
 
 
 def _forecasts(result: report.Report, style: _Style) -> Sheet:
@@ -239,6 +247,10 @@ def _forecasts(result: report.Report, style: _Style) -> Sheet:
         [
             f.feature or "(none)",
             style.money(f.total_usd, 2),
+            f"{style.money(f.low_usd, 2)} – {style.money(f.high_usd, 2)}",
+            "—" if f.backtest_mape is None else f"{f.backtest_mape:.0%} ({f.backtest_weeks} wk)",
+            _trend(f.trend_usd_per_week, style),
+            str(f.anomalous_days),
             sparkline([float(v) for _, v in f.days]),
         ]
         for f in result.forecasts
@@ -246,6 +258,15 @@ def _forecasts(result: report.Report, style: _Style) -> Sheet:
     method = result.forecasts[0].method
     return Sheet(
         f"Forecast, next {len(result.forecasts[0].days)} days — {method}",
-        ["feature", "expected spend", "per day"],
+        [
+            "feature", "expected spend", "80% interval", "backtest MAPE", "trend",
+            "anomalous days", "per day",
+        ],
         rows,
-    )
+    )  # fmt: skip
+
+
+def _trend(usd_per_week: Decimal | None, style: _Style) -> str:
+    if usd_per_week is None:
+        return "—"
+    return f"{'-' if usd_per_week < 0 else '+'}{style.money(abs(usd_per_week), 2)}/wk"

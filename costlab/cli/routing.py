@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from costlab import plot, prices
+from costlab import calibration, plot, prices
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
@@ -72,10 +72,11 @@ def route_replay(
     values = _sweep_flag(sweep_values)
     with Store.open(ctx.obj["db"]) as store:
         scope = from_flags(store, since, until, where)
-        options = compare.CompareOptions(scope, min_quality, resamples, seed)
+        ratios = calibration.ratios(store)  # measured once for every policy and sweep
+        options = compare.CompareOptions(scope, min_quality, resamples, seed, ratios)
         result = compare.run(store, catalogue, plain, options) if plain or not loaded else None
         sweeps = [
-            sweep.run(store, catalogue, p, sweep.SweepOptions(scope, values, calibrate))
+            sweep.run(store, catalogue, p, sweep.SweepOptions(scope, values, calibrate, ratios))
             for p in loaded
             if p.swept is not None
         ]
@@ -93,6 +94,8 @@ def route_replay(
         )
         return
     render.show([sheet for s in sweeps for sheet in _sweep_sheets(s)], "table")
+    for note in dict.fromkeys(n for s in sweeps for n in s.notes):
+        render.out.print(note, markup=False)
     if result is not None:
         render.show(_sheets(result, recommend, points), "table")
         for p in result.policies:

@@ -12,6 +12,7 @@ import typer
 from costlab import settings as config
 from costlab import tokens
 from costlab.cli import tokens_report
+from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.errors import BadInput, GateFailed
 from costlab.tokens.policy import Increase, Rule
 
@@ -111,6 +112,35 @@ def update(
     flags = Rule(encoding=encoding, model=model)
     report = tokens.update(_options(ctx, paths, baseline, fixtures, flags, None))
     tokens_report.show_update(report, as_json)
+
+
+@app.command("calibrate")
+def calibrate(
+    ctx: typer.Context,
+    since: SinceFlag = None,
+    until: UntilFlag = None,
+    where: WhereFlag = None,
+    sample: Annotated[
+        int, typer.Option("--sample", min=1, help="Requests compared per model, at most.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check token counts against the input tokens providers billed, per model.
+
+    OpenAI models must show 0 error on text-only chat requests; for Claude, Gemini and others
+    it measures their tokens per cl100k token on your traffic, which route-replay then uses.
+
+    Example: costlab tokens calibrate --since 2026-11-01 --where "provider = 'anthropic'"
+    """
+    from costlab import calibration
+    from costlab.cli import calibration_sheets
+    from costlab.scope import from_flags
+    from costlab.store import Store
+
+    with Store.open(ctx.obj["db"]) as store:
+        scope = from_flags(store, since, until, where)
+        result = calibration.calibrate(store, scope, sample)
+    calibration_sheets.show(result, as_json)
 
 
 def _options(

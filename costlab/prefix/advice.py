@@ -39,7 +39,6 @@ def reorders(
     replayed: Replayed,
     rules: dict[RuleName, Rule],
     prices: dict[str, UnitPrices],
-    encoding_name: str,
     top: int,
 ) -> list[Reorder]:
     """Groups of requests whose last `min_tokens` tokens are the same but whose prompts differ
@@ -60,7 +59,7 @@ def reorders(
         if len(sequences) < 2:
             continue  # one distinct prompt repeated: nothing varies, nothing to move
         rule = rules[rule_of[model]]
-        found.append(_reorder(traffic, model, rule, sequences, prices[model], encoding_name))
+        found.append(_reorder(traffic, model, rule, sequences, prices[model]))
     kept = [r for r in found if r is not None and r.cacheable_tokens > 0]
     kept.sort(key=lambda r: -r.saved_usd)
     return kept[:top] if top else kept
@@ -72,7 +71,6 @@ def _reorder(
     rule: Rule,
     sequences: Counter[int],
     prices: UnitPrices,
-    encoding_name: str,
 ) -> Reorder | None:
     ids = list(sequences)
     first = traffic.tokens[ids[0]]
@@ -87,7 +85,8 @@ def _reorder(
     if rule.kind == "breakpoint":
         saved -= cacheable * (prices.write_5m - prices.input)
     features = Counter(traffic.features[i] for i in _rows(traffic, sequences, model))
-    head = encodings.load(encoding_name).encoding.decode(first[len(first) - suffix :][:16].tolist())
+    tokenizer = encodings.load(traffic.model_encodings.get(model, encodings.DEFAULT_ENCODING))
+    head = tokenizer.encoding.decode(first[len(first) - suffix :][:16].tolist())
     return Reorder(
         model=model,
         rule=rule.name,

@@ -13,7 +13,6 @@ from decimal import Decimal
 import numpy as np
 
 from costlab import prices
-from costlab.encodings import DEFAULT_ENCODING
 from costlab.errors import BadInput
 from costlab.prefix import advice, money, replay, rules, traffic
 from costlab.prefix.advice import Reorder
@@ -30,7 +29,7 @@ class PrefixOptions:
     scope: Scope = Scope()
     rules: rules.RuleChoice = "auto"
     overrides: tuple[str, ...] = ()
-    encoding: str = DEFAULT_ENCODING
+    encoding: str = traffic.AUTO  # or one encoding for every request
     batch_features: dict[str, str] = field(default_factory=dict)  # feature -> why eligible
     top: int = 10
 
@@ -134,14 +133,14 @@ def run(
     total = Spend()
     for s in per_request:
         total.add(s)
-    reorders = advice.reorders(found, replayed, table, units, options.encoding, options.top)
+    reorders = advice.reorders(found, replayed, table, units, options.top)
     warnings = advice.template_changes(found, replayed, table)
     warnings += advice.compression(found, replayed, units, options.top)
-    notes = _notes(found, rule_of, replayed, units, kept_logged, options.encoding)
+    notes = _notes(found, rule_of, replayed, units, kept_logged)
     return PrefixReport(
         requests=len(found),
         replayed=int((replayed.template_of >= 0).sum()),
-        encoding=options.encoding,
+        encoding=found.describe_encodings(),
         rules=[table[name] for name in sorted({r for r in rule_of if r})],
         total=total,
         features=_features(found, per_request, costs, options.batch_features),
@@ -248,15 +247,14 @@ def _notes(
     replayed: replay.Replayed,
     units: dict[str, replay.UnitPrices],
     kept_logged: int,
-    encoding: str,
 ) -> list[str]:
     no_text = int((found.sequence < 0).sum())
     no_time = sum(1 for t in found.ts_s if t is None)
     no_rule = Counter(found.providers[i] or "(unknown)" for i, r in enumerate(rule_of) if r is None)
     unpriced = sorted({m for m, r in zip(found.models, rule_of, strict=True) if r} - set(units))
     notes = [
-        f"Token positions from {encoding}; billed token counts are the logged ones "
-        "(a simulated cache read never exceeds the request's logged input tokens)."
+        f"Token positions from {found.describe_encodings()}; billed token counts are the logged "
+        "ones (a simulated cache read never exceeds the request's logged input tokens)."
     ]
     if no_text:
         notes.append(f"{no_text:,} requests have no prompt text: kept at their logged cost.")

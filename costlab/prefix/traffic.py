@@ -3,11 +3,14 @@
 A prompt is a list of segments in the order a provider reads them: system prompt, tools, then the
 messages. Each distinct segment text is tokenized once; each distinct list of segments becomes
 one token sequence, so thousands of requests that share a system prompt share its tokens.
+Each request is tokenized with its model's encoding (`AUTO`: o200k_base for gpt-4o and later,
+cl100k_base for gpt-4 and, as an estimate, for models without a tiktoken encoding), or with one
+encoding named for all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +21,7 @@ from costlab import encodings
 from costlab.scope import Scope
 from costlab.store import Store
 
+AUTO = "auto"
 _COLUMNS = """
     request_id, epoch(ts) AS ts_s, provider, model, coalesce(feature, '(none)') AS feature,
     system_prompt, prompt, CAST(messages AS VARCHAR) AS messages,
@@ -49,36 +53,49 @@ class Traffic:
     segment_ends: list[list[int]]  # per distinct sequence: cumulative token count per segment
     segment_ids: list[tuple[int, ...]]  # per distinct sequence: its distinct segment ids
     segment_texts: list[str]  # per segment id
+    # per model: the encoding its token ids come from (a model not named: cl100k_base)
+    model_encodings: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
+    def describe_encodings(self) -> str:
+        """Which encoding counted which models, and which of them are estimates."""
+        by_encoding: dict[str, list[str]] = {}
+        for model, name in sorted(self.model_encodings.items()):
+            exact = encodings.encoding_for_model(model) == name
+            by_encoding.setdefault(name, []).append(model if exact else f"{model} (estimate)")
+        return "; ".join(f"{name} for {', '.join(ms)}" for name, ms in by_encoding.items())
+
 
 def load(store: Store, scope: Scope, encoding: str) -> Traffic:
-    """Every request in scope, in time order, with its prompt tokenized."""
+    """Every request in scope, in time order, its prompt tokenized with `encoding` (or `AUTO`)."""
+    if encoding != AUTO:
+        encodings.load(encoding)  # an unknown or unavailable encoding is an error up front
     where, params = scope.sql()
     table = store.arrow(
         f"SELECT {_COLUMNS} FROM requests{where} ORDER BY ts NULLS LAST, request_id", params
     )
     col = {name: table.column(name).to_pylist() for name in table.column_names}
-    segment_index: dict[str, int] = {}
+    model_encodings = {m: _encoding(m, encoding) for m in set(col["model"])}
+    segment_index: dict[tuple[str, str], int] = {}
     sequence_index: dict[tuple[int, ...], int] = {}
     sequence = np.full(len(col["request_id"]), -1, dtype=np.int64)
     parsed: dict[tuple[Any, ...], tuple[int, ...]] = {}
     for i, key in enumerate(
-        zip(col["system_prompt"], col["prompt"], col["messages"], col["tools"], strict=True)
-    ):
+        zip(
+            col["system_prompt"], col["prompt"], col["messages"], col["tools"],
+            (model_encodings[m] for m in col["model"]), strict=True,
+        )
+    ):  # fmt: skip
         ids = parsed.get(key)
         if ids is None:
-            texts = segments(*key)
-            ids = tuple(segment_index.setdefault(t, len(segment_index)) for t in texts)
+            texts = segments(*key[:4])
+            ids = tuple(segment_index.setdefault((key[4], t), len(segment_index)) for t in texts)
             parsed[key] = ids
         if ids:
             sequence[i] = sequence_index.setdefault(ids, len(sequence_index))
-    segment_texts = list(segment_index)
-    segment_tokens = [  # each text once: segment_index holds distinct texts
-        np.asarray(ids, dtype=np.uint32) for ids in encodings.load(encoding).ids(segment_texts)
-    ]
+    segment_tokens = _tokenized(list(segment_index))
     tokens, ends = [], []
     for ids in sequence_index:
         parts = [segment_tokens[s] for s in ids]
@@ -100,8 +117,29 @@ def load(store: Store, scope: Scope, encoding: str) -> Traffic:
         tokens=tokens,
         segment_ends=ends,
         segment_ids=list(sequence_index),
-        segment_texts=segment_texts,
+        segment_texts=[text for _, text in segment_index],
+        model_encodings={m or "(unknown)": e for m, e in model_encodings.items()},
     )
+
+
+def _encoding(model: str | None, chosen: str) -> str:
+    if chosen != AUTO:
+        return chosen
+    own = encodings.encoding_for_model(model) if model else None
+    return own or encodings.DEFAULT_ENCODING
+
+
+def _tokenized(segments: list[tuple[str, str]]) -> list[np.ndarray]:
+    """Token ids of each (encoding, text), each distinct text once per encoding, in order."""
+    out: list[np.ndarray] = [np.zeros(0, np.uint32)] * len(segments)
+    by_encoding: dict[str, list[int]] = {}
+    for k, (name, _) in enumerate(segments):
+        by_encoding.setdefault(name, []).append(k)
+    for name, ks in by_encoding.items():
+        ids = encodings.load(name).ids([segments[k][1] for k in ks])
+        for k, one in zip(ks, ids, strict=True):
+            out[k] = np.asarray(one, dtype=np.uint32)
+    return out
 
 
 def segments(

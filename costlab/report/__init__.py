@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from costlab import calibration
+from costlab.calibration import Calibration
 from costlab.errors import BadInput
 from costlab.report import anomalies, bloat, budgets
 from costlab.report.anomalies import Anomalies
@@ -98,6 +100,7 @@ class Report:
     anomalies: Anomalies | None = None
     budgets: list[BudgetStatus] = field(default_factory=list)
     forecasts: list[Forecast] = field(default_factory=list)
+    calibration: Calibration | None = None  # token counts against the input tokens billed
 
 
 def parse_dimensions(text: str) -> tuple[str, ...]:
@@ -218,7 +221,9 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-SECTIONS = ("all", "summary", "breakdown", "top", "bloat", "anomalies", "budget", "forecast")
+SECTIONS = (
+    "all", "summary", "breakdown", "top", "bloat", "anomalies", "budget", "forecast", "calibration",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,7 @@ def build(store: Store, options: ReportOptions) -> Report:
         forecasts=budgets.forecast(store, scope, options.forecast_days, options.as_of)
         if "forecast" in sections
         else [],
+        calibration=calibration.calibrate(store, scope) if "calibration" in sections else None,
     )
 
 

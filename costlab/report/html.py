@@ -14,6 +14,7 @@ from decimal import Decimal
 from html import escape
 
 from costlab import page
+from costlab.calibration import Calibration, Ratio
 from costlab.page import empty, money
 from costlab.report import Breakdown, Report, TopRequest, Totals
 from costlab.report.anomalies import Anomalies
@@ -56,6 +57,7 @@ def render(report: Report, generated_at: datetime | None = None) -> str:
         page.section("Context bloat per feature", _bloat(report.bloat), _BLOAT_NOTE)
         if report.bloat
         else "",
+        _calibration(report.calibration) if report.calibration else "",
     ]
     body = _totals(report.totals) + "".join(sections)
     return page.document(title, _header(report, when), body)
@@ -134,13 +136,18 @@ def _forecasts(forecasts: list[Forecast]) -> str:
             key_label(f.feature),
             f"{f.days[0][0]} to {f.days[-1][0]}" if f.days else "\u2014",
             money(f.total_usd),
+            f"{money(f.low_usd)} \u2013 {money(f.high_usd)}",
+            "\u2014" if f.backtest_mape is None else f"{f.backtest_mape:.0%}",
+            str(f.anomalous_days),
             f.method,
         ]
         for f in forecasts
     ]
-    return page.section(
-        "Forecast", page.table(["feature", "days", "expected spend", "method"], rows, "llrl")
-    )
+    headers = [
+        "feature", "days", "expected spend", "80% interval", "backtest MAPE", "anomalous days",
+        "method",
+    ]  # fmt: skip
+    return page.section("Forecast", page.table(headers, rows, "llrrrrl"))
 
 
 def _anomalies(a: Anomalies) -> str:
@@ -264,3 +271,28 @@ def _share(share: float | None, exact: bool) -> str:
     if share is None:
         return "\u2014"
     return f"{share:.1%}" if exact else f"\u2248{share:.1%}"
+
+
+def _calibration(result: Calibration) -> str:
+    """Token counts against the input tokens billed, per model (`costlab tokens calibrate`)."""
+
+    def pct(value: float | None) -> str:
+        return "\u2014" if value is None else f"{value:+.1%}"
+
+    def ratio(r: Ratio | None) -> str:
+        return "\u2014" if r is None else f"{r.median:.3f} ({r.low:.3f}\u2013{r.high:.3f})"
+
+    rows = [
+        [m.model, m.encoding, f"{m.compared:,} of {m.requests:,}",
+         pct(m.median_error), pct(m.p95_abs_error).lstrip("+"), ratio(m.ratio)]
+        for m in (result.models if result.compared else [])
+    ]  # fmt: skip
+    headers = ["model", "counted with", "compared", "median error", "P95 |error|",
+               "billed per cl100k token (95% CI)"]  # fmt: skip
+    note = (
+        "error = (counted - billed) / billed. OpenAI models: their encoding and the documented "
+        "chat framing; others: cl100k_base x the table ratio. Requests with tools, tool calls, "
+        "images, audio or files, or through the Responses API are not compared."
+    )
+    body = page.table(headers, rows, "llrrrr", empty_text="no comparable requests")
+    return page.section("Token counts against bills", body, note)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from costlab import calibration
+from costlab.calibration import Ratios
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
 from costlab.routing import derived, replay
@@ -31,6 +33,7 @@ class CompareOptions:
     min_quality: float | None = None
     resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
+    ratios: Ratios | None = None  # tokens per cl100k token (None: measured on the store now)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ def run(
         raise BadInput("no policy to replay", "give --policy FILE (repeatable)")
     _check_names(policies)
     replay.prepare(store, policies)
-    models = replay.materialise(store, catalogue, policies, options.scope)
+    ratios = options.ratios or calibration.ratios(store)
+    models = replay.materialise(store, catalogue, policies, options.scope, ratios=ratios)
     requests, logged_usd, _ = replay.logged_totals(store)
     if requests == 0:
         raise BadInput(
@@ -117,6 +121,7 @@ def run(
             recommended = min(meeting, key=lambda r: r.after_usd).name
         else:
             notes.append(f"no policy reaches a mean quality of {options.min_quality:g}")
+    notes += ratio_notes(store, [m.price_as for m in models], ratios)
     return Comparison(
         requests, logged_usd, results, options.min_quality, recommended, options.resamples,
         options.seed, notes,
@@ -282,3 +287,14 @@ def _percentiles(values: Any) -> Interval | None:
 
 def _mean(total: float, n: int) -> float | None:
     return total / n if n else None
+
+
+def ratio_notes(store: Store, candidates: Sequence[str], ratios: Ratios) -> list[str]:
+    """Where the tokens per cl100k token of each family in play come from (measured or table)."""
+    logged = [r[0] for r in store.rows("SELECT DISTINCT model FROM requests") if r[0]]
+    families = {ratios.of(m)[0] for m in [*candidates, *logged]}
+    if len(families) < 2:
+        return []  # one family: token counts carry over exactly, no ratio is used
+    return [
+        "input tokens across tokenizer families: " + "; ".join(ratios.notes([*candidates, *logged]))
+    ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from costlab.calibration import Ratios
 from costlab.prices import Catalogue
 from costlab.routing import derived, kinds, outcomes, repricing
 from costlab.routing.policy import LOGGED, Candidate, Policy, QualityAware
@@ -91,11 +92,13 @@ def materialise(
     policies: Sequence[Policy],
     scope: Scope,
     bucket: str = "0",
+    ratios: Ratios | None = None,
 ) -> list[Candidate]:
     """Build the cells table: requests summed by masks, logged model, task type, group, nulls.
 
     `bucket` is a SQL expression (an integer) that also keys the cells, e.g. a sweep's
-    threshold bucket; totals are then kept per bucket.
+    threshold bucket; totals are then kept per bucket. `ratios`: tokens per cl100k token per
+    tokenizer family (None: the fixed table's).
     """
     models = candidates(policies)
     index = {m.name: k for k, m in enumerate(models)}
@@ -162,9 +165,10 @@ def materialise(
         sums += [f"sum(c_{k}) AS c_{k}", f"sum(q_{k}) AS q_{k}", f"bool_and(e_{k}) AS e_{k}"]
     for k in range(len(models), len(models) + len(checks)):
         sums += [f"sum(c_{k}) AS c_{k}", f"bool_and(e_{k}) AS e_{k}"]
-    repricing.register(store, catalogue, [*models, *(v.validator for v in checks)])
+    ratios = ratios or Ratios()
+    repricing.register(store, catalogue, [*models, *(v.validator for v in checks)], ratios)
     try:
-        priced = repricing.priced(catalogue, models, relation, params, checks)
+        priced = repricing.priced(catalogue, models, relation, params, checks, ratios)
         routed = f"SELECT * REPLACE ({late}) FROM ({priced.sql})" if late else priced.sql
         store.execute(
             f"""

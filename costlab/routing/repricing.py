@@ -4,7 +4,10 @@ Token counts under the target model:
 - same model as logged: the logged cost, unchanged;
 - same tokenizer family: the logged token counts (exact);
 - another family: each bucket × (target's tokens per cl100k token ÷ source's), rounded: an
-  *estimate* (rough averages for English text, `TOKENIZERS` below), counted as such.
+  *estimate*, counted as such. A family's tokens per cl100k token are measured on the logged
+  requests (billed input tokens beside the messages sent, `costlab.calibration.Ratios`) where at
+  least `calibration.MIN_REQUESTS` were compared, else the fixed table's rough averages for
+  English text (`calibration.families.TOKENIZERS`).
 Output tokens: the candidate's own answer length from outcomes when recorded, else the logged
 response's length under the target's tokenizer (the same ratio). A validator call (a
 quality_aware policy) reads the prompt and the cheap model's answer: its input is the request's
@@ -23,41 +26,19 @@ of `costs.cost_sql` (tests/test_routing_repricing.py checks that both give the s
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from costlab import prices
+from costlab.calibration import Ratios
 from costlab.routing.policy import Candidate
 from costlab.store import Store
 
-# (pattern searched in the lower-cased model name, family, tokens per cl100k token on English
-# prose). Rough averages; anything outside the same family is reported as an estimate.
-TOKENIZERS: tuple[tuple[str, str, float], ...] = (
-    (r"gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|chatgpt|\bo[134](-|$)|gpt-oss", "o200k", 0.95),
-    (r"gpt-4|gpt-3\.5|text-davinci", "cl100k", 1.0),
-    (r"claude", "claude", 1.15),
-    (r"gemini|gemma", "gemini", 1.05),
-    (r"mistral|mixtral|codestral|ministral|pixtral", "mistral", 1.15),
-    (r"llama-?3|llama-?4", "llama3", 1.0),
-    (r"llama", "llama2", 1.2),
-    (r"deepseek", "deepseek", 1.05),
-    (r"qwen", "qwen", 1.05),
-)
-UNKNOWN_RATIO = 1.0
 VALIDATOR_OUTPUT_TOKENS = 5
 POINTS = "_candidate_points"
 SOURCES = "_routing_sources"
+_TABLE_ONLY = Ratios()  # no measurement: every family at the table's ratio
 _BUCKETS = ("uncached", "cached", "write_5m", "write_1h", "output", "reasoning")
-
-
-def tokenizer(model: str) -> tuple[str | None, float]:
-    """The tokenizer family of a model name and its tokens per cl100k token (None: unknown)."""
-    name = model.lower().rsplit("/", 1)[-1]
-    for pattern, family, ratio in TOKENIZERS:
-        if re.search(pattern, name):
-            return family, ratio
-    return None, UNKNOWN_RATIO
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +57,12 @@ class Priced:
     params: list[Any]
 
 
-def register(store: Store, catalogue: prices.Catalogue, candidates: Sequence[Candidate]) -> None:
+def register(
+    store: Store,
+    catalogue: prices.Catalogue,
+    candidates: Sequence[Candidate],
+    ratios: Ratios = _TABLE_ONLY,
+) -> None:
     """Register the small tables the pricing SELECT joins: price points, and per logged model
     and candidate the token factor and whether the tokenizer and the prompt cache are shared."""
     import pyarrow as pa
@@ -88,9 +74,9 @@ def register(store: Store, catalogue: prices.Catalogue, candidates: Sequence[Can
     store.register(POINTS, table.append_column("no", pa.array(range(len(points)), pa.int64())))
     logged = [r[0] for r in store.rows("SELECT DISTINCT model FROM requests") if r[0] is not None]
     columns: dict[str, Any] = {"model": pa.array(logged, pa.string())}
-    sources = [(tokenizer(m), catalogue.resolve(m).provider) for m in logged]
+    sources = [(ratios.of(m), catalogue.resolve(m).provider) for m in logged]
     for k, candidate in enumerate(candidates):
-        (family, ratio), provider = tokenizer(candidate.price_as), _provider(catalogue, candidate)
+        (family, ratio), provider = ratios.of(candidate.price_as), _provider(catalogue, candidate)
         same = [f is not None and f == family for (f, _), _ in sources]
         columns[f"factor_{k}"] = pa.array(
             [1.0 if s else ratio / r for s, ((_, r), _) in zip(same, sources, strict=True)],
@@ -118,6 +104,7 @@ def priced(
     relation: str,
     params: list[Any],
     validations: Sequence[Validation] = (),
+    ratios: Ratios = _TABLE_ONLY,
 ) -> Priced:
     """A SELECT of `relation`'s columns plus each candidate's cost and input-estimate flag.
 
@@ -138,12 +125,12 @@ def priced(
     first = 0
     for k, candidate in enumerate(calls):
         own = _points(catalogue, candidate)
-        ratio = float(tokenizer(candidate.price_as)[1])
+        ratio = float(ratios.of(candidate.price_as)[1])
         if k < n:  # a request with no logged model: its tokens are taken as cl100k tokens
             tokens.append(_TOKENS_SQL.format(k=k, ratio=repr(ratio)))
         else:
             reads = validations[k - n].reads
-            read_ratio = float(tokenizer(candidates[reads].price_as)[1])
+            read_ratio = float(ratios.of(candidates[reads].price_as)[1])
             tokens.append(
                 _VALIDATOR_SQL.format(
                     k=k, ratio=repr(ratio), r=reads, read_ratio=repr(read_ratio),

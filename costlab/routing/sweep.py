@@ -24,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from costlab import calibration
+from costlab.calibration import Ratios
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
-from costlab.routing import derived, frontier, replay
+from costlab.routing import compare, derived, frontier, replay
 from costlab.routing.policy import LOGGED, Policy, Swept
 from costlab.scope import Scope, checked_predicate
 from costlab.store import Store
@@ -40,6 +42,7 @@ class SweepOptions:
     scope: Scope = field(default_factory=Scope)
     values: tuple[float, ...] | None = None  # overrides the policy's [sweep]
     target_share: float | None = None  # calibrate to this share of strong calls
+    ratios: Ratios | None = None  # tokens per cl100k token (None: measured on the store now)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class SweepResult:
     gap_calls: list[GapCalls]
     target_share: float | None
     calibrated: SweepPoint | None
+    notes: list[str] = field(default_factory=list)
 
 
 def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOptions) -> SweepResult:
@@ -99,7 +103,8 @@ def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOption
     op = "<" if swept.strict else "<="
     listed = ", ".join(repr(float(t)) for t in thresholds)
     bucket = f"len(list_filter([{listed}]::DOUBLE[], lambda x: x {op} ({swept.score})))"
-    models = replay.materialise(store, catalogue, [take, skip], options.scope, bucket)
+    ratios = options.ratios or calibration.ratios(store)
+    models = replay.materialise(store, catalogue, [take, skip], options.scope, bucket, ratios)
     requests, logged_usd, _ = replay.logged_totals(store)
     if requests == 0:
         raise BadInput("no requests to replay in this scope", "widen --since/--until/--where")
@@ -146,6 +151,7 @@ def run(store: Store, catalogue: Catalogue, policy: Policy, options: SweepOption
         policy.name, swept.parameter, swept.score, strong, requests, logged_usd, ends[0],
         ends[1], chosen, _apgr(curve), [_gap_calls(curve, x) for x in GAP_LEVELS],
         options.target_share, calibrated,
+        compare.ratio_notes(store, [m.price_as for m in models], ratios),
     )  # fmt: skip
 
 
