@@ -44,6 +44,8 @@ MAX_ROUNDS = 20  # the fixed point is reached in 2-4 rounds on real traffic
 UNKNOWN = np.float32(math.inf)
 ANY = float(np.nextafter(0.0, 1.0))  # lists with no minimum of their own: what a pair holds decides
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
+Entered = npt.NDArray[np.int64]  # per key, the first request at which it became an entry
+NEVER = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +122,8 @@ def build(
         if not len(short):
             return Built(results, current, rounds, searched)
         made = made or search()
-        current = extend(current, made, short, need[short], progress)
+        entered = {r.threshold: _entered(r, traffic, current.lists.n) for r in results}
+        current = extend(current, made, short, need[short], entered, progress)
         searched += len(short)
     raise RuntimeError(f"neighbour lists did not settle in {MAX_ROUNDS} rounds")
 
@@ -135,28 +138,59 @@ def needs(
     return need
 
 
+def _entered(result: simulate.SimResult, traffic: simulate.Traffic, keys: int) -> Entered:
+    """Per key, the first request at which it became an entry in this replay (NEVER: none)."""
+    first = np.full(keys, NEVER, dtype=np.int64)
+    misses = np.flatnonzero(~result.hit)
+    np.minimum.at(first, traffic.keys[misses], misses)
+    return first
+
+
 def extend(
     current: EntryLists,
     search: Search,
     keys: npt.NDArray[np.int64],
     need: npt.NDArray[np.float64],
+    entered: dict[float, Entered] | None = None,
     progress: Progress | None = None,
 ) -> EntryLists:
-    """Step 3: `keys` searched down to their `need`; the keys found get them in their lists."""
-    found: list[Pairs] = []
-    order = np.argsort(need, kind="stable")
-    radii = np.unique(need)
-    for radius in radii:  # one search per radius: the thresholds asked for
-        group = keys[order][need[order] == radius]
-        v, u, s = search.within(group, float(radius), _stage(progress, "entries"))
-        found.append((u, v, s))
-    complete_from = current.complete_from.copy()
-    complete_from[keys] = np.minimum(complete_from[keys], float32_up(need))
+    """Step 3: `keys` searched down to their `need`; the keys found get them in their lists.
+
+    With `entered` (each threshold's entry times), a key the search shows would have been
+    served by an earlier entry its own list missed is *refuted* instead: it gets those entries
+    in its list, which is all the next replay needs if it then stops being an entry (else it
+    is searched again and kept). This keeps the keys that early rounds make entries only for
+    want of a pair from flooding the lists with their neighbours.
+    """
     old = current.lists
     owner = np.repeat(np.arange(old.n, dtype=np.int64), np.diff(old.offsets))
-    everything = (owner, old.index, old.similarity)
-    lists = assemble(old.n, *[everything, *found])
-    return EntryLists(lists, complete_from, current.seeded_from)
+    found: list[Pairs] = [(owner, old.index, old.similarity)]
+    held = np.sort(owner * old.n + old.index)
+    complete_from = current.complete_from.copy()
+    for radius in np.unique(need):  # one search per radius: the thresholds asked for
+        group = keys[need == radius]
+        first = None if entered is None else entered.get(float(radius))
+        refuted: list[npt.NDArray[np.int64]] = []
+        for v, u, s in search.within_blocks(group, float(radius), _stage(progress, "entries")):
+            wrong = np.zeros(0, np.int64)
+            if first is not None:
+                missed = ~_held(held, v * old.n + u)
+                wrong = np.unique(v[missed & (first[u] < first[v]) & (u != v)])
+                fix = np.isin(v, wrong) & (first[u] < NEVER) & missed
+                found.append((v[fix], u[fix], s[fix]))
+                refuted.append(wrong)
+            kept = ~np.isin(v, wrong)
+            found.append((u[kept], v[kept], s[kept]))
+        done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
+        bound = float32_up(np.array([radius]))[0]
+        complete_from[done] = np.minimum(complete_from[done], bound)
+    return EntryLists(assemble(old.n, *found), complete_from, current.seeded_from)
+
+
+def _held(held: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which pair codes (u * n + v) are in the sorted `held`."""
+    at = np.minimum(np.searchsorted(held, codes), max(len(held) - 1, 0))
+    return held[at] == codes if len(held) else np.zeros(len(codes), dtype=np.bool_)
 
 
 def prune(entry_lists: EntryLists, need: npt.NDArray[np.float64]) -> EntryLists:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -77,7 +77,12 @@ class Search(ABC):
         self, queries: npt.NDArray[np.int64], radius: float, progress: Progress | None = None
     ) -> Pairs:
         """(query, key, similarity) for every key found at least `radius` similar to a query."""
-        parts: list[Pairs] = []
+        return _joined(list(self.within_blocks(queries, radius, progress)))
+
+    def within_blocks(
+        self, queries: npt.NDArray[np.int64], radius: float, progress: Progress | None = None
+    ) -> Iterator[Pairs]:
+        """`within`, one block of queries at a time: the caller keeps what it needs of each."""
         cutoff = at_least(radius)
         for start in range(0, len(queries), BLOCK):
             block = queries[start : start + BLOCK]
@@ -85,10 +90,9 @@ class Search(ABC):
             u = block[owner]
             s = score(self.vectors, u, keys)
             kept = s >= cutoff
-            parts.append((u[kept], keys[kept], s[kept]))
+            yield u[kept], keys[kept], s[kept]
             if progress:
                 progress(min(start + BLOCK, len(queries)), len(queries))
-        return _joined(parts)
 
     def nearest(
         self,
