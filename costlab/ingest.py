@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, landing, parse_pool, prices
+from costlab import bulk, landing, parse_pool, prices, settings
 from costlab.errors import BadInput
 from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
@@ -37,6 +37,7 @@ class IngestOptions:
     redact: bool = False
     no_text: bool = False
     field_map: Mapping[str, str] = field(default_factory=dict)
+    max_tokens: int = settings.DEFAULT_MAX_TOKENS  # per token bucket of one request
 
 
 @dataclass
@@ -170,7 +171,8 @@ class _Run:
 
     def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> Iterator[Line]:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
-        leftovers = bulk.stage(self.store, bulk_read, out.source, self.run_id)
+        target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
+        leftovers = bulk.stage(self.store, bulk_read, target)
         row = self.store.row("SELECT count(*) FROM _stage")
         staged = int(row[0]) if row else 0
         out.records_read += staged

@@ -148,15 +148,9 @@ class StageBatch:
         row["flags"] = flags
         row["batch"] = bool(row["batch"])
         row["status"] = row["status"] or "ok"
-        for bucket in (
-            "uncached_input_tokens",
-            "cached_input_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-            "output_tokens",
-            "reasoning_tokens",
-        ):
+        for bucket in _BUCKETS:
             row[bucket] = row[bucket] or 0
+        _check_plausible(row, self._options.max_tokens)
         if self._options.redact:
             for key in (*_TEXT_FIELDS, "messages", "metadata"):
                 if row[key] is not None:
@@ -178,6 +172,28 @@ class StageBatch:
         self._columns = {name: [] for name in STAGE_SCHEMA.names}
         self.rows = 0
         return table
+
+
+_BUCKETS = (
+    "uncached_input_tokens",
+    "cached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _check_plausible(row: dict[str, Any], max_tokens: int) -> None:
+    """A token count over the limit is a broken record (and one over 2^63 cannot be stored)."""
+    for name in (*_BUCKETS, "total_tokens_logged"):
+        n = row[name]
+        if n is not None and n > max_tokens:
+            shown = f"{n:,}" if n < 10**15 else f"{n:.3g}"
+            raise RecordError(
+                f"token count '{name}' is {shown}, over the plausible limit of "
+                f"{max_tokens:,} per request (ingest.max_tokens, --max-tokens)"
+            )
 
 
 def _apply_map(call: Call, record: dict[str, Any], field_map: dict[str, str] | Any) -> None:

@@ -15,7 +15,7 @@ from costlab import prices, sources
 from costlab.cli import render
 from costlab.errors import BadInput, GateFailed
 from costlab.formats import FORMATS
-from costlab.settings import Settings
+from costlab.settings import MAX_TOKENS_CEILING, Settings
 from costlab.store import Store
 
 app = typer.Typer()
@@ -41,6 +41,13 @@ def ingest(
     no_text: bool = typer.Option(
         False, "--no-text", help="Store hashes and token counts only, no prompt or response text."
     ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        min=1,
+        max=MAX_TOKENS_CEILING,
+        help="Reject a record with a token count above this [default: ingest.max_tokens, 1e8].",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load LLM request logs (JSONL, JSON, .gz, .zst; formats detected per record).
@@ -55,6 +62,7 @@ def ingest(
         redact=redact or settings.ingest.redact,
         no_text=no_text or settings.ingest.no_text,
         field_map={**settings.ingest.map, **_parse_map(field_map)},
+        max_tokens=max_tokens or settings.ingest.max_tokens,
     )
     inputs = sources.expand(paths)
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
