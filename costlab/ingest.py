@@ -148,7 +148,7 @@ class _Run:
     def _load(self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None) -> None:
         store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
-        rejects = RejectBatch(source.label, self.run_id)
+        rejects = RejectBatch(self.options, source.label, self.run_id)
         store.register("_empty", empty_stage())
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
@@ -164,7 +164,7 @@ class _Run:
         out.formats = dict(stage.formats)
         landing.land(store, self.catalogue, self.options.no_text)
         self._append("rejects", rejects.take())
-        landing.store_batch_inputs(store)
+        landing.store_batch_inputs(store, self.options.no_text)
         landing.join_batch_inputs(store, self.options.no_text)
         _summarise(store, self.run_id, out, stage.calls)
         store.execute("DROP TABLE _stage")

@@ -129,8 +129,13 @@ FROM (
 """
 
 
-def store_batch_inputs(store: Store) -> None:
-    """Keep the staged Batch API input lines (once each) for joining with their outputs."""
+def store_batch_inputs(store: Store, no_text: bool) -> None:
+    """Keep the staged Batch API input lines (once each) for joining with their outputs.
+
+    Under --no-text they are not kept at all: their only use is the prompt text.
+    """
+    if no_text:
+        return
     store.execute(
         "INSERT INTO batch_inputs SELECT json_extract_string(metadata, '$.custom_id'), "
         "model_logged, system_prompt, prompt, messages, source_file, run_id "

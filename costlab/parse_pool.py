@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from costlab.sources import Line
-from costlab.staging import MAX_REJECT_TEXT, RejectRow, StageBatch
+from costlab.staging import RejectRow, StageBatch, reject_row
 
 if TYPE_CHECKING:
     from costlab.ingest import IngestOptions
@@ -82,10 +82,10 @@ def parse_chunk(
     stage = StageBatch(options, source_file, run_id)
     rejects: list[RejectRow] = []
     for number, raw, error in chunk:
-        reason = stage.add(Line(number, raw, error))
+        line = Line(number, raw, error)
+        reason = stage.add(line)
         if reason is not None:
-            text = raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
-            rejects.append((number, reason, text, len(raw)))
+            rejects.append(reject_row(line, reason, options))
     table = stage.take()
     return Chunk(_ipc(table), rejects, dict(stage.formats), stage.calls)
 

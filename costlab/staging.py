@@ -230,13 +230,29 @@ def _decode_reason(raw: bytes, err: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {err}"
 
 
-RejectRow = tuple[int, str, str, int]  # line, reason, start of the raw text, raw size
+RejectRow = tuple[int, str, str | None, int]  # line, reason, start of the raw text, raw size
+
+
+def reject_row(line: Line, reason: str, options: IngestOptions) -> RejectRow:
+    """What `rejects` keeps of a bad record: what the user keeps out of the store stays out.
+
+    --no-text keeps no raw text at all; --redact masks the raw text and the reason (a reason
+    may quote a value).
+    """
+    text: str | None = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
+    if options.no_text:
+        text = None
+    if options.redact or options.no_text:
+        reason = redact(reason)
+        text = None if text is None else redact(text)
+    return (line.number, reason, text, len(line.raw))
 
 
 class RejectBatch:
     """Rejected records of one file, kept with file, line, reason and (truncated) raw text."""
 
-    def __init__(self, source_file: str, run_id: str) -> None:
+    def __init__(self, options: IngestOptions, source_file: str, run_id: str) -> None:
+        self._options = options
         self._source_file = source_file
         self._run_id = run_id
         self._rows: list[RejectRow] = []
@@ -247,8 +263,7 @@ class RejectBatch:
 
     def add(self, line: Line, reason: str) -> RejectRow:
         """Keep a rejected line; the row kept."""
-        text = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
-        return self.add_row((line.number, reason, text, len(line.raw)))
+        return self.add_row(reject_row(line, reason, self._options))
 
     def add_row(self, row: RejectRow) -> RejectRow:
         self._rows.append(row)

@@ -45,3 +45,35 @@ def test_implausible_token_counts_are_rejected_on_both_paths_with_the_limit(
     assert "'output_tokens' is 4.6e+18, over the plausible limit of 5,000" in reasons[0]
     assert "'uncached_input_tokens' is 5,001, over the plausible limit of 5,000" in reasons[1]
     assert store.row("SELECT count(*) FROM requests")[0] == 0
+
+
+SECRETS = "mail jane.doe@example.com key sk-proj-abcdefghijklmnop1234 card 4111 1111 1111 1111"
+
+
+def test_redact_and_no_text_reach_the_rejects_table(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    bad = flat(1, input_tokens="many", prompt=SECRETS)
+    path = write_jsonl(tmp_path / "a.jsonl", [bad, '{"prompt": "' + SECRETS + '", '])
+    run(store, catalogue, path, redact=True)
+    raws = [r[0] for r in store.rows("SELECT raw || reason FROM rejects")]
+    assert len(raws) == 2
+    for raw in raws:
+        assert "jane.doe" not in raw and "sk-proj" not in raw and "4111" not in raw
+        assert "[EMAIL]" in raw
+    run(store, catalogue, path, no_text=True, force=True)
+    kept = store.rows("SELECT raw, raw_bytes FROM rejects WHERE raw IS NULL")
+    assert len(kept) == 2 and all(size > 0 for _, size in kept)
+
+
+def test_no_text_keeps_batch_input_prompts_out_of_the_store(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    line = {
+        "custom_id": "request-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": SECRETS}]},
+    }
+    run(store, catalogue, write_jsonl(tmp_path / "in.jsonl", [line]), no_text=True)
+    assert store.row("SELECT count(*) FROM batch_inputs")[0] == 0
