@@ -174,10 +174,11 @@ def _notes(result: library.IngestResult) -> list[str]:
         )
         for f in result.files:
             for line, reason in f.reject_examples[:3]:
-                notes.append(escape(f"  {f.source}:{line}: {reason}"))
+                notes.append(escape(render.printable(f"  {f.source}:{line}: {reason}")))
     unknown = result.unknown_models()
     if unknown:
-        listed = escape(", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8]))
+        listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])
+        listed = escape(render.printable(listed))
         notes.append(
             f"[yellow]unknown models[/], cost NULL unless logged: {listed}; add a price "
             + escape("in costlab.toml ([[prices]]) or run costlab prices import")

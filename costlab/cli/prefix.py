@@ -85,9 +85,9 @@ def simulate_prefix_cache(
         return
     render.show(sheets(result), "table")
     for warning in result.warnings:
-        render.out.print(f"⚠ {warning}", markup=False)
+        render.out.print(render.printable(f"⚠ {warning}"), markup=False)
     for note in result.notes:
-        render.out.print(note, markup=False)
+        render.out.print(render.printable(note), markup=False)
 
 
 def sheets(r: report.PrefixReport) -> list[Sheet]:

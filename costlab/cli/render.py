@@ -37,12 +37,51 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPED_WID
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 
 
+# What would act on a terminal, or reorder the text around it, rather than show: C0 and C1
+# controls (ESC starts every escape sequence), DEL, bidirectional marks, overrides and isolates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BLANK = {"\t": " ", "\n": " ", "\r": " "}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _BLANK:
+        return _BLANK[char]
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Control Pictures symbol: ESC shows as ␛
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """Text from a log made safe to show: each control or bidi character becomes one visible
+    symbol (so widths and styles stay in place); tabs and newlines become spaces unless `lines`.
+
+    Every string that reaches the terminal, a markdown table or a CSV cell goes through it.
+    """
+    if lines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    return _UNPRINTABLE.sub(_visible, text)
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: no control character, no formula."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    if text[:1] in ("=", "+", "-", "@") and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def print_error(error: CostlabError) -> None:
     """An expected failure: the message, and the hint when there is one."""
     # escaped: messages quote files and fields such as [models.NAME] that are not markup
-    err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
+    message = escape(printable(error.message, lines=True))
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     if error.hint:
-        err.print(f"[dim]hint:[/] {escape(error.hint)}", markup=True, soft_wrap=True)
+        hint = escape(printable(error.hint, lines=True))
+        err.print(f"[dim]hint:[/] {hint}", markup=True, soft_wrap=True)
 
 
 def money(amount: Decimal | None, places: int = 4) -> str:
@@ -69,7 +108,9 @@ def table(
     Plain strings are shown literally (log text may hold [brackets]); pass `Text` to style.
     Long text is cut with an ellipsis so the numbers stay readable.
     """
-    t = Table(title=escape(title), title_justify="left", show_edge=False, header_style="bold")
+    t = Table(
+        title=escape(printable(title)), title_justify="left", show_edge=False, header_style="bold"
+    )
     numbers = [_is_number_column(i, rows, right) for i in range(len(columns))]
     widths = [
         max([len(name), *(len(str(row[i])) for row in rows if i < len(row))])
@@ -88,8 +129,16 @@ def table(
                 name, overflow="ellipsis", no_wrap=True, min_width=widths[i], max_width=widths[i]
             )
     for row in rows:
-        t.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+        t.add_row(*(_cell(cell) for cell in row))
     return t
+
+
+def _cell(cell: str | Text) -> Text:
+    if not isinstance(cell, Text):
+        return Text(printable(cell))
+    shown = cell.copy()
+    shown.plain = printable(cell.plain)  # one symbol for one character: the spans still fit
+    return shown
 
 
 def _is_number_column(i: int, rows: Sequence[Sequence[str | Text]], right: int | None) -> bool:
@@ -116,8 +165,8 @@ def show(sheets: list[Sheet], fmt: str) -> None:
         for i, sheet in enumerate(sheets):
             if i:
                 sys.stdout.write("\n")
-            writer.writerow(sheet.columns)
-            writer.writerows(sheet.rows)
+            writer.writerow([csv_cell(c) for c in sheet.columns])
+            writer.writerows([csv_cell(c) for c in row] for row in sheet.rows)
         return
     for sheet in sheets:
         if fmt == "markdown":
@@ -134,13 +183,13 @@ def markdown(sheet: Sheet) -> str:
 
 def _markdown(sheet: Sheet) -> str:
     def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return printable(text).replace("|", "\\|")
 
     align = [
         "---:" if _is_number_column(i, sheet.rows, sheet.right) else "---"
         for i in range(len(sheet.columns))
     ]
-    lines = [f"### {sheet.title}", "", "| " + " | ".join(map(cell, sheet.columns)) + " |"]
+    lines = [f"### {printable(sheet.title)}", "", "| " + " | ".join(map(cell, sheet.columns)) + " |"]
     lines.append("| " + " | ".join(align) + " |")
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in sheet.rows]
     return "\n".join(lines) + "\n"

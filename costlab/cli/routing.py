@@ -97,9 +97,9 @@ def route_replay(
         render.show(_sheets(result, recommend, points), "table")
         for p in result.policies:
             for note in p.notes:
-                render.out.print(f"{p.name}: {note}", markup=False)
+                render.out.print(render.printable(f"{p.name}: {note}"), markup=False)
         for note in result.notes:
-            render.out.print(note, markup=False)
+            render.out.print(render.printable(note), markup=False)
     _charts(result, sweeps, points)
 
 
