@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from costlab import sources
 from costlab.errors import StoreError
 from costlab.formats import Detector
 from costlab.formats.flat import MAPPED_KEYS, FlatRecord
@@ -93,7 +94,7 @@ def read(store: Store, source: Source) -> BulkRead | None:
     """
     store.execute("DROP TABLE IF EXISTS _bulk")
     key_sets = _sampled_key_sets(source)
-    if not key_sets:
+    if not key_sets or (sources.compressed(source) and not sources.intact(source)):
         return None
     try:
         store.execute(_READ_SQL, [str(source.path)])

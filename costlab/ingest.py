@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, landing, parse_pool, prices, settings
-from costlab.errors import BadInput
+from costlab import bulk, landing, parse_pool, prices, rejects, settings
+from costlab.errors import BadInput, NotALog
 from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
 from costlab.store import Store
@@ -46,7 +46,8 @@ class FileResult:
 
     source: str
     sha256: str | None = None
-    status: str = "loaded"  # loaded | skipped | rolled_back
+    status: str = "loaded"  # loaded | skipped | rolled_back | refused (not a log)
+    error: str | None = None  # why a refused file is not a log
     records_read: int = 0
     added: int = 0
     duplicate: int = 0
@@ -77,6 +78,16 @@ class IngestResult:
     @property
     def spend_usd(self) -> Decimal:
         return sum((f.spend_usd for f in self.files), Decimal(0))
+
+    @property
+    def all_bad(self) -> bool:
+        """Nothing was added because every record (or file) read was bad.
+
+        Files skipped as already loaded, duplicates and Batch API input lines are not bad.
+        """
+        good = sum(self.total(n) for n in ("added", "duplicate", "batch_inputs"))
+        skipped = any(f.status == "skipped" for f in self.files)
+        return self.total("rejected") > 0 and not good and not skipped
 
     def unknown_models(self) -> dict[str, int]:
         merged: dict[str, int] = {}
@@ -129,26 +140,53 @@ class _Run:
             out.status = "skipped"
             return out
         started = _now()
-        options = self.options
-        bulk_read = None
-        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
-            bulk_read = bulk.read(self.store, source)  # before the transaction: it may fail
+        rejected = RejectBatch(self.options, source.label, self.run_id)
         try:
+            bulk_read = self._bulk_read(source)  # before the transaction: it may fail
             with self.store.transaction():
-                self._load(source, out, bulk_read)
-                if options.strict and out.rejected:
+                self._load(source, out, bulk_read, rejected)
+                if not out.records_read:
+                    raise NotALog("no record in it: the file is empty", "pass a file with records")
+                if self.options.strict and out.rejected:
                     raise _StrictRollback
-                _record_run(self.store, self.run_id, out, started)
+                self._finish(out, rejected, started)
         except _StrictRollback:
             out.status = "rolled_back"
             out.added = out.duplicate = 0
             out.spend_usd = Decimal(0)
+            with self.store.transaction():  # the reasons are kept, so they can be listed
+                self._finish(out, rejected, started)
+        except NotALog as err:
+            self._refuse(out, err, started)
         return out
 
-    def _load(self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None) -> None:
+    def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
+        options = self.options
+        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            return bulk.read(self.store, source)
+        return None
+
+    def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
+        """Keep the file's rejects (replacing those of an earlier read) and record the run."""
+        rejects.replace(self.store, out.source, out.sha256, rejected.take())
+        _record_run(self.store, self.run_id, out, started)
+
+    def _refuse(self, out: FileResult, err: NotALog, started: datetime) -> None:
+        """A file that is not a log: one error for the file, kept as one reject (line 0)."""
+        self.store.execute("DROP TABLE IF EXISTS _stage")
+        kept = FileResult(out.source, out.sha256, "refused", error=err.message, rejected=1)
+        kept.reject_examples.append((0, err.message))
+        vars(out).update(vars(kept))  # the result starts over: nothing of the file was read
+        rejected = RejectBatch(self.options, out.source, self.run_id)
+        rejected.add(Line(0, b""), err.message)
+        with self.store.transaction():
+            self._finish(out, rejected, started)
+
+    def _load(
+        self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None, rejects: RejectBatch
+    ) -> None:
         store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
-        rejects = RejectBatch(self.options, source.label, self.run_id)
         store.register("_empty", empty_stage())
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
@@ -163,7 +201,6 @@ class _Run:
         out.rejected = rejects.count
         out.formats = dict(stage.formats)
         landing.land(store, self.catalogue, self.options.no_text)
-        self._append("rejects", rejects.take())
         landing.store_batch_inputs(store, self.options.no_text)
         landing.join_batch_inputs(store, self.options.no_text)
         _summarise(store, self.run_id, out, stage.calls)
@@ -280,7 +317,7 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
 
 def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded')",
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             out.source,
@@ -293,6 +330,7 @@ def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -
             out.rejected,
             out.flagged,
             out.no_timestamp,
+            out.status,
         ],
     )
 

@@ -202,9 +202,20 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
-        """Open (creating when missing) and migrate the store at `path`."""
+    def open(
+        cls, path: str | Path = DEFAULT_PATH, *, read_only: bool = False, create: bool = True
+    ) -> Store:
+        """Open and migrate the store at `path`; made when missing unless `create` is False.
+
+        Commands that only read pass `create=False`: a misspelt --db is an error, not a new
+        empty store.
+        """
         path = str(path)
+        if not create and path != ":memory:" and not Path(path).exists():
+            raise StoreError(
+                f"no store at {path}",
+                "check --db (or $COSTLAB_DB); costlab ingest PATH creates a store",
+            )
         try:
             con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as err:

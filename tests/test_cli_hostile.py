@@ -27,7 +27,7 @@ def test_printable_makes_every_control_visible_one_for_one() -> None:
 def test_log_text_cannot_drive_the_terminal(tmp_path: Path, cli: Cli) -> None:
     records = [
         flat(1, feature=TITLE + "chat", prompt=CLEAR + "hello " + BIDI + "abc"),
-        flat(2, feature="=HYPERLINK(\"http://x\")", user_id="@SUM(A1)"),
+        flat(2, feature='=HYPERLINK("http://x")', user_id="@SUM(A1)"),
     ]
     path = write_jsonl(tmp_path / "a.jsonl", records)
     with path.open("ab") as f:
@@ -46,6 +46,6 @@ def test_log_text_cannot_drive_the_terminal(tmp_path: Path, cli: Cli) -> None:
         assert not any(ch in result.stdout for ch in ("\x1b", "\x07", BIDI)), result.stdout
     assert "␛]0;pwned␇chat" in outputs[2].stdout
     cells = [c for row in csv.reader(io.StringIO(outputs[4].stdout)) for c in row]
-    assert "'=HYPERLINK(\"http://x\")" in cells and "'@SUM(A1)" in cells
+    assert '\'=HYPERLINK("http://x")' in cells and "'@SUM(A1)" in cells
     assert not any(c.startswith(("=", "@")) for c in cells)
     assert json.loads(cli("rejects", "--json").stdout)  # JSON escapes controls itself

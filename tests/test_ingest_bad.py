@@ -41,7 +41,9 @@ def test_implausible_token_counts_are_rejected_on_both_paths_with_the_limit(
     one_doc.write_bytes(json.dumps([flat(3, output_tokens=4_600_000_000_000_000_000)]).encode())
     result = run(store, catalogue, bulk_file, one_doc, max_tokens=5000)
     assert [(f.added, f.rejected) for f in result.files] == [(0, 2), (0, 1)]
-    reasons = [r[0] for r in store.rows("SELECT reason FROM rejects ORDER BY source_file, source_line")]
+    reasons = [
+        r[0] for r in store.rows("SELECT reason FROM rejects ORDER BY source_file, source_line")
+    ]
     assert "'output_tokens' is 4.6e+18, over the plausible limit of 5,000" in reasons[0]
     assert "'uncached_input_tokens' is 5,001, over the plausible limit of 5,000" in reasons[1]
     assert store.row("SELECT count(*) FROM requests")[0] == 0
@@ -77,3 +79,116 @@ def test_no_text_keeps_batch_input_prompts_out_of_the_store(
     }
     run(store, catalogue, write_jsonl(tmp_path / "in.jsonl", [line]), no_text=True)
     assert store.row("SELECT count(*) FROM batch_inputs")[0] == 0
+
+
+def _zstd(path: Path, records: list[object], keep: float) -> Path:
+    import zstandard
+
+    data = zstandard.ZstdCompressor().compress(write_jsonl(path, records).read_bytes())
+    path.write_bytes(data[: int(len(data) * keep)] if keep < 1 else data)
+    return path
+
+
+def test_truncated_zstd_is_reported_like_truncated_gzip(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    records = [flat(i, prompt=f"question {i} " * 20) for i in range(3000)]
+    head_only = tmp_path / "head.jsonl.zst"
+    head_only.write_bytes(_zstd(tmp_path / "x.jsonl.zst", records, 1).read_bytes()[:12])
+    cut = _zstd(tmp_path / "cut.jsonl.zst", records, 0.5)
+    whole = _zstd(tmp_path / "whole.jsonl.zst", [flat(i) for i in range(5000, 5010)], 1)
+    result = run(store, catalogue, head_only, cut, whole)
+    by_file = {Path(f.source).name: f for f in result.files}
+    assert (by_file["head.jsonl.zst"].added, by_file["head.jsonl.zst"].rejected) == (0, 1)
+    assert 0 < by_file["cut.jsonl.zst"].added < 3000 and by_file["cut.jsonl.zst"].rejected == 1
+    assert (by_file["whole.jsonl.zst"].added, by_file["whole.jsonl.zst"].rejected) == (10, 0)
+    reasons = [r[0] for r in store.rows("SELECT reason FROM rejects")]
+    assert (
+        reasons
+        == ["compressed stream is truncated or corrupt: the zstd stream ends inside a frame"] * 2
+    )
+
+
+def test_a_json_document_cut_midway_is_one_error(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    text = json.dumps([flat(i) for i in range(50)])
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) * 2 // 3])
+    result = run(store, catalogue, path)
+    assert (result.total("added"), result.total("rejected")) == (0, 1)
+    assert store.row("SELECT reason FROM rejects")[0].startswith("truncated JSON document")
+
+
+def test_a_binary_or_empty_file_is_one_error_for_the_file(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
+    (tmp_path / "image.png").write_bytes(png)
+    (tmp_path / "image.jsonl").write_bytes(png)
+    (tmp_path / "blob.log").write_bytes(b'{"a": 1}\n\x00\x01\x02\n')
+    (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
+    (tmp_path / "none.json").write_bytes(b"[]")
+    names = ["image.png", "image.jsonl", "blob.log", "empty.jsonl", "none.json"]
+    result = run(store, catalogue, *(tmp_path / n for n in names))
+    assert [f.status for f in result.files] == ["refused"] * 5
+    assert [f.error for f in result.files] == [
+        "not a log: a PNG image",
+        "not a log: a PNG image",
+        "not a log: binary data (NUL bytes)",
+        "no record in it: the file is empty",
+        "no record in it: the file is empty",
+    ]
+    assert store.row("SELECT count(*), max(source_line) FROM rejects") == (5, 0)
+    assert result.all_bad
+
+
+def test_a_command_that_adds_nothing_because_all_was_bad_exits_3(tmp_path: Path, cli: Cli) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{nope", flat(1, model=None)])
+    result = cli("ingest", str(bad))
+    assert result.exit_code == 3 and "nothing added" in result.output
+    as_json = cli("ingest", str(bad), "--json", "--force")
+    assert as_json.exit_code == 3
+    assert json.loads(as_json.stdout)["error"]["exit_code"] == 3
+    good = write_jsonl(tmp_path / "good.jsonl", [flat(2)])
+    assert cli("ingest", str(bad), str(good), "--force").exit_code == 0
+    assert cli("ingest", str(good)).exit_code == 0  # skipped: already loaded is not bad
+
+
+def test_strict_keeps_the_reasons_it_offers_to_list(tmp_path: Path, cli: Cli) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [flat(1), "{nope"])
+    strict = cli("ingest", str(bad), "--strict", "--json")
+    assert strict.exit_code == 1
+    run_id = json.loads(strict.stdout)["run_id"]
+    listed = json.loads(cli("rejects", "--run", run_id, "--json").stdout)
+    assert [r["source_line"] for r in listed["rejects"]] == [2]
+
+
+def test_reading_a_file_again_does_not_duplicate_its_rejects(tmp_path: Path, cli: Cli) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [flat(1), "{nope", "{nope2"])
+    for args in ([], ["--force"], ["--force"], ["--strict"]):
+        cli("ingest", str(bad), *args)
+    listed = json.loads(cli("rejects", "--json").stdout)
+    assert listed["total"] == 2
+
+
+def test_rejects_says_how_many_it_does_not_show(tmp_path: Path, cli: Cli) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [flat(0)] + [f"{{nope {i}" for i in range(60)])
+    cli("ingest", str(bad))
+    table = cli("rejects")
+    assert "Rejected records: 60, showing the first 50 (--limit shows more)" in table.stdout
+    listed = json.loads(cli("rejects", "--json", "--limit", "5").stdout)
+    assert (listed["total"], listed["shown"], len(listed["rejects"])) == (60, 5, 5)
+
+
+def test_rejects_of_an_unknown_run_is_an_error(tmp_path: Path, cli: Cli) -> None:
+    cli("ingest", str(write_jsonl(tmp_path / "a.jsonl", [flat(1)])))
+    result = cli("rejects", "--run", "nosuchrun")
+    assert result.exit_code == 2 and "no ingest run with this id" in result.output
+
+
+def test_read_commands_do_not_create_a_store(tmp_path: Path) -> None:
+    for command in (["report"], ["rejects"], ["route-replay"], ["simulate-prefix-cache"]):
+        result = Cli(tmp_path / "typo.duckdb")(*command)
+        assert result.exit_code == 2 and "no store at" in result.output, command
+    assert list(tmp_path.iterdir()) == []

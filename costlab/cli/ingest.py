@@ -13,7 +13,7 @@ from rich.text import Text
 from costlab import ingest as library
 from costlab import prices, sources
 from costlab.cli import render
-from costlab.errors import BadInput, GateFailed
+from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
 from costlab.settings import MAX_TOKENS_CEILING, Settings
 from costlab.store import Store
@@ -68,14 +68,31 @@ def ingest(
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
     with Store.open(ctx.obj["db"]) as store, render.ProgressBars(as_json) as bars:
         result = library.ingest(store, inputs, options, catalogue, bars.update)
+    failure = _failure(result, strict)
     if as_json:
-        render.print_json(_as_dict(result))
+        render.print_json(_as_dict(result) | render.error_json(failure))
+        if failure is not None:
+            raise typer.Exit(failure.exit_code)
     else:
         _print_summary(result)
-    if strict and result.total("rejected"):
-        raise GateFailed(
-            f"--strict: {result.total('rejected')} bad records; those files were not stored"
+    if failure is not None:
+        raise failure
+
+
+def _failure(result: library.IngestResult, strict: bool) -> CostlabError | None:
+    """Exit 1 when --strict rolled files back, 3 when every record read was bad."""
+    rejected = result.total("rejected")
+    if strict and rejected:
+        return GateFailed(
+            f"--strict: {rejected:,} bad records; the files that held them were not stored",
+            "costlab rejects lists them",
         )
+    if result.all_bad:
+        return NothingLoaded(
+            f"nothing added: all {rejected:,} records or files read were bad",
+            "costlab rejects lists the reasons",
+        )
+    return None
 
 
 def _format(name: str | None) -> str | None:
@@ -151,11 +168,14 @@ def _print_summary(result: library.IngestResult) -> None:
 
 def _short_names(sources: list[str]) -> dict[str, str]:
     """File names relative to the folder they share, so the table stays narrow."""
-    paths = [s for s in sources if not s.startswith("<")]
+    paths = [os.path.abspath(s) for s in sources if not s.startswith("<")]
     common = (
         os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     )
-    return {s: os.path.relpath(s, common) if s in paths and common else s for s in sources}
+    return {
+        s: os.path.relpath(os.path.abspath(s), common) if not s.startswith("<") and common else s
+        for s in sources
+    }
 
 
 def _notes(result: library.IngestResult) -> list[str]:
@@ -174,7 +194,8 @@ def _notes(result: library.IngestResult) -> list[str]:
         )
         for f in result.files:
             for line, reason in f.reject_examples[:3]:
-                notes.append(escape(render.printable(f"  {f.source}:{line}: {reason}")))
+                where = f"{f.source}:{line}" if line else f.source
+                notes.append(escape(render.printable(f"  {where}: {reason}")))
     unknown = result.unknown_models()
     if unknown:
         listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])

@@ -65,7 +65,7 @@ def simulate_prefix_cache(
     eligible = settings.batch.eligible()
     eligible.update({f: "--batch-feature" for f in batch_feature if f not in eligible})
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         options = report.PrefixOptions(
             scope=from_flags(store, since, until, where),
             rules=rules,  # type: ignore[arg-type]

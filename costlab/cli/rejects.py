@@ -15,17 +15,21 @@ app = typer.Typer()
 def rejects(
     ctx: typer.Context,
     run: str | None = typer.Option(None, "--run", help="Only this ingest run id."),
-    limit: int = typer.Option(50, "--limit", help="Show at most this many."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON, raw text included."),
 ) -> None:
     """List rejected log records: file, line, reason and the start of the raw text.
 
     Example: costlab rejects --run 3f2a9c1b7d4e --limit 20
     """
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         found = library.recent(store, run_id=run, limit=limit)
     if as_json:
-        render.print_json([r.__dict__ for r in found])
+        listed = [r.__dict__ for r in found.rejects]
+        render.print_json({"total": found.total, "shown": len(listed), "rejects": listed})
         return
-    rows = [[f"{r.source_file}:{r.source_line}", r.reason, r.raw[:60]] for r in found]
-    render.out.print(render.table("Rejected records", ["where", "reason", "raw"], rows, right=3))
+    rows = [[r.where, r.reason, (r.raw or "")[:60]] for r in found.rejects]
+    title = f"Rejected records: {found.total:,}"
+    if found.total > len(rows):
+        title += f", showing the first {len(rows):,} (--limit shows more)"
+    render.out.print(render.table(title, ["where", "reason", "raw"], rows, right=3))

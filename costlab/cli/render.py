@@ -74,6 +74,13 @@ def csv_cell(value: object) -> object:
     return text
 
 
+def error_json(error: CostlabError | None) -> dict[str, Any]:
+    """An error as JSON output shows it: {"error": {"message", "hint", "exit_code"}}."""
+    if error is None:
+        return {}
+    return {"error": {"message": error.message, "hint": error.hint, "exit_code": error.exit_code}}
+
+
 def print_error(error: CostlabError) -> None:
     """An expected failure: the message, and the hint when there is one."""
     # escaped: messages quote files and fields such as [models.NAME] that are not markup
@@ -189,7 +196,11 @@ def _markdown(sheet: Sheet) -> str:
         "---:" if _is_number_column(i, sheet.rows, sheet.right) else "---"
         for i in range(len(sheet.columns))
     ]
-    lines = [f"### {printable(sheet.title)}", "", "| " + " | ".join(map(cell, sheet.columns)) + " |"]
+    lines = [
+        f"### {printable(sheet.title)}",
+        "",
+        "| " + " | ".join(map(cell, sheet.columns)) + " |",
+    ]
     lines.append("| " + " | ".join(align) + " |")
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in sheet.rows]
     return "\n".join(lines) + "\n"

@@ -60,7 +60,7 @@ def report(
         raise BadInput(f"--format {fmt}: unknown format", f"choose from {', '.join(FORMATS)}")
     settings: Settings = ctx.obj["settings"]
     library.wanted(section)  # an unknown section is an error before any work
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         options = library.ReportOptions(
             scope=from_flags(store, since, until, where),
             by=[library.parse_dimensions(b) for b in by] or library.ReportOptions().by,

@@ -70,7 +70,7 @@ def route_replay(
     loaded = [policy.load(path, catalogue) for path in policy_files]
     plain = [p for p in loaded if p.swept is None]
     values = _sweep_flag(sweep_values)
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         scope = from_flags(store, since, until, where)
         options = compare.CompareOptions(scope, min_quality, resamples, seed)
         result = compare.run(store, catalogue, plain, options) if plain or not loaded else None
