@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, landing, parse_pool, prices, rejects, settings
+from costlab import bulk, conflicts, landing, parse_pool, prices, rejects, settings
 from costlab.errors import BadInput, NotALog
 from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
@@ -50,7 +50,8 @@ class FileResult:
     error: str | None = None  # why a refused file is not a log
     records_read: int = 0
     added: int = 0
-    duplicate: int = 0
+    duplicate: int = 0  # the same request, already stored or earlier in the file
+    conflicting: int = 0  # the same request id with other content: kept in `conflicts`
     rejected: int = 0
     flagged: int = 0
     no_timestamp: int = 0
@@ -61,6 +62,7 @@ class FileResult:
     flags: dict[str, int] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)
     reject_examples: list[tuple[int, str]] = field(default_factory=list)
+    conflict_examples: list[tuple[int, str, str]] = field(default_factory=list)  # line, id, kept
 
 
 @dataclass
@@ -85,7 +87,7 @@ class IngestResult:
 
         Files skipped as already loaded, duplicates and Batch API input lines are not bad.
         """
-        good = sum(self.total(n) for n in ("added", "duplicate", "batch_inputs"))
+        good = sum(self.total(n) for n in ("added", "duplicate", "conflicting", "batch_inputs"))
         skipped = any(f.status == "skipped" for f in self.files)
         return self.total("rejected") > 0 and not good and not skipped
 
@@ -152,7 +154,7 @@ class _Run:
                 self._finish(out, rejected, started)
         except _StrictRollback:
             out.status = "rolled_back"
-            out.added = out.duplicate = 0
+            out.added = out.duplicate = out.conflicting = 0
             out.spend_usd = Decimal(0)
             with self.store.transaction():  # the reasons are kept, so they can be listed
                 self._finish(out, rejected, started)
@@ -168,7 +170,7 @@ class _Run:
 
     def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
         """Keep the file's rejects (replacing those of an earlier read) and record the run."""
-        rejects.replace(self.store, out.source, out.sha256, rejected.take())
+        rejects.replace(self.store, out.source, out.sha256, self.run_id, rejected.take())
         _record_run(self.store, self.run_id, out, started)
 
     def _refuse(self, out: FileResult, err: NotALog, started: datetime) -> None:
@@ -200,6 +202,7 @@ class _Run:
             out.sha256 = reader.digest.hexdigest()
         out.rejected = rejects.count
         out.formats = dict(stage.formats)
+        conflicts.record(store, self.options.no_text)  # before landing: against earlier rows
         landing.land(store, self.catalogue, self.options.no_text)
         landing.store_batch_inputs(store, self.options.no_text)
         landing.join_batch_inputs(store, self.options.no_text)
@@ -298,7 +301,10 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
     assert row is not None
     out.added, out.spend_usd, out.flagged, out.no_timestamp, out.mismatched_cost = row
     out.batch_inputs = out.formats.get("openai_batch_input", 0)
-    out.duplicate = staged - out.batch_inputs - out.added
+    found = conflicts.of_file(store, run_id, out.source)
+    out.conflicting = len(found)
+    out.conflict_examples = [(c.source_line, c.request_id, c.kept_where) for c in found[:5]]
+    out.duplicate = staged - out.batch_inputs - out.added - out.conflicting
     out.unknown_models = dict(
         store.rows(
             "SELECT model_logged, count(*) FROM requests WHERE run_id = ? AND source_file = ? "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from costlab import conflicts
 from costlab.errors import BadInput
 from costlab.store import Store
 
@@ -24,10 +25,13 @@ class Reject:
 
 @dataclass(frozen=True)
 class Listing:
-    """The first `limit` rejects of a run (or of every run), and how many there are in all."""
+    """The first `limit` rejects of a run (or of every run), and how many there are in all;
+    and the same of the conflicting duplicates, which were not stored either."""
 
     total: int
     rejects: list[Reject]
+    conflicts_total: int = 0
+    conflicts: list[conflicts.Conflict] = field(default_factory=list)
 
 
 def recent(store: Store, run_id: str | None = None, limit: int = 50) -> Listing:
@@ -44,7 +48,8 @@ def recent(store: Store, run_id: str | None = None, limit: int = 50) -> Listing:
         "ORDER BY source_file, source_line LIMIT ?",
         [run_id, run_id, limit],
     )
-    return Listing(int(row[0]) if row else 0, [Reject(*r) for r in rows])
+    n_conflicts, found = conflicts.recent(store, run_id, limit)
+    return Listing(int(row[0]) if row else 0, [Reject(*r) for r in rows], n_conflicts, found)
 
 
 def _known_run(store: Store, run_id: str) -> bool:
@@ -56,17 +61,19 @@ def _known_run(store: Store, run_id: str) -> bool:
     return found is not None
 
 
-def replace(store: Store, source_file: str, sha256: str | None, rows: Any) -> None:
+def replace(store: Store, source_file: str, sha256: str | None, run_id: str, rows: Any) -> None:
     """Keep a file's rejects (an Arrow table, or None), dropping those of its earlier reads.
 
-    A file read again (--force, or after --strict rolled it back) has the same bad records:
-    they are listed once, under the latest run.
+    A file read again (--force, or after --strict rolled it back) has the same bad records and
+    conflicts: they are listed once, under the latest run.
     """
     if sha256 is not None:
-        store.execute(
-            "DELETE FROM rejects r WHERE r.source_file = ? AND EXISTS (SELECT 1 FROM ingest_runs "
-            "i WHERE i.sha256 = ? AND i.run_id = r.run_id AND i.source_file = r.source_file)",
-            [source_file, sha256],
-        )
+        for table in ("rejects", "conflicts"):
+            store.execute(
+                f"DELETE FROM {table} t WHERE t.source_file = ? AND t.run_id <> ? AND EXISTS "
+                "(SELECT 1 FROM ingest_runs i WHERE i.sha256 = ? AND i.run_id = t.run_id "
+                "AND i.source_file = t.source_file)",
+                [source_file, run_id, sha256],
+            )
     if rows is not None:
         store.append("rejects", rows)

@@ -181,6 +181,22 @@ def _m006_intents(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m007_conflicts(con: duckdb.DuckDBPyConnection) -> None:
+    # Records that share a request id with a kept one but differ in content: kept here (as the
+    # staged row in JSON) so that dropping the duplicate loses nothing. `content_md5` is what
+    # ingest compares; rows stored before this migration have none (and are never a conflict).
+    con.execute("ALTER TABLE requests ADD COLUMN content_md5 VARCHAR")
+    con.execute(
+        """
+        CREATE TABLE conflicts (
+            run_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_line BIGINT NOT NULL,
+            request_id VARCHAR NOT NULL, kept_run_id VARCHAR, kept_source_file VARCHAR,
+            kept_source_line BIGINT, record JSON
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -191,6 +207,7 @@ MIGRATIONS: list[Migration] = [
     ("004_neighbour_lists", _m004_neighbour_lists),
     ("005_outcomes", _m005_outcomes),
     ("006_intents", _m006_intents),
+    ("007_conflicts", _m007_conflicts),
 ]
 
 

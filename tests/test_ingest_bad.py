@@ -192,3 +192,65 @@ def test_read_commands_do_not_create_a_store(tmp_path: Path) -> None:
         result = Cli(tmp_path / "typo.duckdb")(*command)
         assert result.exit_code == 2 and "no store at" in result.output, command
     assert list(tmp_path.iterdir()) == []
+
+
+def test_conflicting_duplicates_are_counted_and_kept_identical_ones_stay_silent(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [flat(1), flat(2), flat(3, output_tokens=7)])
+    second = write_jsonl(
+        tmp_path / "b.jsonl",
+        [flat(1), flat(2, output_tokens=999, prompt="other"), flat(3, output_tokens=8), flat(4)],
+    )
+    result = run(store, catalogue, first, second)
+    assert (result.files[0].added, result.files[0].conflicting) == (3, 0)
+    b = result.files[1]
+    assert (b.added, b.duplicate, b.conflicting) == (1, 1, 2)
+    assert b.conflict_examples[0] == (2, "req-2", f"{first}:2")
+    kept = store.rows(
+        "SELECT request_id, source_file, source_line, kept_source_file, kept_source_line, "
+        "record->>'output_tokens' FROM conflicts ORDER BY source_line"
+    )
+    assert kept == [
+        ("req-2", str(second), 2, str(first), 2, "999"),
+        ("req-3", str(second), 3, str(first), 3, "8"),
+    ]
+    # The stored row is the first one read; a forced re-read does not add the conflicts twice.
+    assert store.row("SELECT output_tokens FROM requests WHERE request_id = 'req-2'")[0] == 200
+    run(store, catalogue, second, force=True)
+    assert store.row("SELECT count(*) FROM conflicts")[0] == 2
+
+
+def test_conflicts_within_one_file_keep_the_first_line_and_no_text(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            flat(1, prompt=SECRETS),
+            flat(1, prompt=SECRETS, output_tokens=5),
+            flat(1, prompt=SECRETS),
+        ],
+    )
+    result = run(store, catalogue, path, no_text=True)
+    assert (result.total("added"), result.total("duplicate"), result.total("conflicting")) == (
+        1,
+        1,
+        1,
+    )
+    line, record = store.row("SELECT source_line, record FROM conflicts")
+    assert line == 2 and json.loads(record)["output_tokens"] == 5
+    assert "prompt" not in json.loads(record) and "jane" not in record
+
+
+def test_ingest_and_rejects_report_conflicts_with_both_sources(tmp_path: Path, cli: Cli) -> None:
+    a = write_jsonl(tmp_path / "a.jsonl", [flat(1)])
+    b = write_jsonl(tmp_path / "b.jsonl", [flat(1, output_tokens=9), flat(2)])
+    summary = cli("ingest", str(a), str(b))
+    assert summary.exit_code == 0
+    assert "1 conflicting duplicates" in summary.stdout
+    assert f"b.jsonl:1: req-1 differs from the one kept from {a}:1" in summary.stdout
+    listed = json.loads(cli("rejects", "--json").stdout)
+    assert listed["conflicts_total"] == 1
+    assert listed["conflicts"][0]["kept_source_file"] == str(a)
+    assert "Conflicting duplicates (not stored): 1" in cli("rejects").stdout

@@ -124,6 +124,7 @@ def _as_dict(result: library.IngestResult) -> dict[str, Any]:
                 "records_read",
                 "added",
                 "duplicate",
+                "conflicting",
                 "rejected",
                 "flagged",
                 "no_timestamp",
@@ -196,6 +197,7 @@ def _notes(result: library.IngestResult) -> list[str]:
             for line, reason in f.reject_examples[:3]:
                 where = f"{f.source}:{line}" if line else f.source
                 notes.append(escape(render.printable(f"  {where}: {reason}")))
+    notes += _conflict_notes(result)
     unknown = result.unknown_models()
     if unknown:
         listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])
@@ -215,4 +217,19 @@ def _notes(result: library.IngestResult) -> list[str]:
             flags[flag] = flags.get(flag, 0) + n
     if flags:
         notes.append("flagged: " + ", ".join(f"{flag} {n:,}" for flag, n in sorted(flags.items())))
+    return notes
+
+
+def _conflict_notes(result: library.IngestResult) -> list[str]:
+    conflicting = result.total("conflicting")
+    if not conflicting:
+        return []
+    notes = [
+        f"[yellow]{conflicting:,} conflicting duplicates[/] (a request id already kept, with "
+        "other content) were not stored; they are kept in the conflicts table"
+    ]
+    for f in result.files:
+        for line, request_id, kept in f.conflict_examples[:3]:
+            text = f"  {f.source}:{line}: {request_id} differs from the one kept from {kept}"
+            notes.append(escape(render.printable(text)))
     return notes
