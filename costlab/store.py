@@ -5,6 +5,10 @@ Only this module imports duckdb. Migrations are named, append-only, applied in o
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -211,6 +215,32 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+def _spill_folder() -> Path:
+    """This process's folder for DuckDB's spilled data; those of dead processes are removed."""
+    root = Path(tempfile.gettempdir()) / f"costlab-spill-{os.getuid()}"
+    for folder in root.glob("*") if root.is_dir() else ():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return root / str(os.getpid()) / uuid.uuid4().hex[:12]
+
+
+def _remove_old_spill(path: str) -> None:
+    """DuckDB's own spill folder beside the store, left by a command killed before this fix."""
+    folder = Path(path + ".tmp")
+    if folder.is_dir() and all(p.name.startswith("duckdb_temp") for p in folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Store:
     """An open costlab store. Use `Store.open(path)`; ':memory:' gives a throwaway store."""
 
@@ -250,12 +280,18 @@ class Store:
         store = cls(con, path)
         store._configure()
         if not read_only:
+            _remove_old_spill(path)  # we hold the store: no other process spills there now
             store._migrate()
         return store
 
     def _configure(self) -> None:
         # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
         self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        # Spilled data goes to a folder of this process in the system temp dir, not beside the
+        # store: a killed command leaves nothing next to the user's files, and the next command
+        # removes the folders of processes that are gone.
+        self._spill = _spill_folder()
+        self._con.execute("SET temp_directory = ?", [str(self._spill)])
         try:
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:
@@ -345,6 +381,7 @@ class Store:
 
     def close(self) -> None:
         self._con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self

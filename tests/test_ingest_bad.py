@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from costlab import ingest, sources
 from costlab.ingest import IngestOptions
@@ -254,3 +260,72 @@ def test_ingest_and_rejects_report_conflicts_with_both_sources(tmp_path: Path, c
     assert listed["conflicts_total"] == 1
     assert listed["conflicts"][0]["kept_source_file"] == str(a)
     assert "Conflicting duplicates (not stored): 1" in cli("rejects").stdout
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(
+    not Path("/proc").is_dir() or (os.cpu_count() or 1) < 2, reason="needs /proc, 2 cores"
+)
+def test_killed_ingest_leaves_no_worker_processes(tmp_path: Path) -> None:
+    chat = {
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "created": 1767000000,
+        "choices": [],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+    path = tmp_path / "chat.jsonl"
+    path.write_bytes(
+        b"".join(json.dumps(chat | {"id": f"c{i}"}).encode() + b"\n" for i in range(300_000))
+    )
+    script = (
+        "import sys; from costlab import parse_pool; parse_pool.MIN_FILE_BYTES = 0; "
+        "from costlab.cli import main; "
+        f"sys.argv = ['costlab', '--db', {str(tmp_path / 'x.duckdb')!r}, 'ingest', {str(path)!r}]; "
+        "main()"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=root)
+    workers: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        workers = [w for child in _children(proc.pid) for w in _children(child)]
+    assert len(workers) >= 2, "the worker pool did not start"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(w) for w in workers)
+
+
+def test_the_store_spills_outside_the_users_folder_and_cleans_up(tmp_path: Path) -> None:
+    old = tmp_path / "s.duckdb.tmp"  # left by a killed command before this fix
+    old.mkdir()
+    (old / "duckdb_temp_storage-0.tmp").write_bytes(b"x")
+    with Store.open(tmp_path / "s.duckdb") as store:
+        spill = Path(store.row("SELECT current_setting('temp_directory')")[0])
+        assert tmp_path not in spill.parents
+    assert not old.exists() and not spill.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
