@@ -160,13 +160,26 @@ class _Run:
                 self._finish(out, rejected, started)
         except NotALog as err:
             self._refuse(out, err, started)
+        self._done(source, out)
         return out
 
     def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
         options = self.options
         if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            self.working(source.label)  # DuckDB reads the file: no byte count to show
             return bulk.read(self.store, source)
         return None
+
+    def working(self, label: str) -> None:
+        """Progress of a phase with no count (DuckDB reading, landing): a pulsing bar."""
+        if self.progress:
+            self.progress(label, 0, None)
+
+    def _done(self, source: Source, out: FileResult) -> None:
+        """The bar is full only once the file is stored (or refused, or rolled back)."""
+        if self.progress and out.status != "skipped":
+            size = source.path.stat().st_size if source.path else 0
+            self.progress(source.label, size, size)
 
     def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
         """Keep the file's rejects (replacing those of an earlier read) and record the run."""
@@ -251,7 +264,7 @@ class _FileLoad:
             for line in lines:
                 self._line(line)
         self.run._append("_stage", self.stage.take())
-        self._progress(done=True)
+        self.run.working(self.source.label)  # read; landing comes next
 
     def _line(self, line: Line) -> None:
         self.out.records_read += 1
@@ -275,11 +288,9 @@ class _FileLoad:
         if len(self.out.reject_examples) < REJECT_EXAMPLES:
             self.out.reject_examples.append((row[0], row[1]))
 
-    def _progress(self, done: bool = False) -> None:
+    def _progress(self) -> None:
         if self.run.progress:
-            total = self.total_bytes
-            read = (total or self.reader.bytes_read) if done else self.reader.bytes_read
-            self.run.progress(self.source.label, read, total)
+            self.run.progress(self.source.label, self.reader.bytes_read, self.total_bytes)
 
 
 def _already_loaded(store: Store, digest: str) -> bool:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from rich import filesize
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -22,8 +23,6 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TaskID,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -128,15 +127,40 @@ def table(
     if flexible is not None:  # the last text column (a prompt, say) takes what is left
         rest = sum(w for i, w in enumerate(widths) if i != flexible) + 3 * len(columns) + 2
         widths[flexible] = max(8, min(widths[flexible], out.width - rest))
+    narrowest = [w if numbers[i] else min(w, _MIN_TEXT) for i, w in enumerate(widths)]
+    if sum(narrowest) + 3 * len(columns) + 2 > out.width:
+        return _folded(title, columns, rows)
     for i, name in enumerate(columns):
         if numbers[i]:
             t.add_column(name, justify="right", no_wrap=True, min_width=widths[i])
+        elif i == flexible and flexible == len(columns) - 1:
+            # The last column of long text (a prompt) is cut, so that each row stays one line.
+            t.add_column(name, overflow="ellipsis", no_wrap=True, max_width=widths[i])
         else:
-            t.add_column(
-                name, overflow="ellipsis", no_wrap=True, min_width=widths[i], max_width=widths[i]
-            )
+            # Names wrap at word boundaries on a narrow terminal rather than lose their ends.
+            t.add_column(name, overflow="fold", min_width=narrowest[i], max_width=widths[i])
     for row in rows:
         t.add_row(*(_cell(cell) for cell in row))
+    return t
+
+
+# Text narrower than this would wrap into a column of fragments: the table is folded instead.
+_MIN_TEXT = 10
+
+
+def _folded(title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> Table:
+    """A table too wide for the terminal, one row after another as 'column  value' lines."""
+    t = Table(
+        title=escape(printable(title)),
+        title_justify="left",
+        show_edge=False,
+        show_header=False,
+    )
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for row in rows:
+        for i, (name, cell) in enumerate(zip(columns, row, strict=False)):
+            t.add_row(Text(printable(name)), _cell(cell), end_section=i == len(row) - 1)
     return t
 
 
@@ -206,35 +230,66 @@ def _markdown(sheet: Sheet) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _per_second(task: Task) -> float | None:
+    """Items a second: rich's estimate, else the average since the bar began.
+
+    rich needs two updates with progress to estimate a speed; a stage that reports in a few
+    large batches (256 texts embedded at a time) would show no rate and no time left.
+    """
+    if task.finished_speed or task.speed:
+        return task.finished_speed or task.speed
+    elapsed = task.elapsed
+    return task.completed / elapsed if elapsed and task.completed else None
+
+
 class _Rate(ProgressColumn):
-    """Items per second, e.g. texts embedded."""
+    """Items (or bytes) per second."""
 
     def __init__(self, units: str) -> None:
         super().__init__()
         self.units = units
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} {self.units}/s" if speed else "", style="progress.data.speed")
+        speed = _per_second(task)
+        if not speed:
+            return Text("", style="progress.data.speed")
+        if self.units == "bytes":
+            return Text(f"{filesize.decimal(int(speed))}/s", style="progress.data.speed")
+        return Text(f"{speed:,.0f} {self.units}/s", style="progress.data.speed")
+
+
+class _TimeLeft(ProgressColumn):
+    """The time left at the current rate (blank while the amount of work is unknown)."""
+
+    def render(self, task: Task) -> Text:
+        speed = _per_second(task)
+        if task.total is None or not speed or task.finished:
+            return Text("", style="progress.remaining")
+        left = max(0.0, (task.total - task.completed) / speed)
+        minutes, seconds = divmod(int(left + 0.5), 60)
+        return Text(f"{minutes}:{seconds:02d} left", style="progress.remaining")
 
 
 class ProgressBars:
-    """Transient progress bars on stderr, one per label, with rate and ETA; only in a terminal."""
+    """Transient progress bars on stderr, one per label, with rate and ETA; only in a terminal.
+
+    A total of None shows a pulsing bar: work going on whose amount is unknown.
+    """
 
     def __init__(self, quiet: bool, *, units: str = "bytes") -> None:
         counter = DownloadColumn() if units == "bytes" else MofNCompleteColumn()
-        rate = TransferSpeedColumn() if units == "bytes" else _Rate(units)
         self._bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             counter,
-            rate,
-            TimeRemainingColumn(),
+            _Rate(units),
+            _TimeLeft(),
             console=err,
             transient=True,
             disable=quiet or not err.is_terminal,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._totals: dict[str, int | None] = {}
 
     def __enter__(self) -> ProgressBars:
         self._bar.__enter__()
@@ -245,9 +300,12 @@ class ProgressBars:
 
     def update(self, label: str, done: int, total: int | None) -> None:
         """Show `done` of `total` for the bar named `label` (made on first use)."""
+        if label in self._tasks and total is None and self._totals[label] is not None:
+            self._bar.remove_task(self._tasks.pop(label))  # rich cannot unset a total
         if label not in self._tasks:
-            self._tasks[label] = self._bar.add_task(escape(label), total=total)
-        self._bar.update(self._tasks[label], completed=done)
+            self._tasks[label] = self._bar.add_task(escape(printable(label)), total=total)
+        self._totals[label] = total
+        self._bar.update(self._tasks[label], completed=done, total=total)
 
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -278,6 +336,25 @@ def write_page(path: Path, page: str) -> None:
 def print_json(data: Any) -> None:
     """Machine output: JSON on stdout, decimals as strings so no cent is lost."""
     sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+    _json_written.append(True)
+
+
+# Whether this command has written its JSON document: an error after it goes to stderr, so
+# that stdout holds one JSON document.
+_json_written: list[bool] = []
+
+
+def new_command() -> None:
+    """A command starts (tests run many in one process): nothing written yet."""
+    _json_written.clear()
+
+
+def report_error(error: CostlabError, wants_json: bool) -> None:
+    """An error as JSON on stdout when the command line asked for JSON, else on stderr."""
+    if wants_json and not _json_written:
+        print_json(error_json(error))
+    else:
+        print_error(error)
 
 
 def _json_default(value: Any) -> Any:
