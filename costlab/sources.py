@@ -80,6 +80,8 @@ def _paths(arg: str) -> list[Path]:
         return found
     if path.is_file():
         return [path]
+    if path.is_symlink():
+        raise BadInput(f"{arg}: a symbolic link that loops or points nowhere")
     matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
     if matches:
         return matches

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAPPABLE = frozenset(
     {"request_id", "provider", "model", "feature", "user_id", "team", "status", "ts"}
 )
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write at the start of a file
 # Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
 MAX_REJECT_TEXT = 4096
 
@@ -115,7 +116,8 @@ class StageBatch:
         if line.error is not None:
             return line.error
         try:
-            record = line.value if line.value is not None else orjson.loads(line.raw)
+            raw = line.raw.removeprefix(_BOM) if line.number == 1 else line.raw
+            record = line.value if line.value is not None else orjson.loads(raw)
             name, call = self._detector.parse(record)
             if self._options.field_map and isinstance(record, dict):
                 _apply_map(call, record, self._options.field_map)
