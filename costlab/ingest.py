@@ -147,8 +147,7 @@ class _Run:
             bulk_read = self._bulk_read(source)  # before the transaction: it may fail
             with self.store.transaction():
                 self._load(source, out, bulk_read, rejected)
-                if not out.records_read:
-                    raise NotALog("no record in it: the file is empty", "pass a file with records")
+                _check_is_log(out, rejected)
                 if self.options.strict and out.rejected:
                     raise _StrictRollback
                 self._finish(out, rejected, started)
@@ -291,6 +290,18 @@ class _FileLoad:
     def _progress(self) -> None:
         if self.run.progress:
             self.run.progress(self.source.label, self.reader.bytes_read, self.total_bytes)
+
+
+def _check_is_log(out: FileResult, rejected: RejectBatch) -> None:
+    """Raise NotALog for a file with no record, or whose every line failed to decode as JSON
+    (a text log, say): one error for the file rather than a reject per line."""
+    if not out.records_read:
+        raise NotALog("no record in it: the file is empty", "pass a file with records")
+    first = rejected.first_reason()
+    if rejected.count == out.records_read and rejected.all_undecodable() and first:
+        raise NotALog(
+            f"not a log: no line of it is JSON ({first})", "pass JSON lines or JSON files"
+        )
 
 
 def _already_loaded(store: Store, digest: str) -> bool:

@@ -232,6 +232,8 @@ def _decode_reason(raw: bytes, err: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {err}"
 
 
+# The reasons of a line that is not JSON at all (`_decode_reason`).
+_UNDECODABLE = ("malformed JSON: ", "not valid UTF-8: ")
 RejectRow = tuple[int, str, str | None, int]  # line, reason, start of the raw text, raw size
 
 
@@ -266,6 +268,14 @@ class RejectBatch:
     def add(self, line: Line, reason: str) -> RejectRow:
         """Keep a rejected line; the row kept."""
         return self.add_row(reject_row(line, reason, self._options))
+
+    def first_reason(self) -> str | None:
+        """'line N: reason' of the first reject, None when there is none."""
+        return f"line {self._rows[0][0]}: {self._rows[0][1]}" if self._rows else None
+
+    def all_undecodable(self) -> bool:
+        """Whether no rejected line was JSON at all (not one was a record of the wrong shape)."""
+        return all(row[1].startswith(_UNDECODABLE) for row in self._rows)
 
     def add_row(self, row: RejectRow) -> RejectRow:
         self._rows.append(row)

@@ -84,7 +84,8 @@ CASES: dict[str, Outcome] = {
     "envelope_object.json": Outcome(3, rejected=1, reasons=(
         "unknown format: no known log format has these keys (data)",)),
     "unknown_shape.jsonl": Outcome(3, rejected=2, reasons=("unknown format",) * 2),
-    "plain_text.log": Outcome(3, rejected=3, reasons=(MALFORMED,) * 3),
+    "plain_text.log": Outcome(3, "refused", rejected=1, reasons=(
+        "not a log: no line of it is JSON (line 1: malformed JSON",)),
     "bom_crlf.jsonl": Outcome(0, added=3),
     "deeply_nested.jsonl": Outcome(0, added=1, rejected=1, reasons=(
         "malformed JSON: depth limit exceeded",)),
