@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from costlab import sources
 from costlab.errors import StoreError
 from costlab.formats import Detector
 from costlab.formats.flat import MAPPED_KEYS, FlatRecord
@@ -93,7 +94,7 @@ def read(store: Store, source: Source) -> BulkRead | None:
     """
     store.execute("DROP TABLE IF EXISTS _bulk")
     key_sets = _sampled_key_sets(source)
-    if not key_sets:
+    if not key_sets or (sources.compressed(source) and not sources.intact(source)):
         return None
     try:
         store.execute(_READ_SQL, [str(source.path)])
@@ -103,14 +104,23 @@ def read(store: Store, source: Source) -> BulkRead | None:
     return BulkRead(key_sets)
 
 
-def stage(store: Store, bulk_read: BulkRead, source_file: str, run_id: str) -> Iterator[Line]:
+@dataclass(frozen=True)
+class Target:
+    """Where staged rows are labelled from, and the plausibility limit they must keep."""
+
+    source_file: str
+    run_id: str
+    max_tokens: int
+
+
+def stage(store: Store, bulk_read: BulkRead, target: Target) -> Iterator[Line]:
     """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
     keys = _union(bulk_read.key_sets)
-    _stage_keys(store, keys, source_file, run_id)
+    _stage_keys(store, keys, target)
     if _left_over(store) >= RESAMPLE_MIN_LINES:
         more = _left_over_key_sets(store, set(keys))
         if more:
-            _stage_keys(store, _union([keys, *more]), source_file, run_id)
+            _stage_keys(store, _union([keys, *more]), target)
     return _leftovers(store)
 
 
@@ -118,9 +128,9 @@ def _union(key_sets: list[KeySet]) -> KeySet:
     return tuple(sorted(set().union(*key_sets)))
 
 
-def _stage_keys(store: Store, keys: KeySet, source_file: str, run_id: str) -> None:
+def _stage_keys(store: Store, keys: KeySet, target: Target) -> None:
     """Stage the records whose keys are all among `keys`; `_bulk` keeps the lines still left."""
-    store.execute(_insert_sql(keys), [source_file, run_id])
+    store.execute(_insert_sql(keys, target.max_tokens), [target.source_file, target.run_id])
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
         "ANTI JOIN _stage s ON s.row_key = b.line_no WHERE b.raw IS NOT NULL"
@@ -304,7 +314,7 @@ class _Mapping:
         return "[" + ", ".join(_sql_text("$." + _json_text(k)) for k in self.keys) + "]"
 
 
-def _insert_sql(keys: KeySet) -> str:
+def _insert_sql(keys: KeySet, max_tokens: int) -> str:
     """One INSERT staging the records of `_bulk` whose keys are all among `keys` (one parse).
 
     `json_extract` of every key tells a JSON null ('null') from an absent key (NULL); a record
@@ -313,6 +323,9 @@ def _insert_sql(keys: KeySet) -> str:
     m = _Mapping(keys)
     it, ot = m.count("input_tokens"), m.count("output_tokens")
     ct, rt = m.count("cached_input_tokens"), m.count("reasoning_tokens")
+    # Over the limit: the per-record path rejects the record with the limit in its reason.
+    limit = int(max_tokens)
+    plausible = f"greatest({it} - {ct}, {ct}, {ot}, {rt}) <= {limit}"
     return f"""
 INSERT INTO _stage
 WITH parsed AS (
@@ -336,5 +349,5 @@ SELECT line_no,
        'flat', {m.metadata()}, ?, line_no, ?, {m.text("team")}
 FROM (SELECT *, {m.ts()} AS ts FROM parsed
       WHERE n_keys = list_aggregate(v, 'count') AND {m.checks()})
-WHERE ts IS NOT NULL OR {m.absent("timestamp")}
+WHERE (ts IS NOT NULL OR {m.absent("timestamp")}) AND {plausible}
 """

@@ -18,6 +18,10 @@ class BadInput(CostlabError):
     """Input files or arguments that cannot be used as given."""
 
 
+class NotALog(BadInput):
+    """A whole input file that holds no log records (binary data, or nothing at all)."""
+
+
 class ConfigError(CostlabError):
     """A config file or flag value that is invalid."""
 
@@ -34,6 +38,12 @@ class GateFailed(CostlabError):
     """A check ran and its result fails the gate (exit 1, not an input error)."""
 
     exit_code = 1
+
+
+class NothingLoaded(CostlabError):
+    """Every record or file a command read was bad: it added nothing (exit 3)."""
+
+    exit_code = 3
 
 
 class RecordError(ValueError):

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, landing, parse_pool, prices
-from costlab.errors import BadInput
+from costlab import bulk, conflicts, landing, parse_pool, prices, rejects, settings
+from costlab.errors import BadInput, NotALog
 from costlab.sources import Line, Reader, Source, sha256
 from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
 from costlab.store import Store
@@ -37,6 +37,7 @@ class IngestOptions:
     redact: bool = False
     no_text: bool = False
     field_map: Mapping[str, str] = field(default_factory=dict)
+    max_tokens: int = settings.DEFAULT_MAX_TOKENS  # per token bucket of one request
 
 
 @dataclass
@@ -45,10 +46,12 @@ class FileResult:
 
     source: str
     sha256: str | None = None
-    status: str = "loaded"  # loaded | skipped | rolled_back
+    status: str = "loaded"  # loaded | skipped | rolled_back | refused (not a log)
+    error: str | None = None  # why a refused file is not a log
     records_read: int = 0
     added: int = 0
-    duplicate: int = 0
+    duplicate: int = 0  # the same request, already stored or earlier in the file
+    conflicting: int = 0  # the same request id with other content: kept in `conflicts`
     rejected: int = 0
     flagged: int = 0
     no_timestamp: int = 0
@@ -59,6 +62,7 @@ class FileResult:
     flags: dict[str, int] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)
     reject_examples: list[tuple[int, str]] = field(default_factory=list)
+    conflict_examples: list[tuple[int, str, str]] = field(default_factory=list)  # line, id, kept
 
 
 @dataclass
@@ -76,6 +80,16 @@ class IngestResult:
     @property
     def spend_usd(self) -> Decimal:
         return sum((f.spend_usd for f in self.files), Decimal(0))
+
+    @property
+    def all_bad(self) -> bool:
+        """Nothing was added because every record (or file) read was bad.
+
+        Files skipped as already loaded, duplicates and Batch API input lines are not bad.
+        """
+        good = sum(self.total(n) for n in ("added", "duplicate", "conflicting", "batch_inputs"))
+        skipped = any(f.status == "skipped" for f in self.files)
+        return self.total("rejected") > 0 and not good and not skipped
 
     def unknown_models(self) -> dict[str, int]:
         merged: dict[str, int] = {}
@@ -128,26 +142,65 @@ class _Run:
             out.status = "skipped"
             return out
         started = _now()
-        options = self.options
-        bulk_read = None
-        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
-            bulk_read = bulk.read(self.store, source)  # before the transaction: it may fail
+        rejected = RejectBatch(self.options, source.label, self.run_id)
         try:
+            bulk_read = self._bulk_read(source)  # before the transaction: it may fail
             with self.store.transaction():
-                self._load(source, out, bulk_read)
-                if options.strict and out.rejected:
+                self._load(source, out, bulk_read, rejected)
+                _check_is_log(out, rejected)
+                if self.options.strict and out.rejected:
                     raise _StrictRollback
-                _record_run(self.store, self.run_id, out, started)
+                self._finish(out, rejected, started)
         except _StrictRollback:
             out.status = "rolled_back"
-            out.added = out.duplicate = 0
+            out.added = out.duplicate = out.conflicting = 0
             out.spend_usd = Decimal(0)
+            with self.store.transaction():  # the reasons are kept, so they can be listed
+                self._finish(out, rejected, started)
+        except NotALog as err:
+            self._refuse(out, err, started)
+        self._done(source, out)
         return out
 
-    def _load(self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None) -> None:
+    def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
+        options = self.options
+        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            self.working(source.label)  # DuckDB reads the file: no byte count to show
+            return bulk.read(self.store, source)
+        return None
+
+    def working(self, label: str) -> None:
+        """Progress of a phase with no count (DuckDB reading, landing): a pulsing bar."""
+        if self.progress:
+            self.progress(label, 0, None)
+
+    def _done(self, source: Source, out: FileResult) -> None:
+        """The bar is full only once the file is stored (or refused, or rolled back)."""
+        if self.progress and out.status != "skipped":
+            size = source.path.stat().st_size if source.path else 0
+            self.progress(source.label, size, size)
+
+    def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
+        """Keep the file's rejects (replacing those of an earlier read) and record the run."""
+        rejects.replace(self.store, out.source, out.sha256, self.run_id, rejected.take())
+        _record_run(self.store, self.run_id, out, started)
+
+    def _refuse(self, out: FileResult, err: NotALog, started: datetime) -> None:
+        """A file that is not a log: one error for the file, kept as one reject (line 0)."""
+        self.store.execute("DROP TABLE IF EXISTS _stage")
+        kept = FileResult(out.source, out.sha256, "refused", error=err.message, rejected=1)
+        kept.reject_examples.append((0, err.message))
+        vars(out).update(vars(kept))  # the result starts over: nothing of the file was read
+        rejected = RejectBatch(self.options, out.source, self.run_id)
+        rejected.add(Line(0, b""), err.message)
+        with self.store.transaction():
+            self._finish(out, rejected, started)
+
+    def _load(
+        self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None, rejects: RejectBatch
+    ) -> None:
         store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
-        rejects = RejectBatch(source.label, self.run_id)
         store.register("_empty", empty_stage())
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
@@ -161,16 +214,17 @@ class _Run:
             out.sha256 = reader.digest.hexdigest()
         out.rejected = rejects.count
         out.formats = dict(stage.formats)
+        conflicts.record(store, self.options.no_text)  # before landing: against earlier rows
         landing.land(store, self.catalogue, self.options.no_text)
-        self._append("rejects", rejects.take())
-        landing.store_batch_inputs(store)
+        landing.store_batch_inputs(store, self.options.no_text)
         landing.join_batch_inputs(store, self.options.no_text)
         _summarise(store, self.run_id, out, stage.calls)
         store.execute("DROP TABLE _stage")
 
     def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> Iterator[Line]:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
-        leftovers = bulk.stage(self.store, bulk_read, out.source, self.run_id)
+        target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
+        leftovers = bulk.stage(self.store, bulk_read, target)
         row = self.store.row("SELECT count(*) FROM _stage")
         staged = int(row[0]) if row else 0
         out.records_read += staged
@@ -209,7 +263,7 @@ class _FileLoad:
             for line in lines:
                 self._line(line)
         self.run._append("_stage", self.stage.take())
-        self._progress(done=True)
+        self.run.working(self.source.label)  # read; landing comes next
 
     def _line(self, line: Line) -> None:
         self.out.records_read += 1
@@ -233,11 +287,21 @@ class _FileLoad:
         if len(self.out.reject_examples) < REJECT_EXAMPLES:
             self.out.reject_examples.append((row[0], row[1]))
 
-    def _progress(self, done: bool = False) -> None:
+    def _progress(self) -> None:
         if self.run.progress:
-            total = self.total_bytes
-            read = (total or self.reader.bytes_read) if done else self.reader.bytes_read
-            self.run.progress(self.source.label, read, total)
+            self.run.progress(self.source.label, self.reader.bytes_read, self.total_bytes)
+
+
+def _check_is_log(out: FileResult, rejected: RejectBatch) -> None:
+    """Raise NotALog for a file with no record, or whose every line failed to decode as JSON
+    (a text log, say): one error for the file rather than a reject per line."""
+    if not out.records_read:
+        raise NotALog("no record in it: the file is empty", "pass a file with records")
+    first = rejected.first_reason()
+    if rejected.count == out.records_read and rejected.all_undecodable() and first:
+        raise NotALog(
+            f"not a log: no line of it is JSON ({first})", "pass JSON lines or JSON files"
+        )
 
 
 def _already_loaded(store: Store, digest: str) -> bool:
@@ -259,7 +323,10 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
     assert row is not None
     out.added, out.spend_usd, out.flagged, out.no_timestamp, out.mismatched_cost = row
     out.batch_inputs = out.formats.get("openai_batch_input", 0)
-    out.duplicate = staged - out.batch_inputs - out.added
+    found = conflicts.of_file(store, run_id, out.source)
+    out.conflicting = len(found)
+    out.conflict_examples = [(c.source_line, c.request_id, c.kept_where) for c in found[:5]]
+    out.duplicate = staged - out.batch_inputs - out.added - out.conflicting
     out.unknown_models = dict(
         store.rows(
             "SELECT model_logged, count(*) FROM requests WHERE run_id = ? AND source_file = ? "
@@ -278,7 +345,7 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
 
 def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded')",
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             out.source,
@@ -291,6 +358,7 @@ def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -
             out.rejected,
             out.flagged,
             out.no_timestamp,
+            out.status,
         ],
     )
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from costlab import costs, prices, settings
+from costlab import conflicts, costs, prices, settings
 from costlab.store import Store
 
 
@@ -22,7 +22,7 @@ def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
     known = sorted({r.model for r in resolutions.values() if r.model})
     _create_table(store, "_points", prices.points_columns(catalogue.points(known)), _POINT_TYPES)
     text = "NULL" if no_text else None
-    store.execute(_CALLS_SQL)
+    store.execute(_CALLS_SQL.format(content_md5=conflicts.content_md5("s")))
     store.execute(
         _INSERT_SQL.format(
             priced=costs.priced_sql("_calls", "_points"),
@@ -79,7 +79,7 @@ CREATE OR REPLACE TEMP VIEW _calls AS
 SELECT s.* EXCLUDE (provider, logged_cost_usd),
        coalesce(s.provider, m.provider) AS provider,
        coalesce(m.model, s.model_logged) AS model, m.model AS known, m.note AS resolve_note,
-       s.logged_cost_usd::DECIMAL(38, 18) AS logged
+       s.logged_cost_usd::DECIMAL(38, 18) AS logged, {content_md5} AS content_md5
 FROM _stage s
 LEFT JOIN _models m ON m.logged = s.model_logged
 WHERE s.format <> 'openai_batch_input'
@@ -115,7 +115,7 @@ SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
             THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END
            AS prompt_hash,
        CASE WHEN system_prompt IS NOT NULL THEN md5(system_prompt) END AS system_prompt_hash,
-       flags, format, metadata, source_file, source_line, run_id
+       flags, format, metadata, source_file, source_line, run_id, content_md5
 FROM (
     SELECT * EXCLUDE (computed_cost_usd),
            CASE WHEN model_logged IS NULL AND no_tokens THEN 0::DECIMAL(38, 18)
@@ -129,8 +129,13 @@ FROM (
 """
 
 
-def store_batch_inputs(store: Store) -> None:
-    """Keep the staged Batch API input lines (once each) for joining with their outputs."""
+def store_batch_inputs(store: Store, no_text: bool) -> None:
+    """Keep the staged Batch API input lines (once each) for joining with their outputs.
+
+    Under --no-text they are not kept at all: their only use is the prompt text.
+    """
+    if no_text:
+        return
     store.execute(
         "INSERT INTO batch_inputs SELECT json_extract_string(metadata, '$.custom_id'), "
         "model_logged, system_prompt, prompt, messages, source_file, run_id "

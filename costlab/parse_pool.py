@@ -8,6 +8,8 @@ back in file order, with a bounded number of chunks in flight so memory stays fl
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from costlab.sources import Line
-from costlab.staging import MAX_REJECT_TEXT, RejectRow, StageBatch
+from costlab.staging import RejectRow, StageBatch, reject_row
 
 if TYPE_CHECKING:
     from costlab.ingest import IngestOptions
@@ -51,7 +53,9 @@ def parse(
 ) -> Iterator[Chunk]:
     """The parsed chunks of `lines`, in order, with at most two chunks per worker in flight."""
     context = get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=watch, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[Chunk]] = deque()
         for chunk in _chunks(lines):
             pending.append(pool.submit(parse_chunk, options, source_file, run_id, chunk))
@@ -59,6 +63,38 @@ def parse(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+# How often a worker looks whether the ingest that started it is still there.
+WATCH_INTERVAL_S = 0.5
+
+
+def watch(ingest_pid: int) -> None:
+    """In each worker: exit when the ingest process is gone (killed with -9, say).
+
+    A killed ingest cannot stop its pool, and idle workers would wait on their queue forever
+    (~200 MB each). The worker's parent is the forkserver, which exits with the ingest, so a
+    new parent also means the ingest is gone.
+    """
+    parent = os.getppid()
+
+    def check() -> None:
+        while True:
+            time.sleep(WATCH_INTERVAL_S)
+            if os.getppid() != parent or not _alive(ingest_pid):
+                os._exit(1)
+
+    threading.Thread(target=check, name="costlab-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _chunks(lines: Iterator[Line]) -> Iterator[list[tuple[int, bytes, str | None]]]:
@@ -82,10 +118,10 @@ def parse_chunk(
     stage = StageBatch(options, source_file, run_id)
     rejects: list[RejectRow] = []
     for number, raw, error in chunk:
-        reason = stage.add(Line(number, raw, error))
+        line = Line(number, raw, error)
+        reason = stage.add(line)
         if reason is not None:
-            text = raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
-            rejects.append((number, reason, text, len(raw)))
+            rejects.append(reject_row(line, reason, options))
     table = stage.take()
     return Chunk(_ipc(table), rejects, dict(stage.formats), stage.calls)
 

@@ -32,6 +32,10 @@ MISMATCH_ABSOLUTE_USD = Decimal("0.000001")
 _PER_MILLION = Decimal(1_000_000)
 DEFAULT_TOKENS_BASELINE = "costlab-tokens.json"
 DEFAULT_MAX_INCREASE = "10%"
+# No single LLM call bills more tokens than this in one bucket: a larger count is a broken record.
+DEFAULT_MAX_TOKENS = 100_000_000
+# The highest limit that may be configured: four input buckets of it still fit in a BIGINT.
+MAX_TOKENS_CEILING = 10**15
 # A template is warned about from this share of a limit (growth or budget) on.
 DEFAULT_WARN_AT = Decimal("0.8")
 # Metadata keys that name the template a logged call used, tried in this order.
@@ -48,6 +52,7 @@ class IngestSettings(_Strict):
     map: dict[str, str] = Field(default_factory=dict)
     redact: bool = False
     no_text: bool = False
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, gt=0, le=MAX_TOKENS_CEILING)
 
 
 class PriceSetting(_Strict):

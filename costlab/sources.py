@@ -16,13 +16,25 @@ from typing import IO
 import orjson
 import zstandard
 
-from costlab.errors import BadInput
+from costlab.errors import BadInput, NotALog
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".zst", ".log")
 # A record longer than this is rejected, not parsed: no LLM log record is this large.
 MAX_RECORD_BYTES = 16_000_000
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# The start of a file this size tells text from binary: a log has no NUL byte in it.
+_SNIFF_BYTES = 8192
+_BINARY_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive",
+    b"\x7fELF": "an executable",
+    b"SQLite format 3": "an SQLite database",
+    b"DUCK": "a DuckDB file",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ def _paths(arg: str) -> list[Path]:
         return found
     if path.is_file():
         return [path]
+    if path.is_symlink():
+        raise BadInput(f"{arg}: a symbolic link that loops or points nowhere")
     matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
     if matches:
         return matches
@@ -94,9 +108,73 @@ def _decompressed(raw: IO[bytes]) -> IO[bytes]:
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if head.startswith(_ZSTD_MAGIC):
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader, 1 << 20)
+        return io.BufferedReader(_Zstd(raw), 1 << 20)
     return raw
+
+
+class _Zstd(io.RawIOBase):
+    """zstd frames, one after another, decoded; a stream that ends inside a frame is an error.
+
+    (`stream_reader` ends quietly where a cut file ends, so a truncated file would look whole.)
+    """
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame = self._dctx.decompressobj()
+        self._in_frame = False
+        self._pending = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._offset >= len(self._pending):
+            data = self._inner.read(1 << 16)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("the zstd stream ends inside a frame")
+                return 0
+            self._pending, self._offset = self._decode(data), 0
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = self._pending[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+    def _decode(self, data: bytes) -> bytes:
+        decoded = []
+        while data:
+            self._in_frame = True
+            decoded.append(self._frame.decompress(data))
+            if not self._frame.eof:
+                break
+            data = self._frame.unused_data
+            self._frame = self._dctx.decompressobj()
+            self._in_frame = False
+        return b"".join(decoded)
+
+
+def compressed(source: Source) -> bool:
+    """Whether the file is gzip or zstd (by its first bytes, not its name)."""
+    if source.path is None:
+        return False
+    with source.path.open("rb") as f:
+        head = f.read(4)
+    return head.startswith((_GZIP_MAGIC, _ZSTD_MAGIC))
+
+
+def intact(source: Source) -> bool:
+    """Whether a file's compressed stream decodes to its end (DuckDB reads a cut one quietly)."""
+    assert source.path is not None
+    try:
+        with io.BufferedReader(source.path.open("rb"), 1 << 20) as raw:
+            stream = _decompressed(raw)
+            while stream.read(1 << 20):
+                pass
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError):
+        return False
+    return True
 
 
 @dataclass
@@ -113,6 +191,7 @@ class Reader:
         """Each record; a JSON array or single-object `.json` file gives its elements."""
         with self._open() as raw:
             stream = _decompressed(raw)
+            _refuse_binary(stream, self.source.label)
             if self.source.path is not None and self._is_whole_json(self.source.path):
                 yield from self._json_document(stream)
             else:
@@ -149,13 +228,42 @@ class Reader:
             return
         try:
             document = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            # Not one JSON document: read it as JSON lines after all.
-            yield from self._json_lines(io.BytesIO(data))
+        except orjson.JSONDecodeError as err:
+            if _first_line_is_json(data):  # JSON lines in a .json file
+                yield from self._json_lines(io.BytesIO(data))
+            else:  # one document, cut or broken: one error, not a reject per fragment
+                yield Line(1, data[:_SNIFF_BYTES], _document_error(data, err))
             return
         items = document if isinstance(document, list) else [document]
         for index, item in enumerate(items, start=1):
             yield Line(index, orjson.dumps(item), None, item)
+
+
+def _refuse_binary(stream: IO[bytes], label: str) -> None:
+    """Raise NotALog when the stream starts like a binary file (an image, an archive...)."""
+    try:
+        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if hasattr(stream, "peek") else b""
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError):
+        return  # a broken stream: reading its lines reports it
+    kind = next((k for magic, k in _BINARY_MAGIC.items() if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head:
+        kind = "binary data (NUL bytes)"
+    if kind is not None:
+        raise NotALog(f"not a log: {kind}", f"{label} holds no JSON records")
+
+
+def _first_line_is_json(data: bytes) -> bool:
+    first = data.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _document_error(data: bytes, err: orjson.JSONDecodeError) -> str:
+    if err.pos >= len(data.rstrip()) - 1:
+        return f"truncated JSON document: it ends inside a value after {len(data):,} bytes"
+    return f"malformed JSON document: {err}"
 
 
 def _checked(number: int, raw: bytes) -> Line:

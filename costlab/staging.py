@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAPPABLE = frozenset(
     {"request_id", "provider", "model", "feature", "user_id", "team", "status", "ts"}
 )
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write at the start of a file
 # Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
 MAX_REJECT_TEXT = 4096
 
@@ -115,7 +116,8 @@ class StageBatch:
         if line.error is not None:
             return line.error
         try:
-            record = line.value if line.value is not None else orjson.loads(line.raw)
+            raw = line.raw.removeprefix(_BOM) if line.number == 1 else line.raw
+            record = line.value if line.value is not None else orjson.loads(raw)
             name, call = self._detector.parse(record)
             if self._options.field_map and isinstance(record, dict):
                 _apply_map(call, record, self._options.field_map)
@@ -148,15 +150,9 @@ class StageBatch:
         row["flags"] = flags
         row["batch"] = bool(row["batch"])
         row["status"] = row["status"] or "ok"
-        for bucket in (
-            "uncached_input_tokens",
-            "cached_input_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-            "output_tokens",
-            "reasoning_tokens",
-        ):
+        for bucket in _BUCKETS:
             row[bucket] = row[bucket] or 0
+        _check_plausible(row, self._options.max_tokens)
         if self._options.redact:
             for key in (*_TEXT_FIELDS, "messages", "metadata"):
                 if row[key] is not None:
@@ -178,6 +174,28 @@ class StageBatch:
         self._columns = {name: [] for name in STAGE_SCHEMA.names}
         self.rows = 0
         return table
+
+
+_BUCKETS = (
+    "uncached_input_tokens",
+    "cached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _check_plausible(row: dict[str, Any], max_tokens: int) -> None:
+    """A token count over the limit is a broken record (and one over 2^63 cannot be stored)."""
+    for name in (*_BUCKETS, "total_tokens_logged"):
+        n = row[name]
+        if n is not None and n > max_tokens:
+            shown = f"{n:,}" if n < 10**15 else f"{n:.3g}"
+            raise RecordError(
+                f"token count '{name}' is {shown}, over the plausible limit of "
+                f"{max_tokens:,} per request (ingest.max_tokens, --max-tokens)"
+            )
 
 
 def _apply_map(call: Call, record: dict[str, Any], field_map: dict[str, str] | Any) -> None:
@@ -214,13 +232,31 @@ def _decode_reason(raw: bytes, err: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {err}"
 
 
-RejectRow = tuple[int, str, str, int]  # line, reason, start of the raw text, raw size
+# The reasons of a line that is not JSON at all (`_decode_reason`).
+_UNDECODABLE = ("malformed JSON: ", "not valid UTF-8: ")
+RejectRow = tuple[int, str, str | None, int]  # line, reason, start of the raw text, raw size
+
+
+def reject_row(line: Line, reason: str, options: IngestOptions) -> RejectRow:
+    """What `rejects` keeps of a bad record: what the user keeps out of the store stays out.
+
+    --no-text keeps no raw text at all; --redact masks the raw text and the reason (a reason
+    may quote a value).
+    """
+    text: str | None = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
+    if options.no_text:
+        text = None
+    if options.redact or options.no_text:
+        reason = redact(reason)
+        text = None if text is None else redact(text)
+    return (line.number, reason, text, len(line.raw))
 
 
 class RejectBatch:
     """Rejected records of one file, kept with file, line, reason and (truncated) raw text."""
 
-    def __init__(self, source_file: str, run_id: str) -> None:
+    def __init__(self, options: IngestOptions, source_file: str, run_id: str) -> None:
+        self._options = options
         self._source_file = source_file
         self._run_id = run_id
         self._rows: list[RejectRow] = []
@@ -231,8 +267,15 @@ class RejectBatch:
 
     def add(self, line: Line, reason: str) -> RejectRow:
         """Keep a rejected line; the row kept."""
-        text = line.raw[:MAX_REJECT_TEXT].decode("utf-8", errors="replace")
-        return self.add_row((line.number, reason, text, len(line.raw)))
+        return self.add_row(reject_row(line, reason, self._options))
+
+    def first_reason(self) -> str | None:
+        """'line N: reason' of the first reject, None when there is none."""
+        return f"line {self._rows[0][0]}: {self._rows[0][1]}" if self._rows else None
+
+    def all_undecodable(self) -> bool:
+        """Whether no rejected line was JSON at all (not one was a record of the wrong shape)."""
+        return all(row[1].startswith(_UNDECODABLE) for row in self._rows)
 
     def add_row(self, row: RejectRow) -> RejectRow:
         self._rows.append(row)

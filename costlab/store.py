@@ -5,6 +5,10 @@ Only this module imports duckdb. Migrations are named, append-only, applied in o
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -181,7 +185,23 @@ def _m006_intents(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _m007_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
+def _m007_conflicts(con: duckdb.DuckDBPyConnection) -> None:
+    # Records that share a request id with a kept one but differ in content: kept here (as the
+    # staged row in JSON) so that dropping the duplicate loses nothing. `content_md5` is what
+    # ingest compares; rows stored before this migration have none (and are never a conflict).
+    con.execute("ALTER TABLE requests ADD COLUMN content_md5 VARCHAR")
+    con.execute(
+        """
+        CREATE TABLE conflicts (
+            run_id VARCHAR NOT NULL, source_file VARCHAR NOT NULL, source_line BIGINT NOT NULL,
+            request_id VARCHAR NOT NULL, kept_run_id VARCHAR, kept_source_file VARCHAR,
+            kept_source_line BIGINT, record JSON
+        )
+        """
+    )
+
+
+def _m008_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
     # simulate-cache's index becomes entry lists (costlab.cache.entries): per key the keys that
     # may serve it and how far down that list is complete; bounded by the entries, not by the
     # square of the texts. The old complete lists were a cache of vectors still stored: dropped.
@@ -216,8 +236,35 @@ MIGRATIONS: list[Migration] = [
     ("004_neighbour_lists", _m004_neighbour_lists),
     ("005_outcomes", _m005_outcomes),
     ("006_intents", _m006_intents),
-    ("007_entry_lists", _m007_entry_lists),
+    ("007_conflicts", _m007_conflicts),
+    ("008_entry_lists", _m008_entry_lists),
 ]
+
+
+def _spill_folder() -> Path:
+    """This process's folder for DuckDB's spilled data; those of dead processes are removed."""
+    root = Path(tempfile.gettempdir()) / f"costlab-spill-{os.getuid()}"
+    for folder in root.glob("*") if root.is_dir() else ():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return root / str(os.getpid()) / uuid.uuid4().hex[:12]
+
+
+def _remove_old_spill(path: str) -> None:
+    """DuckDB's own spill folder beside the store, left by a command killed before this fix."""
+    folder = Path(path + ".tmp")
+    if folder.is_dir() and all(p.name.startswith("duckdb_temp") for p in folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Store:
@@ -228,9 +275,20 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path = DEFAULT_PATH, *, read_only: bool = False) -> Store:
-        """Open (creating when missing) and migrate the store at `path`."""
+    def open(
+        cls, path: str | Path = DEFAULT_PATH, *, read_only: bool = False, create: bool = True
+    ) -> Store:
+        """Open and migrate the store at `path`; made when missing unless `create` is False.
+
+        Commands that only read pass `create=False`: a misspelt --db is an error, not a new
+        empty store.
+        """
         path = str(path)
+        if not create and path != ":memory:" and not Path(path).exists():
+            raise StoreError(
+                f"no store at {path}",
+                "check --db (or $COSTLAB_DB); costlab ingest PATH creates a store",
+            )
         try:
             con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as err:
@@ -248,12 +306,18 @@ class Store:
         store = cls(con, path)
         store._configure()
         if not read_only:
+            _remove_old_spill(path)  # we hold the store: no other process spills there now
             store._migrate()
         return store
 
     def _configure(self) -> None:
         # Bounded memory whatever the input size: DuckDB spills to disk beyond this.
         self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        # Spilled data goes to a folder of this process in the system temp dir, not beside the
+        # store: a killed command leaves nothing next to the user's files, and the next command
+        # removes the folders of processes that are gone.
+        self._spill = _spill_folder()
+        self._con.execute("SET temp_directory = ?", [str(self._spill)])
         try:
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:
@@ -343,6 +407,7 @@ class Store:
 
     def close(self) -> None:
         self._con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self

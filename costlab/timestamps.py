@@ -35,7 +35,8 @@ def parse(value: Any, field: str = "timestamp") -> datetime | None:
     raise RecordError(f"'{field}' is a {type(value).__name__}, not a time")
 
 
-def _from_epoch(seconds: float, field: str) -> datetime:
+def _from_epoch(value: float, field: str) -> datetime:
+    seconds = value
     if seconds > _NS:
         seconds /= 1e9
     elif seconds > _US:
@@ -45,4 +46,4 @@ def _from_epoch(seconds: float, field: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
     except (OverflowError, OSError, ValueError):
-        raise RecordError(f"'{field}' is out of range: {seconds}") from None
+        raise RecordError(f"'{field}' is out of range: {value:g}") from None

@@ -117,7 +117,7 @@ def test_most_flat_records_take_the_bulk_path(
 
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
-    leftovers = list(bulk.stage(store, bulk_read, str(path), "run"))
+    leftovers = list(bulk.stage(store, bulk_read, bulk.Target(str(path), "run", 10**8)))
     assert leftovers == []
     assert store.row("SELECT count(*) FROM _stage")[0] == 300
 

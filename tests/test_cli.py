@@ -75,7 +75,8 @@ def test_ingest_json_summary_and_rejects_listing(tmp_path: Path, cli: Cli) -> No
     assert summary["totals"]["added"] == 2 and summary["totals"]["rejected"] == 1
     assert summary["totals"]["spend_usd"] == "0.000540000000000000"
     listed = orjson.loads(cli("rejects", "--run", summary["run_id"], "--json").stdout)
-    assert [(r["source_line"], r["raw"]) for r in listed] == [(3, "{nope")]
+    assert (listed["total"], listed["shown"]) == (1, 1)
+    assert [(r["source_line"], r["raw"]) for r in listed["rejects"]] == [(3, "{nope")]
 
 
 def test_strict_exits_1_and_bad_input_exits_2_without_traceback(tmp_path: Path, cli: Cli) -> None:

@@ -11,6 +11,7 @@ import pytest
 from costlab.prefix import html as prefix_html
 from costlab.prefix import report
 from costlab.settings import BatchSettings
+from costlab.store import Store
 from tests.conftest import Cli, write_jsonl
 from tests.pages import parse
 from tests.prefix_fixtures import static_first, variable_first
@@ -106,6 +107,7 @@ def test_each_model_is_tokenized_with_its_own_encoding_by_default(loaded: Cli) -
 
 
 def test_an_empty_store_is_bad_input(cli: Cli) -> None:
+    Store.open(cli.db).close()
     result = cli("simulate-prefix-cache")
     assert result.exit_code == 2
     assert "no requests to replay" in result.output

@@ -135,6 +135,10 @@ def test_every_output_format(tmp_path: Path, cli: Cli) -> None:
 
 
 def test_cli_errors_are_exit_2_without_traceback(tmp_path: Path, cli: Cli) -> None:
+    missing = cli("report")  # a misspelt --db is an error, and makes no store
+    assert missing.exit_code == 2 and "no store at" in missing.output
+    assert not cli.db.exists()
+    Store.open(cli.db).close()
     empty = cli("report")
     assert empty.exit_code == 2 and "no requests in the store" in empty.output
     _cli_loaded(tmp_path, cli)

@@ -96,11 +96,13 @@ def test_growth_within_the_limit_passes_near_the_limit_warns(repo: Path) -> None
 def test_a_new_template_is_listed_and_a_deleted_one_noted(repo: Path) -> None:
     (repo / "prompts" / "triage.txt").write_text("Classify the ticket.")
     _git(repo, "rm", "-q", "prompts/summary.j2")
-    result = run("tokens", "check")
+    # The last .j2 template is gone: its glob matches nothing, which needs --allow-empty.
+    assert run("tokens", "check").exit_code == 2
+    result = run("tokens", "check", "--allow-empty")
     assert result.exit_code == 0, result.output
     assert "prompts/triage.txt" in result.output and "new template" in result.output
     assert "prompts/summary.j2" in result.output and "removed" in result.output
-    github = run("tokens", "check", "--format", "github").stdout
+    github = run("tokens", "check", "--format", "github", "--allow-empty").stdout
     assert "::notice file=prompts/triage.txt,line=1,title=costlab tokens::" in github
     assert "::notice title=costlab tokens::prompts/summary.j2: removed" in github
 
@@ -134,6 +136,15 @@ def test_a_corrupt_baseline_is_exit_2_with_a_clear_message(repo: Path) -> None:
     assert "costlab-tokens.json is not a costlab token baseline: not valid JSON" in result.stderr
     assert "costlab tokens update" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_path_that_matches_nothing_fails_the_gate(repo: Path) -> None:
+    result = run("tokens", "check", "nomatch/**/*.txt")
+    assert result.exit_code == 2
+    assert "nomatch/**/*.txt: matches no prompt template" in result.stderr
+    assert "removed" not in result.stdout
+    allowed = run("tokens", "check", "nomatch/**/*.txt", "--allow-empty")
+    assert allowed.exit_code == 0 and "removed" in allowed.stdout
 
 
 def test_a_missing_baseline_or_a_config_typo_is_exit_2(repo: Path) -> None:

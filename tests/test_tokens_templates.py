@@ -34,7 +34,9 @@ def test_globs_files_and_duplicates(tree: Path) -> None:
     found = templates.discover(["prompts/**/*.j2", "prompts/a.txt", "prompts/*.txt"], tree)
     assert _ids(found) == ["prompts/a.txt", "prompts/agents/b.j2"]
     assert found[1].text == "B {{ x }}"
-    assert _ids(templates.discover(["prompts/*.md"], tree)) == []  # a glob may match nothing
+    with pytest.raises(BadInput, match="prompts/\\*.md: matches no prompt template"):
+        templates.discover(["prompts/*.md"], tree)
+    assert templates.discover(["prompts/*.md"], tree, allow_empty=True) == []
 
 
 def test_a_missing_path_is_bad_input(tree: Path) -> None:

@@ -83,7 +83,7 @@ def compress(
         return
     render.show([_sheet(report)], fmt)
     for note in _notes(report):
-        render.out.print(note, markup=False, soft_wrap=True)
+        render.out.print(render.printable(note), markup=False, soft_wrap=True)
 
 
 def _encoder(name: str) -> fewshot.Encode:

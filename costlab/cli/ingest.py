@@ -13,9 +13,9 @@ from rich.text import Text
 from costlab import ingest as library
 from costlab import prices, sources
 from costlab.cli import render
-from costlab.errors import BadInput, GateFailed
+from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
-from costlab.settings import Settings
+from costlab.settings import MAX_TOKENS_CEILING, Settings
 from costlab.store import Store
 
 app = typer.Typer()
@@ -41,6 +41,13 @@ def ingest(
     no_text: bool = typer.Option(
         False, "--no-text", help="Store hashes and token counts only, no prompt or response text."
     ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        min=1,
+        max=MAX_TOKENS_CEILING,
+        help="Reject a record with a token count above this [default: ingest.max_tokens, 1e8].",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load LLM request logs (JSONL, JSON, .gz, .zst; formats detected per record).
@@ -55,19 +62,37 @@ def ingest(
         redact=redact or settings.ingest.redact,
         no_text=no_text or settings.ingest.no_text,
         field_map={**settings.ingest.map, **_parse_map(field_map)},
+        max_tokens=max_tokens or settings.ingest.max_tokens,
     )
     inputs = sources.expand(paths)
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
     with Store.open(ctx.obj["db"]) as store, render.ProgressBars(as_json) as bars:
         result = library.ingest(store, inputs, options, catalogue, bars.update)
+    failure = _failure(result, strict)
     if as_json:
-        render.print_json(_as_dict(result))
+        render.print_json(_as_dict(result) | render.error_json(failure))
+        if failure is not None:
+            raise typer.Exit(failure.exit_code)
     else:
         _print_summary(result)
-    if strict and result.total("rejected"):
-        raise GateFailed(
-            f"--strict: {result.total('rejected')} bad records; those files were not stored"
+    if failure is not None:
+        raise failure
+
+
+def _failure(result: library.IngestResult, strict: bool) -> CostlabError | None:
+    """Exit 1 when --strict rolled files back, 3 when every record read was bad."""
+    rejected = result.total("rejected")
+    if strict and rejected:
+        return GateFailed(
+            f"--strict: {rejected:,} bad records; the files that held them were not stored",
+            "costlab rejects lists them",
         )
+    if result.all_bad:
+        return NothingLoaded(
+            f"nothing added: all {rejected:,} records or files read were bad",
+            "costlab rejects lists the reasons",
+        )
+    return None
 
 
 def _format(name: str | None) -> str | None:
@@ -99,6 +124,7 @@ def _as_dict(result: library.IngestResult) -> dict[str, Any]:
                 "records_read",
                 "added",
                 "duplicate",
+                "conflicting",
                 "rejected",
                 "flagged",
                 "no_timestamp",
@@ -143,11 +169,14 @@ def _print_summary(result: library.IngestResult) -> None:
 
 def _short_names(sources: list[str]) -> dict[str, str]:
     """File names relative to the folder they share, so the table stays narrow."""
-    paths = [s for s in sources if not s.startswith("<")]
+    paths = [os.path.abspath(s) for s in sources if not s.startswith("<")]
     common = (
         os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     )
-    return {s: os.path.relpath(s, common) if s in paths and common else s for s in sources}
+    return {
+        s: os.path.relpath(os.path.abspath(s), common) if not s.startswith("<") and common else s
+        for s in sources
+    }
 
 
 def _notes(result: library.IngestResult) -> list[str]:
@@ -166,10 +195,13 @@ def _notes(result: library.IngestResult) -> list[str]:
         )
         for f in result.files:
             for line, reason in f.reject_examples[:3]:
-                notes.append(escape(f"  {f.source}:{line}: {reason}"))
+                where = f"{f.source}:{line}" if line else f.source
+                notes.append(escape(render.printable(f"  {where}: {reason}")))
+    notes += _conflict_notes(result)
     unknown = result.unknown_models()
     if unknown:
-        listed = escape(", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8]))
+        listed = ", ".join(f"{m} ({n:,})" for m, n in list(unknown.items())[:8])
+        listed = escape(render.printable(listed))
         notes.append(
             f"[yellow]unknown models[/], cost NULL unless logged: {listed}; add a price "
             + escape("in costlab.toml ([[prices]]) or run costlab prices import")
@@ -185,4 +217,19 @@ def _notes(result: library.IngestResult) -> list[str]:
             flags[flag] = flags.get(flag, 0) + n
     if flags:
         notes.append("flagged: " + ", ".join(f"{flag} {n:,}" for flag, n in sorted(flags.items())))
+    return notes
+
+
+def _conflict_notes(result: library.IngestResult) -> list[str]:
+    conflicting = result.total("conflicting")
+    if not conflicting:
+        return []
+    notes = [
+        f"[yellow]{conflicting:,} conflicting duplicates[/] (a request id already kept, with "
+        "other content) were not stored; they are kept in the conflicts table"
+    ]
+    for f in result.files:
+        for line, request_id, kept in f.conflict_examples[:3]:
+            text = f"  {f.source}:{line}: {request_id} differs from the one kept from {kept}"
+            notes.append(escape(render.printable(text)))
     return notes

@@ -67,7 +67,7 @@ def simulate_prefix_cache(
     eligible = settings.batch.eligible()
     eligible.update({f: "--batch-feature" for f in batch_feature if f not in eligible})
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         options = report.PrefixOptions(
             scope=from_flags(store, since, until, where),
             rules=rules,  # type: ignore[arg-type]
@@ -87,9 +87,9 @@ def simulate_prefix_cache(
         return
     render.show(sheets(result), "table")
     for warning in result.warnings:
-        render.out.print(f"⚠ {warning}", markup=False)
+        render.out.print(render.printable(f"⚠ {warning}"), markup=False)
     for note in result.notes:
-        render.out.print(note, markup=False)
+        render.out.print(render.printable(note), markup=False)
 
 
 def sheets(r: report.PrefixReport) -> list[Sheet]:

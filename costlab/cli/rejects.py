@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from costlab import rejects as library
@@ -15,17 +17,41 @@ app = typer.Typer()
 def rejects(
     ctx: typer.Context,
     run: str | None = typer.Option(None, "--run", help="Only this ingest run id."),
-    limit: int = typer.Option(50, "--limit", help="Show at most this many."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Show at most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON, raw text included."),
 ) -> None:
-    """List rejected log records: file, line, reason and the start of the raw text.
+    """List rejected log records (file, line, reason, start of the raw text) and conflicting
+    duplicates (a request id already stored with other content).
 
     Example: costlab rejects --run 3f2a9c1b7d4e --limit 20
     """
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         found = library.recent(store, run_id=run, limit=limit)
     if as_json:
-        render.print_json([r.__dict__ for r in found])
+        render.print_json(_as_dict(found))
         return
-    rows = [[f"{r.source_file}:{r.source_line}", r.reason, r.raw[:60]] for r in found]
-    render.out.print(render.table("Rejected records", ["where", "reason", "raw"], rows, right=3))
+    rows = [[r.where, r.reason, (r.raw or "")[:60]] for r in found.rejects]
+    title = _title("Rejected records", found.total, len(rows))
+    render.out.print(render.table(title, ["where", "reason", "raw"], rows, right=3))
+    if found.conflicts:
+        rows = [[c.where, c.request_id, c.kept_where] for c in found.conflicts]
+        title = _title("Conflicting duplicates (not stored)", found.conflicts_total, len(rows))
+        render.out.print(render.table(title, ["where", "request id", "kept from"], rows, right=3))
+
+
+def _title(name: str, total: int, shown: int) -> str:
+    if total > shown:
+        return f"{name}: {total:,}, showing the first {shown:,} (--limit shows more)"
+    return f"{name}: {total:,}"
+
+
+def _as_dict(found: library.Listing) -> dict[str, Any]:
+    listed = [r.__dict__ for r in found.rejects]
+    conflicts = [c.__dict__ for c in found.conflicts]
+    return {
+        "total": found.total,
+        "shown": len(listed),
+        "rejects": listed,
+        "conflicts_total": found.conflicts_total,
+        "conflicts": conflicts,
+    }

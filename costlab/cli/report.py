@@ -42,6 +42,7 @@ def report(
     where: WhereFlag = None,
     top: int = typer.Option(10, "--top", min=0, help="How many of the most expensive requests."),
     fmt: str = typer.Option("table", "--format", help=f"Output: {', '.join(FORMATS)}."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
     ),
@@ -56,11 +57,12 @@ def report(
 
     Example: costlab report --by feature,model --since 2026-11-01 --where "feature = 'chat'"
     """
+    fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
         raise BadInput(f"--format {fmt}: unknown format", f"choose from {', '.join(FORMATS)}")
     settings: Settings = ctx.obj["settings"]
     library.wanted(section)  # an unknown section is an error before any work
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         options = library.ReportOptions(
             scope=from_flags(store, since, until, where),
             by=[library.parse_dimensions(b) for b in by] or library.ReportOptions().by,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from decimal import Decimal
 
@@ -39,7 +40,8 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
     found = []
     if "summary" in sections:
         found += [_summary(result, style), _buckets(result, style)]
-        found.append(_daily(result.daily_by_feature, "feature", style))
+        daily = _daily(result.daily_by_feature, "feature", style)
+        found.append(_left_out(daily, result, style))
     found += [_breakdown(b, style) for b in result.breakdowns]
     if "top" in sections:
         found.append(_top(result.top, style))
@@ -48,15 +50,29 @@ def sheets(result: report.Report, sections: set[str], fmt: str) -> list[Sheet]:
     if result.anomalies is not None:
         found += _anomalies(result.anomalies, style)
     if "budget" in sections:
-        found.append(_budgets(result, style) if result.budgets else _NO_BUDGETS)
+        found.append(
+            _left_out(_budgets(result, style), result, style) if result.budgets else _NO_BUDGETS
+        )
     if "forecast" in sections and result.forecasts:
-        found.append(_forecasts(result, style))
+        found.append(_left_out(_forecasts(result, style), result, style))
     if result.calibration is not None:
         found += calibration_sheets.sheets(result.calibration) or [
             Sheet("Token counts against bills", ["note"], [[n]])
             for n in calibration_sheets.notes(result.calibration)
         ]
     return found
+
+
+def _left_out(sheet: Sheet, result: report.Report, style: _Style) -> Sheet:
+    """A sheet by day says how many requests it leaves out for want of a timestamp."""
+    t = result.totals
+    if not t.no_timestamp:
+        return sheet
+    note = (
+        f" — leaves out {style.count(t.no_timestamp)} requests without a timestamp "
+        f"({style.money(t.no_timestamp_usd, 2)})"
+    )
+    return dataclasses.replace(sheet, title=sheet.title + note)
 
 
 def _summary(result: report.Report, style: _Style) -> Sheet:
@@ -67,6 +83,7 @@ def _summary(result: report.Report, style: _Style) -> Sheet:
         ["spend (logged, else computed)", style.money(t.spend_usd)],
         ["computed from the price catalogue", style.money(t.computed_spend_usd)],
         ["requests with unknown cost", style.count(t.unpriced_requests)],
+        ["requests without a timestamp", style.count(t.no_timestamp)],
         ["period", period],
     ]
     if result.scope.where:

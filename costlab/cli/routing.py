@@ -70,7 +70,7 @@ def route_replay(
     loaded = [policy.load(path, catalogue) for path in policy_files]
     plain = [p for p in loaded if p.swept is None]
     values = _sweep_flag(sweep_values)
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         scope = from_flags(store, since, until, where)
         ratios = calibration.ratios(store)  # measured once for every policy and sweep
         options = compare.CompareOptions(scope, min_quality, resamples, seed, ratios)
@@ -100,9 +100,9 @@ def route_replay(
         render.show(_sheets(result, recommend, points), "table")
         for p in result.policies:
             for note in p.notes:
-                render.out.print(f"{p.name}: {note}", markup=False)
+                render.out.print(render.printable(f"{p.name}: {note}"), markup=False)
         for note in result.notes:
-            render.out.print(note, markup=False)
+            render.out.print(render.printable(note), markup=False)
     _charts(result, sweeps, points)
 
 

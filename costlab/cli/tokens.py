@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -43,6 +44,10 @@ VarsFlag = Annotated[
 EncodingFlag = Annotated[
     str | None, typer.Option("--encoding", help="cl100k_base or o200k_base, for every template.")
 ]
+AllowEmptyFlag = Annotated[
+    bool,
+    typer.Option("--allow-empty", help="Let a path or glob match no template (else exit 2)."),
+]
 ModelFlag = Annotated[
     str | None, typer.Option("--model", help="Target model: its encoding and input price.")
 ]
@@ -72,6 +77,7 @@ def check(
         Format.table
     ),
     show_all: Annotated[bool, typer.Option("--all", help="List unchanged templates too.")] = False,
+    allow_empty: AllowEmptyFlag = False,
 ) -> None:
     """Fail (exit 1) when a template grew past --max-increase or is over its budget.
 
@@ -85,7 +91,7 @@ def check(
         max_usd_per_call=_usd(max_usd_per_call),
     )
     options = _options(ctx, paths, baseline, fixtures, flags, _traffic_db(ctx, db))
-    report = tokens.check(options)
+    report = tokens.check(replace(options, allow_empty=allow_empty))
     tokens_report.show(report, output.value, show_all=show_all)
     failed = report.with_verdict("fail")
     if failed:
@@ -104,13 +110,15 @@ def update(
     model: ModelFlag = None,
     fixtures: VarsFlag = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+    allow_empty: AllowEmptyFlag = False,
 ) -> None:
     """Write the baseline from the templates as they are now (sorted, stable JSON).
 
     Example: costlab tokens update 'prompts/**/*.txt' && git add costlab-tokens.json
     """
     flags = Rule(encoding=encoding, model=model)
-    report = tokens.update(_options(ctx, paths, baseline, fixtures, flags, None))
+    options = _options(ctx, paths, baseline, fixtures, flags, None)
+    report = tokens.update(replace(options, allow_empty=allow_empty))
     tokens_report.show_update(report, as_json)
 
 

@@ -45,6 +45,10 @@ class Totals:
     first_ts: datetime | None
     last_ts: datetime | None
     buckets: list[Bucket]
+    # Requests without a timestamp: in every total, but no day holds them, so the daily
+    # spend, budgets and forecasts leave them out (and say so).
+    no_timestamp: int = 0
+    no_timestamp_usd: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,15 @@ def totals(store: Store, scope: Scope) -> Totals:
                coalesce(sum(cache_write_5m_tokens + cache_write_1h_tokens), 0),
                coalesce(sum(cache_write_cost_usd), 0),
                coalesce(sum(output_tokens), 0), coalesce(sum(output_cost_usd), 0),
-               coalesce(sum(reasoning_tokens), 0), coalesce(sum(reasoning_cost_usd), 0)
+               coalesce(sum(reasoning_tokens), 0), coalesce(sum(reasoning_cost_usd), 0),
+               count(*) FILTER (WHERE ts IS NULL),
+               coalesce(sum(cost_usd) FILTER (WHERE ts IS NULL), 0)
         FROM requests{where}
         """,
         params,
     )
     assert row is not None
-    requests, spend, computed, unpriced, first, last, *bucket_values = row
+    requests, spend, computed, unpriced, first, last, *bucket_values, undated, undated_usd = row
     names = ("uncached input", "cache read", "cache write", "output", "reasoning (in output)")
     buckets = [
         Bucket(
@@ -144,7 +150,9 @@ def totals(store: Store, scope: Scope) -> Totals:
         )
         for i, name in enumerate(names)
     ]
-    return Totals(int(requests), spend, computed, int(unpriced), first, last, buckets)
+    return Totals(
+        int(requests), spend, computed, int(unpriced), first, last, buckets, undated, undated_usd
+    )
 
 
 def breakdown(

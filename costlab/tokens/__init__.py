@@ -34,6 +34,7 @@ class Options:
     db: str | None = None  # weight growth by this store's logged traffic
     template_keys: tuple[str, ...] = ()  # metadata keys that name a call's template
     price_overrides: tuple[PriceOverride, ...] = ()
+    allow_empty: bool = False  # a pattern may match no template
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _templates(options: Options) -> list[templates.Template]:
             "no prompt templates to count",
             "pass PATHS, or set paths = [...] in [tool.costlab.tokens]",
         )
-    found = templates.discover(options.patterns, options.root)
+    found = templates.discover(options.patterns, options.root, allow_empty=options.allow_empty)
     if options.fixtures is not None:
         fixtures = templates.load_fixtures(options.fixtures)
         found = [

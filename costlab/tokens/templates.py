@@ -48,11 +48,22 @@ class Template:
         return self.text if found is None else self.text[: found.start()]
 
 
-def discover(patterns: Iterable[str], root: Path) -> list[Template]:
-    """The templates named by files, folders and globs (relative to `root`), sorted by id."""
+def discover(patterns: Iterable[str], root: Path, *, allow_empty: bool = False) -> list[Template]:
+    """The templates named by files, folders and globs (relative to `root`), sorted by id.
+
+    A pattern that matches no template is an error (a typo would pass the gate by listing
+    every baselined template as removed) unless `allow_empty`.
+    """
     paths: dict[str, Path] = {}
     for pattern in patterns:
-        for path in _expand(pattern, root):
+        found = _expand(pattern, root)
+        if not found and not allow_empty:
+            raise BadInput(
+                f"{pattern}: matches no prompt template",
+                "check the path or glob (quote globs so the shell leaves them), "
+                "or pass --allow-empty",
+            )
+        for path in found:
             paths.setdefault(_template_id(path, root), path)
     return [Template(tid, path, _read(path)) for tid, path in sorted(paths.items())]
 
