@@ -205,8 +205,8 @@ def _m008_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
     # simulate-cache's index becomes entry lists (costlab.cache.entries): per key the keys that
     # may serve it and how far down that list is complete; bounded by the entries, not by the
     # square of the texts. The old complete lists were a cache of vectors still stored: dropped.
-    con.execute("DROP TABLE neighbour_lists")
-    con.execute("DROP TABLE neighbour_sets")
+    con.execute("DROP TABLE IF EXISTS neighbour_lists")
+    con.execute("DROP TABLE IF EXISTS neighbour_sets")
     con.execute(
         """
         CREATE TABLE entry_sets (
@@ -247,7 +247,9 @@ def _spill_folder() -> Path:
     for folder in root.glob("*") if root.is_dir() else ():
         if folder.name.isdigit() and not _alive(int(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)
-    return root / str(os.getpid()) / uuid.uuid4().hex[:12]
+    mine = root / str(os.getpid())
+    mine.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level, when it spills
+    return mine / uuid.uuid4().hex[:12]
 
 
 def _remove_old_spill(path: str) -> None:

@@ -327,5 +327,8 @@ def test_the_store_spills_outside_the_users_folder_and_cleans_up(tmp_path: Path)
     with Store.open(tmp_path / "s.duckdb") as store:
         spill = Path(store.row("SELECT current_setting('temp_directory')")[0])
         assert tmp_path not in spill.parents
+        assert spill.parent.is_dir()  # DuckDB makes only the last level when it spills
+        store.execute("SET memory_limit = '16MB'")  # a sort too big for memory: it spills
+        store.rows("SELECT * FROM range(3000000) ORDER BY random() LIMIT 1")
     assert not old.exists() and not spill.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
