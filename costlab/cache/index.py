@@ -33,7 +33,9 @@ from costlab.store import Store
 
 Mode = Literal["exact", "approx"]
 Vectors = Callable[[], npt.NDArray[np.float32]]  # the keys' vectors, fetched only when needed
-PROBES = 16  # cells an approximate search scans (of ~4·sqrt(keys)): recall ~1 at 0.80 here
+# Cells an approximate search scans, of ~4·sqrt(keys): on 100,000 real requests (79,023 texts,
+# minilm-static) 16 moved the hits at 0.80 by -1.3 %, 64 by -0.6 %, at twice the search time.
+PROBES = 64
 
 
 @dataclass(frozen=True)

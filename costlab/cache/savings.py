@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import assignment, embedders, fidelity, index, logged, simulate
+from costlab.cache import assignment, auto, embedders, fidelity, index, logged, simulate
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
 from costlab.errors import BadInput
@@ -44,7 +44,7 @@ class CacheOptions:
     ttl_s: float | None = None
     max_entries: int | None = None
     label: str | None = None
-    embedder: str = embedders.DEFAULT
+    embedder: str = auto.AUTO  # MiniLM where quick enough, else minilm-tuned (costlab.cache.auto)
     min_precision: float = DEFAULT_MIN_PRECISION
     intents: int = 10  # how many recurring intents to list
     save_intents: bool = True  # keep each request's intent in the store for route-replay
@@ -75,6 +75,7 @@ class CacheReport:
     requests: int
     skipped_without_text: int
     embedder: str
+    embedder_reason: str  # why this embedder: the flag, or what `auto` weighed
     distinct_keys: int
     thresholds: list[ThresholdResult]
     recommended_threshold: float | None
@@ -118,7 +119,8 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "no requests with prompt text in this scope",
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
-    embedder = embedders.load(options.embedder)
+    choice = auto.choose(store, options.embedder, traffic.keys, traffic.key_hashes, progress)
+    embedder = choice.embedder
     memo: dict[str, np.ndarray] = {}
 
     def key_vectors() -> np.ndarray:
@@ -170,6 +172,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
+        embedder_reason=choice.reason,
         distinct_keys=len(traffic.keys),
         thresholds=rows,
         recommended_threshold=recommended,

@@ -142,7 +142,7 @@ class IndexSearch(Search):
     MARGIN = 2e-3  # float16 codes move a similarity by < 1e-3 (unit vectors): search this far below
 
     def __init__(
-        self, vectors: npt.NDArray[np.float32], probes: int = 16, cells: int | None = None
+        self, vectors: npt.NDArray[np.float32], probes: int = 64, cells: int | None = None
     ) -> None:
         super().__init__(vectors)
         faiss = _faiss()

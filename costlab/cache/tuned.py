@@ -94,7 +94,16 @@ def build(
     tuning: Tuning, target: Path | None = None, progress: static.Progress | None = None
 ) -> static.Manifest:
     """Fit minilm-static to a sample of the corpus and save it in `target` (default `folder()`)."""
-    texts = corpus(Path(tuning.corpus))
+    return fitted(corpus(Path(tuning.corpus)), tuning, target, progress)
+
+
+def fitted(
+    texts: list[str],
+    tuning: Tuning,
+    target: Path | None = None,
+    progress: static.Progress | None = None,
+) -> static.Manifest:
+    """`build` on texts in hand (distinct cache keys): what simulate-cache's `auto` fits on."""
     if min(len(texts), tuning.sample) < MIN_TEXTS:
         raise BadInput(
             f"--corpus {tuning.corpus}: {len(texts):,} distinct prompts, --sample "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from costlab.cache import embedders, fidelity, savings
+from costlab.cache import fidelity, savings
 from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
@@ -46,9 +46,10 @@ def simulate_cache(
         None, "--label", help="Judge hits by a column or metadata.KEY."
     ),
     embedder: str = typer.Option(
-        embedders.DEFAULT,
+        "auto",
         "--embedder",
-        help="minilm, minilm-int8, paraphrase-l3, minilm-static, minilm-tuned, or a model folder.",
+        help="auto (MiniLM up to 5,000 texts, else minilm-tuned, made on first use), minilm, "
+        "minilm-int8, paraphrase-l3, minilm-static, minilm-tuned, or a model folder.",
     ),
     min_precision: float = typer.Option(
         savings.DEFAULT_MIN_PRECISION,
@@ -128,6 +129,7 @@ def simulate_cache(
         render.print_json(dataclasses.asdict(result))
         return
     render.show([_sheet(result)], "table")
+    render.out.print(f"embedder: {result.embedder} ({result.embedder_reason})", markup=False)
     render.out.print(_index_line(result), markup=False)
     render.out.print(_curves(result), markup=False)
     render.out.print()
