@@ -12,11 +12,12 @@ import pytest
 
 from costlab import ingest, sources
 from costlab.errors import RecordError
-from costlab.formats import Detector
+from costlab.formats import FORMATS, Detector
 from costlab.formats.bedrock import BedrockInvocationLog
 from costlab.ingest import IngestOptions
 from costlab.prices import Catalogue, PriceOverride
 from costlab.store import Store
+from tests.conftest import OTHER_FORMATS
 
 DATA = Path(__file__).parent / "data" / "bedrock"
 M = Decimal("1e-6")  # prices below are USD per 1M tokens, from LiteLLM 1.110.2's list
@@ -125,9 +126,14 @@ def test_cloudwatch_event_and_subscription_payload() -> None:
     assert (payload["prompt"], payload["response"]) == ("ping", "pong")
 
 
-def test_detection_of_every_shape() -> None:
-    detector = Detector()
-    assert {detector.parse(r)[0] for r in LOGS + EXPORTS} == {"bedrock_invocation_log"}
+def test_each_record_is_claimed_by_this_format_only() -> None:
+    claims = [[f.name for f in FORMATS.values() if f.detect(r)] for r in LOGS + EXPORTS]
+    assert claims == [["bedrock_invocation_log"]] * 10
+
+
+@pytest.mark.parametrize("record", OTHER_FORMATS)
+def test_other_shapes_are_not_bedrock(record: dict[str, Any]) -> None:
+    assert not BedrockInvocationLog.detect(record)
 
 
 @pytest.mark.parametrize(

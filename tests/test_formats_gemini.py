@@ -13,12 +13,13 @@ import pytest
 
 from costlab import ingest, sources
 from costlab.errors import RecordError
-from costlab.formats import Detector
+from costlab.formats import FORMATS, Detector
 from costlab.formats.gemini import GeminiBatchPrediction, GeminiResponse
 from costlab.ingest import IngestOptions
 from costlab.prices import Catalogue
 from costlab.store import Store
 from costlab.usage import TOTAL_MISMATCH
+from tests.conftest import OTHER_FORMATS
 
 DATA = Path(__file__).parent / "data" / "gemini"
 M = Decimal("1e-6")  # prices below are USD per 1M tokens, from LiteLLM 1.110.2's list
@@ -139,10 +140,20 @@ def test_batch_prediction_lines() -> None:
     assert failed["metadata"]["error"].startswith("Bad Request")
 
 
-def test_detection_picks_each_shape_whatever_came_before() -> None:
-    detector = Detector()
-    names = [detector.parse(r)[0] for r in VERTEX + AISTUDIO + BATCH + VERTEX[:1]]
-    assert names == ["gemini_response"] * 7 + ["gemini_batch_prediction"] * 2 + ["gemini_response"]
+def test_each_record_is_claimed_by_exactly_one_format() -> None:
+    claims = [[f.name for f in FORMATS.values() if f.detect(r)] for r in VERTEX + AISTUDIO + BATCH]
+    assert claims == [["gemini_response"]] * 7 + [["gemini_batch_prediction"]] * 2
+    detector = Detector()  # the last format matched is tried first: a batch line still is one
+    assert [detector.parse(r)[0] for r in VERTEX[:1] + BATCH[:1]] == [
+        "gemini_response",
+        "gemini_batch_prediction",
+    ]
+
+
+@pytest.mark.parametrize("record", OTHER_FORMATS)
+def test_other_shapes_are_not_gemini(record: dict[str, Any]) -> None:
+    assert not GeminiResponse.detect(record)
+    assert not GeminiBatchPrediction.detect(record)
 
 
 @pytest.mark.parametrize(
