@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from costlab.formats.bedrock import BedrockInvocationLog
 from costlab.ingest import IngestOptions
 from costlab.prices import Catalogue, PriceOverride
 from costlab.store import Store
-from tests.conftest import OTHER_FORMATS
+from tests.conftest import OTHER_FORMATS, write_jsonl
 
 DATA = Path(__file__).parent / "data" / "bedrock"
 M = Decimal("1e-6")  # prices below are USD per 1M tokens, from LiteLLM 1.110.2's list
@@ -216,3 +217,16 @@ def test_malformed_records_are_rejected_with_reasons(store: Store, catalogue: Ca
     reasons = [r[0] for r in store.rows("SELECT reason FROM rejects ORDER BY source_line")]
     assert reasons[1] == "missing modelId"
     assert reasons[0].startswith("a logEvents list of 2 events: one record is one call")
+
+
+def test_application_profile_mapped_to_a_model_with_map(
+    tmp_path: Path, store: Store, catalogue: Catalogue
+) -> None:
+    record = copy.deepcopy(LOGS[6])
+    record["requestMetadata"] = {"base_model": "anthropic.claude-sonnet-4-5-20250929-v1:0"}
+    path = write_jsonl(tmp_path / "profile.jsonl", [record])
+    options = IngestOptions(field_map={"model": "requestMetadata.base_model"})
+    result = ingest.ingest(store, sources.expand([str(path)]), options, catalogue)
+    assert result.unknown_models() == {}
+    # Claude Sonnet 4.5 on Bedrock: $3 / $15.
+    assert _cost(store, record["requestId"]) == (41000 * Decimal(3) + 6 * Decimal(15)) * M

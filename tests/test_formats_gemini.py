@@ -138,11 +138,19 @@ def test_batch_prediction_lines() -> None:
     failed = GeminiBatchPrediction().parse(BATCH[1])
     assert (failed["batch"], failed["status"]) == (True, "error")
     assert failed["metadata"]["error"].startswith("Bad Request")
+    studio = GeminiBatchPrediction().parse(BATCH[2])
+    assert (studio["batch"], studio["model"], studio["provider"]) == (
+        True,
+        "gemini/gemini-2.5-flash",
+        "gemini",
+    )
+    assert buckets(studio) == (2000, 1000, 0, 0, 50, 0)
+    assert studio["metadata"]["key"] == "ticket-0001"
 
 
 def test_each_record_is_claimed_by_exactly_one_format() -> None:
     claims = [[f.name for f in FORMATS.values() if f.detect(r)] for r in VERTEX + AISTUDIO + BATCH]
-    assert claims == [["gemini_response"]] * 7 + [["gemini_batch_prediction"]] * 2
+    assert claims == [["gemini_response"]] * 7 + [["gemini_batch_prediction"]] * 3
     detector = Detector()  # the last format matched is tried first: a batch line still is one
     assert [detector.parse(r)[0] for r in VERTEX[:1] + BATCH[:1]] == [
         "gemini_response",
@@ -163,6 +171,7 @@ def test_other_shapes_are_not_gemini(record: dict[str, Any]) -> None:
         (1, "missing token count 'promptTokenCount'"),
         (2, "missing model: no modelVersion"),
         (3, "failed batch prediction line (Internal error) names no model"),
+        (4, "failed batch prediction line ({'code': 400, "),
     ],
 )
 def test_malformed_records_say_why(index: int, reason: str) -> None:
@@ -209,25 +218,40 @@ def test_long_context_tier_above_200k_prompt_tokens(store: Store, catalogue: Cat
 
 def test_batch_prediction_is_priced_at_batch_rates(store: Store, catalogue: Catalogue) -> None:
     result = _ingest(store, catalogue, "batch_prediction.jsonl")
-    assert result.total("added") == 2
-    # gemini-2.5-flash batch: input $0.15, output $1.25 (thoughts included).
+    assert result.total("added") == 3
+    # gemini-2.5-flash batch (Vertex AI): input $0.15, output $1.25 (thoughts included).
     assert _cost(store, "b-1") == 2000 * Decimal("0.15") * M + 100 * Decimal("1.25") * M
-    failed = store.row("SELECT status, batch, cost_usd FROM requests WHERE request_id != 'b-1'")
-    assert failed == ("error", True, Decimal(0))
+    # gemini/gemini-2.5-flash batch (Gemini API): cached input $0.03.
+    expected = 2000 * Decimal("0.15") + 1000 * Decimal("0.03") + 50 * Decimal("1.25")
+    assert _cost(store, "sb-1") == expected * M
+    failed = store.rows("SELECT status, batch, cost_usd FROM requests WHERE status = 'error'")
+    assert failed == [("error", True, Decimal(0))]
 
 
 def test_reingest_adds_nothing(store: Store, catalogue: Catalogue) -> None:
     names = ("vertex_recorded.jsonl", "aistudio_schema.jsonl", "batch_prediction.jsonl")
     first = _ingest(store, catalogue, *names)
-    assert first.total("added") == 9
+    assert first.total("added") == 10
     again = _ingest(store, catalogue, *names, force=True)
-    assert (again.total("added"), again.total("duplicate")) == (0, 9)
-    assert store.row("SELECT count(*) FROM requests")[0] == 9
+    assert (again.total("added"), again.total("duplicate")) == (0, 10)
+    assert store.row("SELECT count(*) FROM requests")[0] == 10
 
 
 def test_malformed_records_are_rejected_with_reasons(store: Store, catalogue: Catalogue) -> None:
     result = _ingest(store, catalogue, "malformed.jsonl")
-    assert (result.total("added"), result.total("rejected")) == (0, 4)
+    assert (result.total("added"), result.total("rejected")) == (0, 5)
     reasons = [r[0] for r in store.rows("SELECT reason FROM rejects ORDER BY source_line")]
     assert reasons[0] == "token count 'promptTokenCount' is negative: -3"
     assert reasons[3] == "failed batch prediction line (Internal error) names no model"
+
+
+def test_blocked_prompt_keeps_its_reason_by_name() -> None:
+    record = {
+        "promptFeedback": {"blockReason": 1},
+        "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+        "modelVersion": "gemini-2.5-flash",
+    }
+    call = GeminiResponse().parse(record)
+    assert buckets(call) == (9, 0, 0, 0, 0, 0)
+    assert call["response"] is None
+    assert call["metadata"]["promptFeedback"] == {"blockReason": "SAFETY"}

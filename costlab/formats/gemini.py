@@ -1,8 +1,9 @@
 """Google Gemini logs: `generateContent` responses from AI Studio and Vertex AI.
 
 Shapes read: a bare `GenerateContentResponse`; a {request, response} record, whose response may be
-the list of chunks a `streamGenerateContent` call returned; a Vertex AI batch prediction output line
-{request, response, status, processed_time} (priced at batch rates). Keys are read in REST camelCase
+the list of chunks a `streamGenerateContent` call returned; batch output lines, priced at batch
+rates: Vertex AI batch prediction {request, response, status, processed_time}, Gemini API batch
+{key, response | error}. Keys are read in REST camelCase
 or SDK snake_case, enums as names or as numbers (`enum-encoding=int`): metadata holds the names.
 
 Tokens as Google bills them (`UsageMetadata`):
@@ -64,6 +65,7 @@ _COUNTS = (
 _RESPONSE_KEYS = ("candidates", "usageMetadata", "modelVersion", "createTime", "responseId")
 _REQUEST_KEYS = ("model", "contents", "systemInstruction")
 _BATCH_KEYS = frozenset({"request", "response", "status", "processed_time", "processedTime"})
+_STUDIO_BATCH_KEYS = frozenset({"key", "response", "error"})
 
 
 @cache
@@ -229,10 +231,10 @@ def _request_vertex(request: dict[str, Any]) -> bool:
     return str(_get(request, "model") or "").startswith("projects/")
 
 
-def _wrapped(record: dict[str, Any], batch: bool) -> Call:
+def _wrapped(record: dict[str, Any], batch: bool = False, vertex: bool = False) -> Call:
     """A call from a record that holds a response (or its chunks, or an error) and its request."""
     request, nested = request_of(record)
-    vertex = batch or _request_vertex(request)
+    vertex = vertex or _request_vertex(request)
     raw = record.get("response")
     response = merge_chunks(raw) if isinstance(raw, list) else wrapped_response(record) or {}
     if response.get("error") is not None and _get(response, "usageMetadata") is None:
@@ -292,7 +294,7 @@ class GeminiResponse(LogFormat):
             if call["model"] is None:
                 raise RecordError("missing model: no modelVersion")
             return call
-        call = _wrapped(record, batch=False)
+        call = _wrapped(record)
         add_app_fields(call, record)
         return call
 
@@ -300,27 +302,39 @@ class GeminiResponse(LogFormat):
 class GeminiBatchPrediction(LogFormat):
     name = "gemini_batch_prediction"
     description = (
-        "Vertex AI batch prediction output lines {request, response, status, processed_time}"
+        "Vertex AI batch prediction output lines {request, response, status, processed_time}; "
+        "Gemini API batch output lines {key, response | error}"
     )
 
     @staticmethod
     def detect(record: dict[str, Any]) -> bool:
-        processed = "processed_time" in record or "processedTime" in record
-        return processed and isinstance(record.get("request"), dict)
+        if "processed_time" in record or "processedTime" in record:
+            return isinstance(record.get("request"), dict)
+        if "key" not in record or not set(record) <= _STUDIO_BATCH_KEYS:
+            return False
+        return "error" in record or _gemini_response(record.get("response"))
 
     def parse(self, record: dict[str, Any]) -> Call:
-        status = text(record.get("status"))
-        if status or record.get("response") is None:
-            request = _dict(record.get("request"))
-            model = _model_name(_get(request, "model"))
-            if model is None:
-                reason = (status or "no response")[:80]
-                raise RecordError(f"failed batch prediction line ({reason}) names no model")
-            call = error_call("vertex_ai", f"vertex_ai/{model}", status)
-            _add_request(call, request)
-            call["metadata"].update(unmapped(record, _BATCH_KEYS))
+        vertex = "key" not in record
+        failure = text(record.get("status")) or record.get("error")
+        if failure or record.get("response") is None:
+            call = _failed_line(record, failure, vertex)
         else:
-            call = _wrapped(record, batch=True)
+            call = _wrapped(record, batch=True, vertex=vertex)
         call["ts"] = timestamps.parse(_get(record, "processedTime"), "processed_time") or call["ts"]
         call["batch"] = True
         return call
+
+
+def _failed_line(record: dict[str, Any], failure: Any, vertex: bool) -> Call:
+    """An error call from a failed batch line; its model can only come from its request."""
+    request = _dict(record.get("request"))
+    model = _model_name(_get(request, "model"))
+    if model is None:
+        reason = str(failure or "no response")[:80]
+        raise RecordError(f"failed batch prediction line ({reason}) names no model")
+    platform = "vertex_ai" if vertex else "gemini"
+    call = error_call(platform, f"{platform}/{model}", failure)
+    _add_request(call, request)
+    call["metadata"].update(unmapped(record, _BATCH_KEYS | {"error"}))
+    return call
