@@ -40,6 +40,10 @@ BATCH_FIELDS = ("input", "output", "cache_read", "cache_write_5m")
 
 _SNAPSHOT = re.compile(r"[-@](?:\d{4}-\d{2}-\d{2}|\d{8})(?:-v\d+(?::\d+)?)?$")
 _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
+# A Bedrock cross-region inference profile (`us.anthropic.…`) falls back to its model id.
+_PROFILE = re.compile(r"^(?:us|us-gov|eu|apac|jp|au|ca|global)\.(?=[a-z0-9-]+\.)")
+# A Gemini stable version (`gemini-2.0-flash-001`) falls back to its model.
+_GEMINI_VERSION = re.compile(r"^((?:[\w-]+/)?gemini-.+)-\d{3}$")
 _RECREATE = "re-create the catalogue with `costlab prices import FILE`"
 
 
@@ -307,12 +311,17 @@ def _candidates(name: str) -> list[tuple[str | None, str]]:
 
 
 def _base_names(name: str) -> list[str]:
-    """Fallback names: a dated snapshot's base, `4.5` spelled `4-5`, a fine-tune's base."""
+    """Fallback names: a dated snapshot's base, `4.5` spelled `4-5`, a fine-tune's base, a Bedrock
+    profile's model id, a Gemini version's model."""
     names = [name.split(":")[1]] if name.startswith("ft:") else []
     for variant in dict.fromkeys([name, _VERSION_DOT.sub("-", name)]):
         base = _SNAPSHOT.sub("", variant)
         names.extend(n for n in (variant, base) if n != name)
-    return list(dict.fromkeys(names))
+    profile = _PROFILE.sub("", name)
+    if profile != name:
+        names.extend([profile, _SNAPSHOT.sub("", profile)])
+    names.append(_GEMINI_VERSION.sub(r"\1", name))
+    return [n for n in dict.fromkeys(names) if n != name]
 
 
 def points_columns(points: Iterable[PricePoint]) -> dict[str, list[Any]]:

@@ -249,6 +249,26 @@ def test_many_rows_sum_exactly(catalogue: Catalogue) -> None:
             "gpt-4o",
             "no 'openrouter/' price for 'gpt-4o'; priced at openai rates",
         ),  # noqa: E501
+        # A Bedrock cross-region profile: its own price when listed, else its model id's.
+        (
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            None,
+        ),  # noqa: E501
+        (
+            "global.amazon.nova-pro-v1:0",
+            "amazon.nova-pro-v1:0",
+            "'global.amazon.nova-pro-v1:0' is not in the catalogue; "
+            "priced as 'amazon.nova-pro-v1:0'",
+        ),  # noqa: E501
+        # A Gemini stable version falls back to its model; a platform prefix is kept.
+        (
+            "vertex_ai/gemini-2.0-flash-001",
+            "vertex_ai/gemini-2.0-flash",
+            "'vertex_ai/gemini-2.0-flash-001' is not in the catalogue; "
+            "priced as 'vertex_ai/gemini-2.0-flash'",
+        ),  # noqa: E501
+        ("vertex_ai/gemini-2.5-pro", "gemini-2.5-pro", None),
     ],
 )
 def test_resolve(catalogue: Catalogue, logged: str, model: str, note: str | None) -> None:

@@ -32,7 +32,9 @@ class LogFormat(ABC):
 def _registry() -> dict[str, LogFormat]:
     # Imported here so each format module can import LogFormat from this package.
     from costlab.formats.anthropic import AnthropicBatchResult, AnthropicMessage
+    from costlab.formats.bedrock import BedrockInvocationLog
     from costlab.formats.flat import FlatRecord
+    from costlab.formats.gemini import GeminiBatchPrediction, GeminiResponse
     from costlab.formats.langfuse import LangfuseObservation
     from costlab.formats.litellm import LiteLLMPayload, LiteLLMSpendLog
     from costlab.formats.openai import (
@@ -48,6 +50,8 @@ def _registry() -> dict[str, LogFormat]:
         OpenAIBatchOutput(),
         OpenAIBatchInput(),
         AnthropicBatchResult(),
+        GeminiBatchPrediction(),
+        BedrockInvocationLog(),
         LiteLLMPayload(),
         LiteLLMSpendLog(),
         LangfuseObservation(),
@@ -55,6 +59,7 @@ def _registry() -> dict[str, LogFormat]:
         OpenAIResponses(),
         OpenAIChat(),
         AnthropicMessage(),
+        GeminiResponse(),
         FlatRecord(),
     ]
     return {f.name: f for f in formats}
