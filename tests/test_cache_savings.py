@@ -122,3 +122,42 @@ def test_neighbour_lists_cover_every_pair_above_the_minimum() -> None:
     sims = v @ v.T
     expected = int((sims >= np.float32(0.3)).sum())
     assert int(lists.offsets[-1]) == expected
+
+
+def test_approximate_neighbours_check_themselves_and_agree_here(
+    banking: Store, fake_embedder: FakeEmbedder
+) -> None:
+    exact = savings.run(banking, _options(thresholds=[0.9, 0.95], neighbours="exact"))
+    assert exact.index.neighbours == "exact" and exact.approximation is None
+    approx = savings.run(banking, _options(thresholds=[0.9, 0.95], neighbours="approx"))
+    assert approx.index.neighbours == "approx" and approx.index.reused  # exact lists serve it
+    check = approx.approximation
+    assert check is not None and check.sample_keys == min(savings.fidelity.SAMPLE, check.keys)
+    assert [t.threshold for t in check.thresholds] == [0.9, 0.95]
+    # 600 requests: the index has few cells and scans them all, so it agrees exactly
+    assert [r.hits for r in approx.thresholds] == [r.hits for r in exact.thresholds]
+    assert check.within_goal and check.max_deviation == 0
+
+
+def test_auto_searches_exactly_up_to_a_size(
+    banking: Store, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert savings.run(banking, _options(thresholds=[0.9])).index.neighbours == "exact"
+    monkeypatch.setattr(savings, "EXACT_UP_TO", 10)
+    assert savings.run(banking, _options(thresholds=[0.9])).index.neighbours == "approx"
+
+
+def test_the_cli_shows_the_index_and_the_check(cli: Cli, fake_embedder: FakeEmbedder) -> None:
+    assert cli("ingest", str(SAMPLE)).exit_code == 0
+    args = ["simulate-cache", "--threshold", "0.9", "--embedder", "fake", "--neighbours", "approx"]
+    table = cli(*args, "--check-sample", "50")
+    assert table.exit_code == 0, table.output
+    assert "neighbours: approx" in table.stdout and "checked on 50 random texts" in table.stdout
+    data = json.loads(cli(*args, "--json").stdout)
+    assert data["index"]["neighbours"] == "approx" and data["index"]["reused"] is True
+    assert data["approximation"]["thresholds"][0]["threshold"] == 0.9
+    assert "within_goal" in data["approximation"] and data["embedder_reason"] == "--embedder fake"
+    exact = json.loads(cli(*args[:-2], "--neighbours", "exact", "--json").stdout)
+    assert exact["approximation"] is None and exact["index"]["neighbours"] == "exact"
+    bad = cli(*args[:-2], "--neighbours", "fast")
+    assert bad.exit_code == 2 and "--neighbours fast" in bad.stderr

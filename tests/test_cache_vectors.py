@@ -77,3 +77,32 @@ def test_minilm_loads_offline_and_ranks_paraphrases(store: Store) -> None:
     )
     assert v[0] @ v[1] > 0.6
     assert v[0] @ v[2] < 0.4
+
+
+def test_an_interrupted_embedding_keeps_what_it_wrote_and_resumes(
+    store: Store, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costlab.cache import vectors as module
+
+    monkeypatch.setattr(module, "BATCH", 10)
+    monkeypatch.setattr(module, "SAVE_EVERY", 20)  # a write every two batches
+    texts = [f"question number {i}" for i in range(95)]
+    embedder = embedders.load("fake")
+    real = fake_embedder.encode
+
+    def interrupted(batch: list[str]) -> np.ndarray:
+        if fake_embedder.calls == 5:  # Ctrl-C during the sixth batch
+            raise KeyboardInterrupt
+        return real(batch)
+
+    monkeypatch.setattr(fake_embedder, "encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        vectors(store, texts, embedder)
+    assert store.row("SELECT count(*) FROM embeddings")[0] == 40  # two writes of 20 landed
+    monkeypatch.setattr(fake_embedder, "encode", real)
+    before = fake_embedder.texts
+    resumed = vectors(store, texts, embedder)
+    assert fake_embedder.texts - before == 55  # only what was not written
+    fresh = FakeEmbedder().encode(texts)
+    np.testing.assert_allclose(resumed, fresh, rtol=1e-6)
+    assert store.row("SELECT count(*) FROM embeddings")[0] == 95

@@ -40,31 +40,42 @@ def choose(
     key_hashes: list[str],
     progress: Progress | None = None,
 ) -> Choice:
-    """The embedder `name` names; for `auto`, the one this run's size calls for."""
-    if name != AUTO:
-        return Choice(embedders.load(name), f"--embedder {name}")
-    minilm = embedders.load(embedders.DEFAULT)
-    missing = len(keys) - _stored(store, minilm.name, key_hashes)
-    if len(keys) <= MINILM_UP_TO or missing == 0:
-        return Choice(minilm, f"auto: {len(keys):,} distinct texts, MiniLM (the reference)")
-    reason = (
-        f"auto: {missing:,} texts to embed, more than MiniLM embeds quickly "
-        f"({MINILM_UP_TO:,}); --embedder minilm for the reference"
-    )
-    if static.manifest() is None:
-        step = _stage(progress, "distilling minilm-static (once)")
-        static.build(progress=step)
-    if static.manifest(tuned.folder()) is None:
-        step = _stage(progress, "fitting minilm-tuned to your prompts (once)")
-        tuned.fitted(keys, tuned.Tuning(corpus=f"{len(keys):,} texts of this run"), None, step)
-    chosen = embedders.load(embedders.TUNED)
-    fit = (static.manifest(tuned.folder()) or static.manifest()).fit or {}  # type: ignore[union-attr]
-    if fit:
-        reason += (
-            f"; fitted on {fit.get('texts', 0):,} prompts, similarity error to MiniLM "
-            f"{fit.get('similarity_error_after')} on {fit.get('checked_on', 0):,} held out"
+    """The embedder `name` names (made first when it is a static one not made yet); for `auto`,
+    the one this run's size calls for."""
+    if name == AUTO:
+        minilm = embedders.load(embedders.DEFAULT)
+        missing = len(keys) - _stored(store, minilm.name, key_hashes)
+        if len(keys) <= MINILM_UP_TO or missing == 0:
+            return Choice(minilm, f"auto: {len(keys):,} distinct texts, MiniLM (the reference)")
+        reason = (
+            f"auto: {missing:,} texts to embed, more than MiniLM embeds quickly "
+            f"({MINILM_UP_TO:,}); --embedder minilm for the reference"
         )
-    return Choice(chosen, reason)
+        return Choice(_made(embedders.TUNED, keys, progress), reason + _fit_note())
+    if name in (embedders.STATIC, embedders.TUNED):
+        return Choice(_made(name, keys, progress), f"--embedder {name}" + _fit_note(name))
+    return Choice(embedders.load(name), f"--embedder {name}")
+
+
+def _made(name: str, keys: list[str], progress: Progress | None) -> embedders.Embedder:
+    """minilm-static, or minilm-tuned fitted to `keys`, made now when missing (kept for later)."""
+    if static.manifest() is None:
+        static.build(progress=_stage(progress, "distilling minilm-static (once)"))
+    if name == embedders.TUNED and static.manifest(tuned.folder()) is None:
+        step = _stage(progress, "fitting minilm-tuned to your prompts (once)")
+        tuned.fitted(keys, tuned.Tuning(corpus=f"{len(keys):,} texts of a run"), None, step)
+    return embedders.load(name)
+
+
+def _fit_note(name: str = embedders.TUNED) -> str:
+    made = static.manifest(tuned.folder()) if name == embedders.TUNED else None
+    fit = made.fit if made is not None else None
+    if not fit:
+        return ""
+    return (
+        f"; fitted on {fit.get('texts', 0):,} prompts, mean similarity error to MiniLM "
+        f"{fit.get('similarity_error_after')} on {fit.get('checked_on', 0):,} held out"
+    )
 
 
 def _stored(store: Store, embedder: str, hashes: list[str]) -> int:

@@ -80,7 +80,9 @@ class Built:
 def seed(search: Search, k: int = SEED_K, progress: Progress | None = None) -> EntryLists:
     """Step 1: each key in the lists of its k nearest keys."""
     v, u, s = search.nearest(k, _stage(progress, "neighbours"))
-    bounds = seed_bounds(search.n, v, s, k)
+    # an index's k nearest are not surely the k nearest: they promise nothing, and a key that
+    # becomes an entry is searched (with the radius that matters) like one never seeded
+    bounds = seed_bounds(search.n, v, s, k) if search.finds_all else np.full(search.n, UNKNOWN)
     return EntryLists(assemble(search.n, (u, v, s)), bounds, bounds.copy())
 
 
