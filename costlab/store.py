@@ -206,6 +206,22 @@ def _m007_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m008_embedding_imports(con: duckdb.DuckDBPyConnection) -> None:
+    # Vectors brought from the user's own embedding model (`costlab embeddings import`): one row
+    # per import, saying how its keys were mapped to simulate-cache's and what was counted.
+    con.execute(
+        """
+        CREATE TABLE embedding_imports (
+            embedder VARCHAR NOT NULL, source_file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            keyed_by VARCHAR NOT NULL, cache_key VARCHAR NOT NULL, normalized BOOLEAN NOT NULL,
+            dim INTEGER NOT NULL, vectors BIGINT NOT NULL, keys_stored BIGINT NOT NULL,
+            renormalized BIGINT NOT NULL, conflicting_keys BIGINT NOT NULL,
+            unmatched BIGINT NOT NULL, imported_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -217,6 +233,7 @@ MIGRATIONS: list[Migration] = [
     ("005_outcomes", _m005_outcomes),
     ("006_intents", _m006_intents),
     ("007_entry_lists", _m007_entry_lists),
+    ("008_embedding_imports", _m008_embedding_imports),
 ]
 
 
@@ -317,6 +334,13 @@ class Store:
         """A query's result as a pyarrow Table."""
         try:
             return self._con.sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def batches(self, sql: str, params: Sequence[Any] = (), rows: int = 100_000) -> Any:
+        """A query's result as a pyarrow RecordBatchReader: read in batches, never all at once."""
+        try:
+            return self._con.sql(sql, params=list(params)).to_arrow_reader(rows)
         except duckdb.Error as err:
             raise StoreError(f"store query failed: {err}") from None
 
