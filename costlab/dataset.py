@@ -1,4 +1,4 @@
-"""The store as a hive-partitioned Parquet dataset, for engines built for scale (DuckDB, Spark, Trino).
+"""The store as a hive-partitioned Parquet dataset, for DuckDB, Spark and Trino to read at scale.
 
 Layout of a dataset folder:
 

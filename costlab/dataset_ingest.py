@@ -123,9 +123,7 @@ def load(store: Store, folder: Path, run_id: str, force: bool = False) -> FileRe
     manifest = dataset.read_manifest(folder)
     digest = hashlib.sha256((folder / dataset.MANIFEST).read_bytes()).hexdigest()
     out = FileResult(source=str(folder), sha256=digest, formats={dataset.FORMAT: 0})
-    loaded = store.row(
-        "SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest]
-    )
+    loaded = store.row("SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest])
     if loaded and not force:
         out.status = "skipped"
         return out
@@ -182,7 +180,9 @@ def _open(store: Store, folder: Path, name: str, manifest: dataset.Manifest) -> 
     except (OSError, pa.ArrowException) as err:
         raise BadInput(f"{where}: cannot read this Parquet dataset: {err}") from None
     expected = store.arrow(f"SELECT * FROM {name} LIMIT 0").schema
-    given = {f.name: f.type for f in schema if not (name == dataset.PARTITIONED and f.name == "day")}
+    given = {
+        f.name: f.type for f in schema if not (name == dataset.PARTITIONED and f.name == "day")
+    }
     extra = [c for c in given if c not in expected.names]
     wrong = [f.name for f in expected if f.name in given and not _same(given[f.name], f.type)]
     older = manifest.schema_version != store.migrations()[-1]
@@ -200,11 +200,10 @@ def _open(store: Store, folder: Path, name: str, manifest: dataset.Manifest) -> 
 def _same(given: pa.DataType, expected: pa.DataType) -> bool:
     """Types equal up to list field names and string widths (Spark writes large strings)."""
     if pa.types.is_list(expected) or pa.types.is_large_list(expected):
-        return (pa.types.is_list(given) or pa.types.is_large_list(given)) and _same(
-            given.value_type, expected.value_type
-        )
+        listed = bool(pa.types.is_list(given) or pa.types.is_large_list(given))
+        return listed and _same(given.value_type, expected.value_type)
     if pa.types.is_string(expected):
-        return pa.types.is_string(given) or pa.types.is_large_string(given)
+        return bool(pa.types.is_string(given) or pa.types.is_large_string(given))
     return bool(given == expected)
 
 

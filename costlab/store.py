@@ -214,7 +214,7 @@ def _m008_embedding_imports(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE embedding_imports (
             embedder VARCHAR NOT NULL, source_file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
             keyed_by VARCHAR NOT NULL, cache_key VARCHAR NOT NULL, normalized BOOLEAN NOT NULL,
-            dim INTEGER NOT NULL, vectors BIGINT NOT NULL, keys_stored BIGINT NOT NULL,
+            dim INTEGER NOT NULL, vectors BIGINT NOT NULL, vectors_stored BIGINT NOT NULL,
             renormalized BIGINT NOT NULL, conflicting_keys BIGINT NOT NULL,
             unmatched BIGINT NOT NULL, imported_at TIMESTAMP NOT NULL
         )

@@ -106,11 +106,16 @@ def records(count: int, seed: int) -> list[dict[str, object]]:
         prompt = rephrase(text, rng)
         answer = f"Here is what to do about {intent.split(':', 1)[-1].replace('_', ' ')}."
         input_tokens, output_tokens = 40 + len(prompt) // 4, max(1, len(answer) // 4)
-        feature = rng.choice(("support", "billing") if dataset == "banking77" else ("assistant", "travel"))
+        feature = rng.choice(
+            ("support", "billing") if dataset == "banking77" else ("assistant", "travel")
+        )
         rows.append(
             {
                 "request_id": f"s{i:07d}",
-                "timestamp": (START + timedelta(seconds=i * step)).isoformat(timespec="milliseconds") + "Z",
+                "timestamp": (START + timedelta(seconds=i * step)).isoformat(
+                    timespec="milliseconds"
+                )
+                + "Z",
                 "model": "gpt-4o-mini",
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,

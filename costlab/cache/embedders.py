@@ -202,10 +202,15 @@ def available() -> list[Available]:
 
 
 def load(name_or_path: str = DEFAULT) -> Embedder:
-    """A registered embedder by name, or a sentence-transformers model from a local folder."""
+    """A registered embedder by name, a local sentence-transformers folder, or imported vectors."""
     if name_or_path in EMBEDDERS:
         return EMBEDDERS[name_or_path]()
     path = Path(name_or_path).expanduser()
+    if not path.exists():
+        from costlab.cache import imported  # it builds on this module
+
+        if imported.is_name(name_or_path):  # vectors imported by `costlab embeddings import`
+            return imported.VectorsOnly(name_or_path)
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         known = ", ".join(EMBEDDERS)
         raise BadInput(

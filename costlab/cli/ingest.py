@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from costlab import ingest as library
 from costlab import dataset_ingest, prices, sources
+from costlab import ingest as library
 from costlab.cli import render
 from costlab.errors import BadInput, GateFailed
 from costlab.formats import FORMATS
@@ -69,7 +69,9 @@ def ingest(
         render.ProgressBars(as_json) as bars,
     ):
         result = library.ingest(store, inputs + flat, options, catalogue, bars.update)
-        result.files += [dataset_ingest.load(store, d, result.run_id, force) for d in split.datasets]
+        result.files += [
+            dataset_ingest.load(store, d, result.run_id, force) for d in split.datasets
+        ]
     if as_json:
         render.print_json(_as_dict(result))
     else:
