@@ -16,11 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from costlab.cache import vectors_only
 from costlab.errors import BadInput
 
 DEFAULT = "minilm"
@@ -206,11 +207,9 @@ def load(name_or_path: str = DEFAULT) -> Embedder:
     if name_or_path in EMBEDDERS:
         return EMBEDDERS[name_or_path]()
     path = Path(name_or_path).expanduser()
-    if not path.exists():
-        from costlab.cache import imported  # it builds on this module
-
-        if imported.is_name(name_or_path):  # vectors imported by `costlab embeddings import`
-            return imported.VectorsOnly(name_or_path)
+    if not path.exists() and vectors_only.is_name(name_or_path, EMBEDDERS):
+        # vectors imported by `costlab embeddings import`: no model to load
+        return cast(Embedder, vectors_only.VectorsOnly(name_or_path, EMBEDDERS))
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         known = ", ".join(EMBEDDERS)
         raise BadInput(

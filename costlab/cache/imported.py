@@ -20,8 +20,8 @@ comes first in replay order (time, then request id), the one whose miss would ha
 cache entry; such keys are counted as `conflicting_keys`, never averaged. A request id that is
 not stored cannot be keyed and is counted as unmatched. Requests whose key has no vector are
 counted, never guessed: simulate-cache with the name stops and names how many texts lack one
-(`VectorsOnly`), and `costlab embeddings export --missing NAME` writes them. The import is one
-transaction; re-importing a file replaces the same keys with the same vectors.
+(costlab.cache.vectors_only), and `costlab embeddings export --missing NAME` writes them. The
+import is one transaction; re-importing a file replaces the same keys with the same vectors.
 """
 
 from __future__ import annotations
@@ -38,41 +38,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from costlab.cache import keyed
-from costlab.cache.embedders import EMBEDDERS, Embedder
-from costlab.cache.vectors import BATCH, text_hash
+from costlab.cache import keyed, vectors_only
+from costlab.cache.embedders import EMBEDDERS
+from costlab.cache.vectors import text_hash
 from costlab.errors import BadInput
 from costlab.store import Store
 
 KEY_COLUMNS = ("request_id", "text", "text_hash")
 VECTOR_COLUMNS = ("vector", "embedding")
 UNIT_TOLERANCE = 1e-3  # a norm this close to 1 is already unit length
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _HASH = re.compile(r"^[0-9a-f]{32}$")
-
-
-def is_name(name: str) -> bool:
-    """Whether `name` can name imported vectors (no path, no built-in)."""
-    return bool(NAME.match(name)) and name not in EMBEDDERS
-
-
-class VectorsOnly(Embedder):
-    """An embedder costlab cannot run: its vectors were imported; any text without one stops."""
-
-    dim = 0  # known from the stored vectors
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        many = f"{len(texts)}" if len(texts) < BATCH else f"{len(texts)} or more"
-        raise BadInput(
-            f"--embedder {self.name}: {many} texts have no imported vector, and costlab has no "
-            "model of that name to embed them",
-            f"write them with `costlab embeddings export missing.parquet --missing {self.name}`, "
-            f"embed them with your model, then `costlab embeddings import FILE --embedder "
-            f"{self.name}`; or check the name: built-in embedders are {', '.join(EMBEDDERS)}",
-        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +76,7 @@ def import_file(
     store: Store, path: Path, name: str, keying: keyed.Keying, by: str | None = None
 ) -> ImportReport:
     """Check the vector file whole, map it to simulate-cache's keys, store it in one transaction."""
-    if not is_name(name):
+    if not vectors_only.is_name(name, EMBEDDERS):
         raise BadInput(
             f"--embedder {name}: not a name for imported vectors",
             "letters, digits, '.', '_' and '-', not a built-in embedder's name",
