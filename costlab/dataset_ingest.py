@@ -33,7 +33,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from costlab import dataset
-from costlab.errors import BadInput
+from costlab.errors import BadInput, StoreError
 from costlab.ingest import FileResult
 from costlab.sources import LOG_SUFFIXES, Source
 from costlab.store import Store
@@ -138,7 +138,7 @@ def load(store: Store, folder: Path, run_id: str, force: bool = False) -> FileRe
             _check_counts(store, folder, name, names[name], manifest.tables[name])
         with store.transaction():
             for name, table in tables.items():
-                _insert(store, name, names[name], table.columns, out)
+                _insert(store, folder, name, names[name], table.columns, out)
             out.formats = {dataset.FORMAT: out.records_read}
             _record(store, run_id, out, started)
     finally:
@@ -223,7 +223,22 @@ def _sums(count: dataset.TableCount) -> str:
     return ", ".join(f"{c} {v}" for c, v in count.sums.items()) or ""
 
 
-def _insert(store: Store, name: str, relation: str, columns: list[str], out: FileResult) -> None:
+def _insert(
+    store: Store, folder: Path, name: str, relation: str, columns: list[str], out: FileResult
+) -> None:
+    """Add the rows of one table not already stored; a failure names the table's folder."""
+    try:
+        _insert_new(store, name, relation, columns, out)
+    except StoreError as err:
+        raise BadInput(
+            f"{folder / name}: cannot be loaded, nothing was stored ({err.message})",
+            "export the store again; a dataset written by `costlab export` loads as it is",
+        ) from None
+
+
+def _insert_new(
+    store: Store, name: str, relation: str, columns: list[str], out: FileResult
+) -> None:
     select = ", ".join(f'"{c}"' if c != "NULL" else c for c in columns)
     keys = _KEYS.get(name)
     if keys is None:  # no key: a row already there (as a whole) is not added again

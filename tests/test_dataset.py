@@ -65,7 +65,9 @@ def test_pyarrow_and_duckdb_read_the_same_rows_and_cost_to_the_last_decimal(
 ) -> None:
     table = ds.dataset(exported / "requests", format="parquet", partitioning="hive").to_table()
     assert table.schema.field("cost_usd").type == pa.decimal128(38, 18)
-    arrow_cost = {r: c for r, c in zip(*(table[n].to_pylist() for n in ("request_id", "cost_usd")))}
+    arrow_cost = dict(
+        zip(table["request_id"].to_pylist(), table["cost_usd"].to_pylist(), strict=True)
+    )
     with Store.open(":memory:") as store:
         glob = str(exported / "requests" / "*" / "*.parquet")
         duck = dict(
@@ -177,6 +179,7 @@ def test_a_failure_while_loading_leaves_the_store_as_it_was(exported: Path, tmp_
     other = Cli(tmp_path / "other.duckdb")
     result = other("ingest", str(exported))
     assert result.exit_code == 2
+    assert f"{exported / 'embeddings'}: cannot be loaded, nothing was stored" in result.output
     _nothing_stored(other.db)
 
 
