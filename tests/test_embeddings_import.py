@@ -56,9 +56,9 @@ def test_vectors_made_elsewhere_give_the_same_simulation_as_the_model(
     report = _json(
         banking("embeddings", "import", str(tmp_path / "v.parquet"), "--embedder", "prod", "--json")
     )
-    assert report["requests_covered"] == report["requests"] == 600
+    assert report["coverage"]["requests_covered"] == report["coverage"]["requests"] == 600
     assert report["renormalized"] == len(vectors) and report["unmatched"] == 0
-    assert report["responses_covered"] == report["responses"] > 0
+    assert report["coverage"]["responses_covered"] == report["coverage"]["responses"] > 0
     args = ("simulate-cache", "--sweep", "0.90:0.99:0.03", "--json")
     mine = _json(banking(*args, "--embedder", "prod"))
     model = _json(banking(*args, "--embedder", "fake"))
@@ -90,7 +90,7 @@ def test_vectors_by_request_id_map_to_the_key_and_the_first_request_wins(
     report = _json(cli("embeddings", "import", str(path), "--embedder", "prod", "--json"))
     assert (report["keyed_by"], report["vectors_stored"]) == ("request_id", 2)
     assert (report["conflicting_keys"], report["unmatched"]) == (1, 1)
-    assert report["requests_covered"] == report["requests"] == 4
+    assert report["coverage"]["requests_covered"] == report["coverage"]["requests"] == 4
     stored = _stored(cli.db, "prod")
     assert np.array_equal(stored[text_hash(normalize("where is order 18"))], vectors[1])
     # --no-normalize: each text is its own key, and keeps its own vector.
@@ -116,8 +116,11 @@ def test_requests_without_a_vector_are_counted_and_simulate_cache_says_how_to_ad
         tmp_path / "v.parquet", {"request_id": texts["request_id"].to_pylist()}, vectors
     )
     report = _json(banking("embeddings", "import", str(path), "--embedder", "prod", "--json"))
-    missing = report["keys"] - report["keys_covered"]
-    assert report["requests_covered"] < report["requests"] == 600 and missing > 0
+    missing = report["coverage"]["keys"] - report["coverage"]["keys_covered"]
+    assert (
+        report["coverage"]["requests_covered"] < report["coverage"]["requests"] == 600
+        and missing > 0
+    )
     result = banking(
         "simulate-cache", "--threshold", "0.95", "--embedder", "prod", "--label", "metadata.intent"
     )
@@ -147,7 +150,7 @@ def test_requests_without_a_vector_are_counted_and_simulate_cache_says_how_to_ad
             "embeddings", "import", str(tmp_path / "rest.parquet"), "--embedder", "prod", "--json"
         )
     )
-    assert rest["requests_covered"] == 600
+    assert rest["coverage"]["requests_covered"] == 600
     assert (
         banking(
             "simulate-cache",

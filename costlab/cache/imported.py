@@ -51,6 +51,18 @@ _HASH = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of the stored traffic has a vector under an embedder."""
+
+    requests: int  # stored requests with a key text
+    requests_covered: int
+    keys: int
+    keys_covered: int
+    responses: int  # distinct logged responses (hit precision without --label embeds them)
+    responses_covered: int
+
+
+@dataclass(frozen=True)
 class ImportReport:
     """What an import stored, and how much of the stored traffic now has a vector."""
 
@@ -64,12 +76,7 @@ class ImportReport:
     renormalized: int
     conflicting_keys: int
     unmatched: int  # request ids not stored (dropped) or texts no stored request has (kept)
-    requests: int  # stored requests with a key text
-    requests_covered: int
-    keys: int
-    keys_covered: int
-    responses: int  # distinct logged responses (hit precision without --label embeds them)
-    responses_covered: int
+    coverage: Coverage
 
 
 def import_file(
@@ -82,58 +89,74 @@ def import_file(
             "letters, digits, '.', '_' and '-', not a built-in embedder's name",
         )
     table, by = _read(path, by)
-    vectors = _matrix(path, table)
+    vectors, scaled = _unit(path, _matrix(path, table))
     _check_keys(path, table[by], by)
-    norms = np.linalg.norm(vectors, axis=1)
-    if not np.all(norms > 0):
-        raise BadInput(f"{path}: {int(np.sum(norms == 0))} zero vectors (no direction to compare)")
-    vectors = (vectors / norms[:, None]).astype(np.float32)
     _check_dim(store, path, name, vectors.shape[1])
     requests = keyed.requests(store, keying)
-    answers = {text_hash(r) for r in keyed.responses(store)}
+    answers = sorted({text_hash(r) for r in keyed.responses(store)})
     hashes, rank = _map(requests, table, by, keying)
-    known = set(requests.key_hashes) | answers
-    unmatched = sum(1 for h in hashes if h not in known)
+    known = set(requests.key_hashes) | set(answers)
     kept, conflicting = _first_per_key(hashes, rank, vectors)
     with store.transaction():
         _save(store, name, [hashes[i] for i in kept], vectors[kept])
-        store.execute(
-            "INSERT INTO embedding_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                name,
-                str(path),
-                _sha256(path),
-                by,
-                keying.key,
-                keying.normalized,
-                vectors.shape[1],
-                len(vectors),
-                len(kept),
-                int(np.sum(np.abs(norms - 1) > UNIT_TOLERANCE)),
-                conflicting,
-                unmatched,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
+        report = ImportReport(
+            name,
+            str(path),
+            by,
+            keying.describe(),
+            vectors.shape[1],
+            len(vectors),
+            len(kept),
+            scaled,
+            conflicting,
+            sum(1 for h in hashes if h not in known),
+            coverage(store, name, requests, answers),
         )
+        _record(store, report, keying, _sha256(path))
+    return report
+
+
+def coverage(store: Store, name: str, requests: keyed.Keyed, answers: list[str]) -> Coverage:
+    """Requests, keys and responses with a vector stored under `name`."""
     have = covered(store, name, requests.key_hashes)
-    return ImportReport(
-        name,
-        str(path),
-        by,
-        keying.describe(),
-        vectors.shape[1],
-        len(vectors),
-        len(kept),
-        int(np.sum(np.abs(norms - 1) > UNIT_TOLERANCE)),
-        conflicting,
-        unmatched,
+    return Coverage(
         len(requests.request_ids),
         int(np.sum(have[requests.text_ids])),
         len(set(requests.key_hashes)),
         len({h for h, c in zip(requests.key_hashes, have, strict=True) if c}),
         len(answers),
-        int(np.sum(covered(store, name, sorted(answers)))),
+        int(np.sum(covered(store, name, answers))),
     )
+
+
+def _record(store: Store, report: ImportReport, keying: keyed.Keying, sha256: str) -> None:
+    store.execute(
+        "INSERT INTO embedding_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.embedder,
+            report.source_file,
+            sha256,
+            report.keyed_by,
+            keying.key,
+            keying.normalized,
+            report.dim,
+            report.vectors,
+            report.vectors_stored,
+            report.renormalized,
+            report.conflicting_keys,
+            report.unmatched,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def _unit(path: Path, vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], int]:
+    """The vectors scaled to unit length, and how many were not; zero vectors are refused."""
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.all(norms > 0):
+        raise BadInput(f"{path}: {int(np.sum(norms == 0))} zero vectors (no direction to compare)")
+    scaled = int(np.sum(np.abs(norms - 1) > UNIT_TOLERANCE))
+    return (vectors / norms[:, None]).astype(np.float32), scaled
 
 
 def _read(path: Path, by: str | None) -> tuple[pa.Table, str]:

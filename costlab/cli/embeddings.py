@@ -60,11 +60,12 @@ def import_vectors(
     ]
     title = f"{report.embedder}: {report.dim} dims, by {report.keyed_by}, {report.keying}"
     render.out.print(render.table(title, ["", "count"], rows, right=1))
-    missing = report.requests - report.requests_covered
+    cover = report.coverage
+    missing = cover.requests - cover.requests_covered
     render.out.print(
-        f"coverage: {report.requests_covered:,} of {report.requests:,} requests "
-        f"({report.keys_covered:,} of {report.keys:,} keys) have a vector; {missing:,} have none; "
-        f"{report.responses_covered:,} of {report.responses:,} responses (for precision "
+        f"coverage: {cover.requests_covered:,} of {cover.requests:,} requests "
+        f"({cover.keys_covered:,} of {cover.keys:,} keys) have a vector; {missing:,} have none; "
+        f"{cover.responses_covered:,} of {cover.responses:,} responses (for precision "
         "without --label)",
         markup=False,
     )
@@ -74,7 +75,7 @@ def import_vectors(
             "sharing them: each keeps its first request's; --no-normalize keys each text alone",
             markup=False,
         )
-    if missing or report.responses_covered < report.responses:
+    if missing or cover.responses_covered < cover.responses:
         render.out.print(
             f"write them: costlab embeddings export missing.parquet --missing {report.embedder}",
             markup=False,
