@@ -50,7 +50,11 @@ def import_vectors(
         report = imported.import_file(store, file, embedder, keyed.Keying(key, normalize), by)
     if as_json:
         render.print_json(asdict(report))
-        return
+    else:
+        _print_import(report)
+
+
+def _print_import(report: imported.ImportReport) -> None:
     rows = [
         ["vectors in the file", render.count(report.vectors)],
         ["stored (one per key)", render.count(report.vectors_stored)],
