@@ -213,3 +213,15 @@ def test_an_imported_name_loads_without_a_model_and_stops_on_missing_texts() -> 
     assert embedder.name == "text-embedding-3-small"
     with pytest.raises(BadInput, match="3 texts have no imported vector"):
         embedder.encode(["a", "b", "c"])
+
+
+def test_vectors_under_a_name_never_change(cli: Cli, tmp_path: Path) -> None:
+    first = _vectors_file(tmp_path / "a.parquet", {"text": ["hello"]}, [[1.0, 0.0]])
+    assert cli("embeddings", "import", str(first), "--embedder", "prod").exit_code == 0
+    assert cli("embeddings", "import", str(first), "--embedder", "prod").exit_code == 0
+    more = _vectors_file(tmp_path / "b.parquet", {"text": ["hello", "bye"]}, [[2, 0], [0, 1]])
+    assert cli("embeddings", "import", str(more), "--embedder", "prod").exit_code == 0
+    changed = _vectors_file(tmp_path / "c.parquet", {"text": ["hello"]}, [[0.0, 1.0]])
+    result = cli("embeddings", "import", str(changed), "--embedder", "prod")
+    assert result.exit_code == 2 and "1 keys already have another vector" in result.output
+    assert np.array_equal(_stored(cli.db, "prod")[text_hash("hello")], [1.0, 0.0])

@@ -21,7 +21,9 @@ cache entry; such keys are counted as `conflicting_keys`, never averaged. A requ
 not stored cannot be keyed and is counted as unmatched. Requests whose key has no vector are
 counted, never guessed: simulate-cache with the name stops and names how many texts lack one
 (costlab.cache.vectors_only), and `costlab embeddings export --missing NAME` writes them. The
-import is one transaction; re-importing a file replaces the same keys with the same vectors.
+import is one transaction. Like a model's, the vectors under a name never change (simulate-cache
+keeps its similarity index per name): a later import may add keys, or repeat the same vectors, but
+a different vector for a key already stored is refused.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def import_file(
     hashes, rank = _map(requests, table, by, keying)
     known = set(requests.key_hashes) | set(answers)
     kept, conflicting = _first_per_key(hashes, rank, vectors)
+    _check_unchanged(store, path, name, [hashes[i] for i in kept], vectors[kept])
     with store.transaction():
         _save(store, name, [hashes[i] for i in kept], vectors[kept])
         report = ImportReport(
@@ -241,6 +244,32 @@ def _check_dim(store: Store, path: Path, name: str, dim: int) -> None:
         raise BadInput(
             f"--embedder {name}: vectors computed by costlab are stored under this name",
             "import under another --embedder name",
+        )
+
+
+def _check_unchanged(
+    store: Store, path: Path, name: str, hashes: list[str], vectors: npt.NDArray[np.float32]
+) -> None:
+    """Vectors under a name never change: simulate-cache keeps its similarity index per name."""
+    store.register("_incoming", pa.table({"text_hash": hashes, "at": np.arange(len(hashes))}))
+    try:
+        table = store.arrow(
+            "SELECT i.at, e.vector FROM _incoming i JOIN embeddings e USING (text_hash) "
+            "WHERE e.embedder = ? ORDER BY i.at",
+            [name],
+        )
+    finally:
+        store.unregister("_incoming")
+    if not table.num_rows:
+        return
+    at = table["at"].to_numpy()
+    stored = np.asarray(table["vector"].to_pylist(), dtype=np.float32)
+    changed = int(np.sum(np.any(np.abs(stored - vectors[at]) > 1e-6, axis=1)))
+    if changed:
+        raise BadInput(
+            f"{path}: {changed:,} keys already have another vector under {name}",
+            "vectors under a name never change (simulate-cache keeps its index per name): "
+            "import another model's vectors under a new --embedder name",
         )
 
 
