@@ -100,6 +100,9 @@ def export(store: Store, target: Path, *, replace: bool = False) -> Manifest:
         if target.is_dir():
             shutil.rmtree(target)
         work.rename(target)
+    except (OSError, pa.ArrowException) as err:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BadInput(f"{target}: cannot write the dataset, nothing was kept: {err}") from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

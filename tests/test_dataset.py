@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from costlab.errors import BadInput
 from costlab.store import Store
 from tests.conftest import Cli, flat, write_jsonl
 
@@ -214,3 +215,45 @@ def test_a_parquet_file_of_another_shape_is_refused_naming_it(cli: Cli, tmp_path
     result = cli("ingest", str(tmp_path / "broken.parquet"))
     assert result.exit_code == 2 and "broken.parquet" in result.output
     _nothing_stored(cli.db)
+
+
+def test_a_dataset_from_an_older_schema_loads_with_the_new_columns_empty(
+    exported: Path, tmp_path: Path
+) -> None:
+    # As written before migration 003 (team) and 005 (outcomes): no team column, no outcomes.
+    for path in (exported / "requests").rglob("*.parquet"):
+        table = pq.read_table(path, partitioning=None)
+        pq.write_table(table.drop_columns(["team"]), path)
+    manifest = json.loads((exported / "manifest.json").read_text())
+    manifest["migrations"] = manifest["migrations"][:2]
+    manifest["schema_version"] = manifest["migrations"][-1]
+    for table_name in ("outcomes", "embedding_imports"):
+        del manifest["tables"][table_name]
+        shutil.rmtree(exported / table_name)
+    (exported / "manifest.json").write_text(json.dumps(manifest))
+    other = Cli(tmp_path / "other.duckdb")
+    assert other("ingest", str(exported)).exit_code == 0
+    with Store.open(other.db) as store:
+        assert store.row("SELECT count(*), count(team) FROM requests") == (472, 0)
+
+
+def test_a_failed_export_leaves_no_folder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costlab import dataset
+
+    assert cli("ingest", str(SAMPLE_LOGS)).exit_code == 0
+    written: list[str] = []
+    write = ds.write_dataset
+
+    def fail_on_the_third(reader: object, base_dir: Path, **kwargs: object) -> None:
+        written.append(str(base_dir))
+        if len(written) == 3:
+            raise OSError("disk full")
+        write(reader, base_dir, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dataset.ds, "write_dataset", fail_on_the_third)
+    with Store.open(cli.db) as store, pytest.raises(BadInput, match="disk full"):
+        dataset.export(store, tmp_path / "lake")
+    assert len(written) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.duckdb"]
