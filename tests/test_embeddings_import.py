@@ -221,6 +221,8 @@ def test_vectors_under_a_name_never_change(cli: Cli, tmp_path: Path) -> None:
     assert cli("embeddings", "import", str(first), "--embedder", "prod").exit_code == 0
     more = _vectors_file(tmp_path / "b.parquet", {"text": ["hello", "bye"]}, [[2, 0], [0, 1]])
     assert cli("embeddings", "import", str(more), "--embedder", "prod").exit_code == 0
+    [listed] = _json(cli("embeddings", "list", "--json"))
+    assert (listed["embedder"], listed["vectors"], listed["imports"]) == ("prod", 2, 3)
     changed = _vectors_file(tmp_path / "c.parquet", {"text": ["hello"]}, [[0.0, 1.0]])
     result = cli("embeddings", "import", str(changed), "--embedder", "prod")
     assert result.exit_code == 2 and "1 keys already have another vector" in result.output

@@ -119,6 +119,31 @@ def import_file(
     return report
 
 
+@dataclass(frozen=True)
+class Imported:
+    """An embedder known by its imported vectors, as `costlab embeddings list` shows it."""
+
+    embedder: str
+    dim: int
+    vectors: int  # stored now
+    imports: int
+    last_file: str
+    last_at: str
+
+
+def listed(store: Store) -> list[Imported]:
+    """The embedders whose vectors were imported into this store."""
+    rows = store.rows(
+        """
+        SELECT i.embedder, any_value(i.dim), (SELECT count(*) FROM embeddings e
+               WHERE e.embedder = i.embedder), count(*), arg_max(i.source_file, i.imported_at),
+               CAST(max(i.imported_at) AS VARCHAR)
+        FROM embedding_imports i GROUP BY i.embedder ORDER BY i.embedder
+        """
+    )
+    return [Imported(*row) for row in rows]
+
+
 def coverage(store: Store, name: str, requests: keyed.Keyed, answers: list[str]) -> Coverage:
     """Requests, keys and responses with a vector stored under `name`."""
     have = covered(store, name, requests.key_hashes)

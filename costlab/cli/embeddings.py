@@ -121,3 +121,25 @@ def export_texts(
         f"responses) to {written.path}",
         markup=False,
     )
+
+
+@app.command("list")
+def list_imported(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List the embedders whose vectors were imported into this store (simulate-cache --embedder).
+
+    Example: costlab embeddings list
+    """
+    with Store.open(ctx.obj["db"]) as store:
+        found = imported.listed(store)
+    if as_json:
+        render.print_json([asdict(i) for i in found])
+        return
+    rows = [
+        [i.embedder, str(i.dim), render.count(i.vectors), str(i.imports), i.last_file, i.last_at]
+        for i in found
+    ]
+    columns = ["embedder", "dims", "vectors", "imports", "last file", "last imported (UTC)"]
+    render.out.print(render.table("Imported embeddings", columns, rows, right=1))
