@@ -94,6 +94,11 @@ def _to_jsonl(path: Path, out: Path) -> None:
     try:
         parquet = pq.ParquetFile(path)
         columns = parquet.schema_arrow.names
+        if "cost_source" in columns and "cost_usd" in columns:
+            raise BadInput(
+                f"{path}: a file of a costlab dataset's requests table, not a flat log",
+                "ingest the dataset's folder (the one with manifest.json): it keeps every column",
+            )
         if not all(c in columns for c in FLAT_COLUMNS):
             raise BadInput(
                 f"{path}: a Parquet file of another shape (columns: {', '.join(columns[:12])})",
@@ -210,7 +215,12 @@ def _same(given: pa.DataType, expected: pa.DataType) -> bool:
 def _check_counts(
     store: Store, folder: Path, name: str, relation: str, listed: dataset.TableCount
 ) -> None:
-    found = dataset.count_table(store, name, relation)
+    try:
+        found = dataset.count_table(store, name, relation)
+    except StoreError as err:
+        raise BadInput(
+            f"{folder / name}: cannot read this Parquet dataset ({err.message})"
+        ) from None
     if (found.rows, found.sums) != (listed.rows, listed.sums):
         raise BadInput(
             f"{folder / name}: holds {found.rows:,} rows {_sums(found)}, its manifest says "

@@ -257,3 +257,18 @@ def test_a_failed_export_leaves_no_folder(
         dataset.export(store, tmp_path / "lake")
     assert len(written) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.duckdb"]
+
+
+def test_a_table_of_a_dataset_is_not_read_as_a_flat_log(exported: Path, tmp_path: Path) -> None:
+    other = Cli(tmp_path / "other.duckdb")
+    result = other("ingest", str(exported / "requests"))
+    assert result.exit_code == 2 and "manifest.json" in result.output
+    _nothing_stored(other.db)
+
+
+def test_a_corrupt_file_in_a_dataset_is_named(exported: Path, tmp_path: Path) -> None:
+    (exported / "requests" / "day=2026-11-03" / "part-0.parquet").write_bytes(b"PAR1 broken")
+    other = Cli(tmp_path / "other.duckdb")
+    result = other("ingest", str(exported))
+    assert result.exit_code == 2 and str(exported / "requests") in result.output
+    _nothing_stored(other.db)
