@@ -52,12 +52,15 @@ def test_vectors_made_elsewhere_give_the_same_simulation_as_the_model(
     assert written["rows"] == texts.num_rows == written["keys"] + written["responses"]
     # "Elsewhere": the same model, run outside costlab, scaled by 3 (not unit length).
     vectors = fake_embedder.encode(texts["text"].to_pylist()) * 3
-    _vectors_file(tmp_path / "v.parquet", {"text_hash": texts["text_hash"].to_pylist()}, vectors)
+    # The export's own columns come back with the vectors: text_hash is the key used.
+    columns = {name: texts[name].to_pylist() for name in texts.column_names}
+    _vectors_file(tmp_path / "v.parquet", columns, vectors)
     report = _json(
         banking("embeddings", "import", str(tmp_path / "v.parquet"), "--embedder", "prod", "--json")
     )
     assert report["coverage"]["requests_covered"] == report["coverage"]["requests"] == 600
     assert report["renormalized"] == len(vectors) and report["unmatched"] == 0
+    assert report["keyed_by"] == "text_hash"
     assert report["coverage"]["responses_covered"] == report["coverage"]["responses"] > 0
     args = ("simulate-cache", "--sweep", "0.90:0.99:0.03", "--json")
     mine = _json(banking(*args, "--embedder", "prod"))

@@ -9,6 +9,9 @@
   without `--label` judges hits by the similarity of responses, with the same embedder;
 - `text_hash`: the hash of a key text (`text_hash` of `costlab embeddings export`), as is.
 
+A file with several of them is keyed by the first in the order request_id, text_hash, text (`by`
+picks another): a file that keeps the export's columns next to its vectors imports as is.
+
 The file is refused whole (BadInput naming it) for: no key or vector column, null keys or vectors,
 duplicate keys, vectors of more than one length or of another length than the vectors already
 stored under the name, NaN or infinite values, zero vectors. Vectors not of unit length are
@@ -46,7 +49,8 @@ from costlab.cache.vectors import text_hash
 from costlab.errors import BadInput
 from costlab.store import Store
 
-KEY_COLUMNS = ("request_id", "text", "text_hash")
+# In this order of preference when a file has several (an export's columns come back with it).
+KEY_COLUMNS = ("request_id", "text_hash", "text")
 VECTOR_COLUMNS = ("vector", "embedding")
 UNIT_TOLERANCE = 1e-3  # a norm this close to 1 is already unit length
 _HASH = re.compile(r"^[0-9a-f]{32}$")
@@ -193,14 +197,14 @@ def _read(path: Path, by: str | None) -> tuple[pa.Table, str]:
     except (OSError, pa.ArrowException) as err:
         raise BadInput(f"{path}: cannot read this Parquet file: {err}") from None
     present = [c for c in KEY_COLUMNS if c in table.column_names]
-    if by is None and len(present) == 1:
+    if by is None and present:
         by = present[0]
     if by not in present:
         raise BadInput(
             f"{path}: no key column{' ' + by if by else ''} (columns: "
             f"{', '.join(table.column_names[:10])})",
-            "key the vectors by one of request_id, text, text_hash (--by picks one when the file "
-            "has several)",
+            "key the vectors by request_id, text_hash or text (--by picks one when the file has "
+            "several; by default the first of them it has)",
         )
     vector = next((c for c in VECTOR_COLUMNS if c in table.column_names), None)
     if vector is None:

@@ -31,7 +31,9 @@ def import_vectors(
     file: Path = typer.Argument(..., help="Parquet: a key column and a vector column."),
     embedder: str = typer.Option(..., "--embedder", help="The name simulate-cache will use."),
     by: str | None = typer.Option(
-        None, "--by", help="The key column: request_id, text or text_hash [default: the one given]."
+        None,
+        "--by",
+        help="The key column: request_id, text_hash or text [default: the first the file has].",
     ),
     key: str = typer.Option("prompt", "--key", help=KEY_HELP),
     normalize: bool = typer.Option(True, "--normalize/--no-normalize", help=NORMALIZE_HELP),
