@@ -6,6 +6,7 @@ import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -272,3 +273,27 @@ def test_a_corrupt_file_in_a_dataset_is_named(exported: Path, tmp_path: Path) ->
     result = other("ingest", str(exported))
     assert result.exit_code == 2 and str(exported / "requests") in result.output
     _nothing_stored(other.db)
+
+
+def test_one_ingest_takes_a_dataset_logs_and_a_glob_of_flat_parquet(
+    exported: Path, tmp_path: Path
+) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for n in (1, 2):
+        pq.write_table(pa.Table.from_pylist([flat(100 + n)]), parts / f"calls-{n}.parquet")
+    log = write_jsonl(tmp_path / "more.jsonl", [flat(200)])
+    other = Cli(tmp_path / "other.duckdb")
+    result = other("ingest", str(exported), str(log), str(parts / "*.parquet"), "--json")
+    files = {f["source"]: f["added"] for f in _json_files(result)}
+    assert files == {
+        str(exported): 472,
+        str(log): 1,
+        str(parts / "calls-1.parquet"): 1,
+        str(parts / "calls-2.parquet"): 1,
+    }
+
+
+def _json_files(result: Any) -> list[dict[str, Any]]:
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.output)["files"])
