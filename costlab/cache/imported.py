@@ -150,14 +150,14 @@ def listed(store: Store) -> list[Imported]:
 
 def coverage(store: Store, name: str, requests: keyed.Keyed, answers: list[str]) -> Coverage:
     """Requests, keys and responses with a vector stored under `name`."""
-    have = covered(store, name, requests.key_hashes)
+    have = keyed.covered(store, name, requests.key_hashes)
     return Coverage(
         len(requests.request_ids),
         int(np.sum(have[requests.text_ids])),
         len(set(requests.key_hashes)),
         len({h for h, c in zip(requests.key_hashes, have, strict=True) if c}),
         len(answers),
-        int(np.sum(covered(store, name, answers))),
+        int(np.sum(keyed.covered(store, name, answers))),
     )
 
 
@@ -376,23 +376,6 @@ def _save(store: Store, name: str, hashes: list[str], vectors: npt.NDArray[np.fl
         store.execute("INSERT INTO embeddings SELECT * FROM _imported")
     finally:
         store.unregister("_imported")
-
-
-def covered(store: Store, name: str, hashes: list[str]) -> npt.NDArray[np.bool_]:
-    """Per key hash, whether a vector is stored for it under `name`."""
-    wanted = pa.table({"text_hash": pa.array(hashes, pa.string()), "at": np.arange(len(hashes))})
-    store.register("_wanted_keys", wanted)
-    try:
-        found = store.rows(
-            "SELECT w.at FROM _wanted_keys w JOIN embeddings e USING (text_hash) "
-            "WHERE e.embedder = ?",
-            [name],
-        )
-    finally:
-        store.unregister("_wanted_keys")
-    have = np.zeros(len(hashes), dtype=np.bool_)
-    have[[r[0] for r in found]] = True
-    return have
 
 
 def _sha256(path: Path) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from costlab.cache.logged import KEYS
@@ -82,3 +83,20 @@ def responses(store: Store) -> list[str]:
         "SELECT DISTINCT response FROM requests WHERE coalesce(length(response), 0) > 0 ORDER BY 1"
     )
     return [r[0] for r in rows]
+
+
+def covered(store: Store, name: str, hashes: list[str]) -> npt.NDArray[np.bool_]:
+    """Per key hash, whether a vector is stored for it under `name`."""
+    wanted = pa.table({"text_hash": pa.array(hashes, pa.string()), "at": np.arange(len(hashes))})
+    store.register("_wanted_keys", wanted)
+    try:
+        found = store.rows(
+            "SELECT w.at FROM _wanted_keys w JOIN embeddings e USING (text_hash) "
+            "WHERE e.embedder = ?",
+            [name],
+        )
+    finally:
+        store.unregister("_wanted_keys")
+    have = np.zeros(len(hashes), dtype=np.bool_)
+    have[[r[0] for r in found]] = True
+    return have

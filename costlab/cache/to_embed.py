@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from costlab.cache import keyed
-from costlab.cache.imported import covered
 from costlab.cache.vectors import text_hash
 from costlab.errors import BadInput
 from costlab.store import Store
@@ -57,7 +56,7 @@ def export_texts(
     found = keyed.requests(store, keying)
     keep = np.ones(len(found.texts), dtype=np.bool_)
     if missing is not None:
-        keep = ~covered(store, missing, found.key_hashes)
+        keep = ~keyed.covered(store, missing, found.key_hashes)
     if by == "text":
         table = _by_text(store, found, keep, missing if responses else _NO_RESPONSES)
     else:
@@ -88,7 +87,7 @@ def _by_text(
         answers = {text_hash(r): r for r in keyed.responses(store)}
         answered = sorted(set(answers) - set(texts))
         if missing is not None:
-            have = covered(store, missing, answered)
+            have = keyed.covered(store, missing, answered)
             answered = [h for h, c in zip(answered, have, strict=True) if not c]
         texts |= {h: answers[h] for h in answered}
         hashes, kinds = hashes + answered, kinds + ["response"] * len(answered)
