@@ -128,7 +128,7 @@ def test_requests_without_a_vector_are_counted_and_simulate_cache_says_how_to_ad
         "simulate-cache", "--threshold", "0.95", "--embedder", "prod", "--label", "metadata.intent"
     )
     assert result.exit_code == 2
-    assert "have no imported vector" in result.output
+    assert "texts have no vector imported under this name" in result.output
     assert "costlab embeddings export missing.parquet --missing prod" in result.output
     out = _json(
         banking(
@@ -214,7 +214,7 @@ def test_names_of_built_in_embedders_and_paths_are_refused(cli: Cli, tmp_path: P
 def test_an_imported_name_loads_without_a_model_and_stops_on_missing_texts() -> None:
     embedder = embedders.load("text-embedding-3-small")
     assert embedder.name == "text-embedding-3-small"
-    with pytest.raises(BadInput, match="3 texts have no imported vector"):
+    with pytest.raises(BadInput, match="3 texts have no vector imported"):
         embedder.encode(["a", "b", "c"])
 
 

@@ -36,9 +36,9 @@ class VectorsOnly:
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         many = f"{len(texts)}" if len(texts) < BATCH else f"{len(texts)} or more"
         raise BadInput(
-            f"--embedder {self.name}: {many} texts have no imported vector, and costlab has no "
-            "model of that name to embed them",
-            f"write them with `costlab embeddings export missing.parquet --missing {self.name}`, "
-            f"embed them with your model, then `costlab embeddings import FILE --embedder "
-            f"{self.name}`; or check the name: built-in embedders are {self._built_in}",
+            f"--embedder {self.name}: not a built-in embedder, and {many} texts have no vector "
+            "imported under this name",
+            f"built-in embedders: {self._built_in}. Vectors from your own model: `costlab "
+            f"embeddings export missing.parquet --missing {self.name}`, embed the texts, then "
+            f"`costlab embeddings import FILE --embedder {self.name}`",
         )
