@@ -226,6 +226,22 @@ def _m008_entry_lists(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m009_embedding_imports(con: duckdb.DuckDBPyConnection) -> None:
+    # Vectors brought from the user's own embedding model (`costlab embeddings import`): one row
+    # per import, saying how its keys were mapped to simulate-cache's and what was counted.
+    con.execute(
+        """
+        CREATE TABLE embedding_imports (
+            embedder VARCHAR NOT NULL, source_file VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            keyed_by VARCHAR NOT NULL, cache_key VARCHAR NOT NULL, normalized BOOLEAN NOT NULL,
+            dim INTEGER NOT NULL, vectors BIGINT NOT NULL, vectors_stored BIGINT NOT NULL,
+            renormalized BIGINT NOT NULL, conflicting_keys BIGINT NOT NULL,
+            unmatched BIGINT NOT NULL, imported_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -238,6 +254,7 @@ MIGRATIONS: list[Migration] = [
     ("006_intents", _m006_intents),
     ("007_conflicts", _m007_conflicts),
     ("008_entry_lists", _m008_entry_lists),
+    ("009_embedding_imports", _m009_embedding_imports),
 ]
 
 
@@ -383,6 +400,13 @@ class Store:
         """A query's result as a pyarrow Table."""
         try:
             return self._con.sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as err:
+            raise StoreError(f"store query failed: {err}") from None
+
+    def batches(self, sql: str, params: Sequence[Any] = (), rows: int = 100_000) -> Any:
+        """A query's result as a pyarrow RecordBatchReader: read in batches, never all at once."""
+        try:
+            return self._con.sql(sql, params=list(params)).to_arrow_reader(rows)
         except duckdb.Error as err:
             raise StoreError(f"store query failed: {err}") from None
 

@@ -16,11 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from costlab.cache import vectors_only
 from costlab.errors import BadInput
 
 DEFAULT = "minilm"
@@ -202,10 +203,13 @@ def available() -> list[Available]:
 
 
 def load(name_or_path: str = DEFAULT) -> Embedder:
-    """A registered embedder by name, or a sentence-transformers model from a local folder."""
+    """A registered embedder by name, a local sentence-transformers folder, or imported vectors."""
     if name_or_path in EMBEDDERS:
         return EMBEDDERS[name_or_path]()
     path = Path(name_or_path).expanduser()
+    if not path.exists() and vectors_only.is_name(name_or_path, EMBEDDERS):
+        # vectors imported by `costlab embeddings import`: no model to load
+        return cast(Embedder, vectors_only.VectorsOnly(name_or_path, EMBEDDERS))
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         known = ", ".join(EMBEDDERS)
         raise BadInput(

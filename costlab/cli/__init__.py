@@ -28,6 +28,8 @@ COMMANDS = {
     "ingest-outcomes": "routing",
     "prices": "prices",
     "embedders": "embedders",
+    "embeddings": "embeddings",
+    "export": "export",
     "tokens": "tokens",
 }
 

@@ -9,7 +9,10 @@ import typer
 from costlab.cache import embedders, static, tuned
 from costlab.cli import render
 
-app = typer.Typer(no_args_is_help=True, help="The embedders simulate-cache can use.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="The embedders simulate-cache can run. Vectors from your own model: costlab embeddings.",
+)
 
 
 @app.command()

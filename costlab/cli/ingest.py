@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from costlab import dataset_ingest, prices, sources
 from costlab import ingest as library
-from costlab import prices, sources
 from costlab.cli import render
 from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
@@ -52,6 +52,9 @@ def ingest(
 ) -> None:
     """Load LLM request logs (JSONL, JSON, .gz, .zst; formats detected per record).
 
+    Also reads a Parquet dataset written by `costlab export` (a folder with manifest.json: every
+    row as it was, in one transaction) and Parquet files of the flat shape.
+
     Example: costlab ingest logs/ 'archive/*.jsonl.gz' --map feature=metadata.app_feature
     """
     settings: Settings = ctx.obj["settings"]
@@ -64,10 +67,19 @@ def ingest(
         field_map={**settings.ingest.map, **_parse_map(field_map)},
         max_tokens=max_tokens or settings.ingest.max_tokens,
     )
-    inputs = sources.expand(paths)
+    split = dataset_ingest.split(paths)  # Parquet (costlab.dataset_ingest) or logs
+    _check_dataset_flags(split, bool(log_format or field_map or redact or no_text))
+    inputs = sources.expand(split.logs) if split.logs else []
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    with Store.open(ctx.obj["db"]) as store, render.ProgressBars(as_json) as bars:
-        result = library.ingest(store, inputs, options, catalogue, bars.update)
+    with (
+        dataset_ingest.flat_sources(split.parquet_files) as flat,
+        Store.open(ctx.obj["db"]) as store,
+        render.ProgressBars(as_json) as bars,
+    ):
+        result = library.ingest(store, inputs + flat, options, catalogue, bars.update)
+        result.files += [
+            dataset_ingest.load(store, d, result.run_id, force) for d in split.datasets
+        ]
     failure = _failure(result, strict)
     if as_json:
         render.print_json(_as_dict(result) | render.error_json(failure))
@@ -93,6 +105,15 @@ def _failure(result: library.IngestResult, strict: bool) -> CostlabError | None:
             "costlab rejects lists the reasons",
         )
     return None
+
+
+def _check_dataset_flags(split: dataset_ingest.Inputs, flagged: bool) -> None:
+    if split.datasets and flagged:
+        raise BadInput(
+            f"{split.datasets[0]}: --format, --map, --redact and --no-text do not apply to a "
+            "costlab dataset (its rows are stored as exported)",
+            "ingest the dataset without them",
+        )
 
 
 def _format(name: str | None) -> str | None:
