@@ -25,7 +25,9 @@ def test_the_check_finds_the_hits_a_narrow_index_lost() -> None:
     )
     exact = replayed(ExactSearch(v), traffic)
     narrow = replayed(IndexSearch(v, probes=1, cells=60), traffic)
-    lost = [int(e.hit.sum() - a.hit.sum()) for e, a in zip(exact.results, narrow.results)]
+    lost = [
+        int(e.hit.sum() - a.hit.sum()) for e, a in zip(exact.results, narrow.results, strict=True)
+    ]
     assert max(lost) > 0  # the narrow index did lose hits
 
     whole = fidelity.check(v, narrow, traffic, THRESHOLDS, CacheSettings(), sample=3000)

@@ -132,14 +132,28 @@ def test_cli_list_shows_whether_it_is_distilled(
     assert cli("embedders", "distill", "--help").exit_code == 0
 
 
-def test_simulate_cache_names_the_missing_distillation(
+def test_simulate_cache_distils_minilm_static_on_first_use_once(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COSTLAB_HOME", str(tmp_path))
+    monkeypatch.setenv("COSTLAB_HOME", str(tmp_path / "home"))
+    built: list[object] = []
+
+    def build(target: Path | None = None, recipe: object = None, progress: object = None) -> None:
+        built.append(progress)  # the tiny embedder of the fixture, where static.folder() looks
+        matrix = static.distill(len(VOCAB), _teacher, static.Recipe(dims=None, sif=None))
+        static.save(
+            static.folder(), matrix, _tokenizer_file(tmp_path / "tok.json"), _manifest(matrix)
+        )
+
+    monkeypatch.setattr(static, "build", build)
     sample = Path(__file__).parent / "data" / "banking77" / "support_sample.jsonl"
     assert cli("ingest", str(sample)).exit_code == 0
-    result = cli("simulate-cache", "--threshold", "0.9", "--embedder", "minilm-static")
-    assert result.exit_code == 2 and "costlab embedders distill" in result.stderr
+    first = cli("simulate-cache", "--threshold", "0.9", "--embedder", "minilm-static")
+    assert first.exit_code == 0, first.output
+    assert len(built) == 1 and built[0] is not None  # with a progress bar
+    assert "embedder: minilm-static-v1-test (--embedder minilm-static)" in first.stdout
+    again = cli("simulate-cache", "--threshold", "0.9", "--embedder", "minilm-static")
+    assert again.exit_code == 0 and len(built) == 1  # kept: made once
 
 
 @pytest.mark.weights

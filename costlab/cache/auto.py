@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from costlab.cache import embedders, static, tuned
+from costlab.cache import embedders, static, tuned, vectors_only
+from costlab.errors import BadInput
 from costlab.store import Store
 
 AUTO = "auto"
@@ -54,7 +55,19 @@ def choose(
         return Choice(_made(embedders.TUNED, keys, progress), reason + _fit_note())
     if name in (embedders.STATIC, embedders.TUNED):
         return Choice(_made(name, keys, progress), f"--embedder {name}" + _fit_note(name))
-    return Choice(embedders.load(name), f"--embedder {name}")
+    chosen = embedders.load(name)
+    if isinstance(chosen, vectors_only.VectorsOnly) and not _imported(store, name):
+        raise BadInput(
+            f"--embedder {name}: not a known embedder, a model folder, or vectors imported here",
+            f"use one of auto, {', '.join(embedders.EMBEDDERS)}; or bring vectors: "
+            f"costlab embeddings import FILE --embedder {name}",
+        )
+    return Choice(chosen, f"--embedder {name}")
+
+
+def _imported(store: Store, name: str) -> bool:
+    row = store.row("SELECT count(*) FROM embedding_imports WHERE embedder = ?", [name])
+    return bool(row and row[0])
 
 
 def _made(name: str, keys: list[str], progress: Progress | None) -> embedders.Embedder:
