@@ -8,6 +8,7 @@ from the logged responses.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,6 +86,7 @@ class CacheReport:
     health: Health
     index: IndexStats
     approximation: fidelity.Approximation | None  # an approximate run's check of itself
+    stages_s: dict[str, float]  # where the time went: load, embedder, embedding, neighbours, ...
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,6 +108,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
     """Replay the traffic through the cache at every threshold."""
     _check(options)
+    clock = _Clock()
     traffic = logged.load(
         store,
         options.scope,
@@ -119,14 +122,18 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "no requests with prompt text in this scope",
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
+    clock.lap("load")
     choice = auto.choose(store, options.embedder, traffic.keys, traffic.key_hashes, progress)
+    clock.lap("embedder")
     embedder = choice.embedder
     memo: dict[str, np.ndarray] = {}
 
     def key_vectors() -> np.ndarray:
         if "v" not in memo:
+            clock.lap("neighbours")
             stage = _stage(progress, "embedding")
             memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes)
+            clock.lap("embedding")
         return memo["v"]
 
     settings = simulate.CacheSettings(options.ttl_s, options.max_entries)
@@ -140,6 +147,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         _mode(options.neighbours, len(traffic.keys)),
     )
     replayed = index.replay(store, request, key_vectors, progress)
+    clock.lap("neighbours")
     results = replayed.built.results
     approximation = None
     if request.mode == "approx":
@@ -151,6 +159,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             settings,
             options.check_sample,
         )
+    clock.lap("check")
     if traffic.labels is not None:
         judge = _label_judge(traffic.labels)
     else:
@@ -168,6 +177,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             f"({grouped.recurring:,} recurring intents): rules can use intent, intent_size and "
             "intent_prompt"
         )
+    clock.lap("metrics")
     return CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
@@ -189,8 +199,22 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             searched=replayed.built.searched,
         ),
         approximation=approximation,
+        stages_s=clock.laps,
         notes=notes,
     )
+
+
+class _Clock:
+    """Seconds per stage of a run, for the report (a stage timed twice adds up)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(self.laps.get(stage, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def _mode(neighbours: str, keys: int) -> index.Mode:

@@ -131,6 +131,8 @@ def simulate_cache(
     render.show([_sheet(result)], "table")
     render.out.print(f"embedder: {result.embedder} ({result.embedder_reason})", markup=False)
     render.out.print(_index_line(result), markup=False)
+    spent = ", ".join(f"{stage} {seconds:,.1f} s" for stage, seconds in result.stages_s.items())
+    render.out.print(f"time: {spent}", markup=False)
     render.out.print(_curves(result), markup=False)
     render.out.print()
     render.show([_health(result.health)], "table")
