@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(STAMP)
 # The GPTCache baseline needs `$(BIN)/pip install -e '.[bench]'`; without it, it is skipped.
 bench-cache: $(STAMP)
 	$(BIN)/python scripts/bench_cache.py
+
+# simulate-cache over 1,000,000 requests (scripts/scale_logs.py) end to end, and the neighbour
+# stage against the exact search: about 40 minutes on 2 cores. Writes its BENCHMARKS.md section.
+bench-cache-scale: $(STAMP)
+	$(BIN)/python scripts/bench_cache_scale.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info
