@@ -194,7 +194,14 @@ def test_rejects_of_an_unknown_run_is_an_error(tmp_path: Path, cli: Cli) -> None
 
 
 def test_read_commands_do_not_create_a_store(tmp_path: Path) -> None:
-    for command in (["report"], ["rejects"], ["route-replay"], ["simulate-prefix-cache"]):
+    commands = (
+        ["report"],
+        ["rejects"],
+        ["route-replay"],
+        ["simulate-prefix-cache"],
+        ["simulate-cache", "--threshold", "0.9"],
+    )
+    for command in commands:
         result = Cli(tmp_path / "typo.duckdb")(*command)
         assert result.exit_code == 2 and "no store at" in result.output, command
     assert list(tmp_path.iterdir()) == []

@@ -102,7 +102,7 @@ def simulate_cache(
 
       costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
     """
-    with Store.open(ctx.obj["db"]) as store:
+    with Store.open(ctx.obj["db"], create=False) as store:
         options = savings.CacheOptions(
             thresholds=_thresholds(threshold, sweep),
             scope=from_flags(store, since, until, where),
