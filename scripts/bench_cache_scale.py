@@ -44,6 +44,9 @@ DATA = ROOT / "bench_data"
 HOME = DATA / "home"
 THRESHOLDS = [round(0.80 + 0.01 * k, 2) for k in range(20)]
 SWEEP = ["--sweep", "0.80:0.99:0.01", "--label", "metadata.intent"]
+# At 1,000,000 requests a TTL (24h with --scope feature) ran past 12 minutes at 7.4 GB and was
+# stopped (see BENCHMARKS.md): those runs are left out at that size until that is fixed.
+SKIP_AT_1M = ("--ttl", "re-run: --ttl", "re-run: --scope")
 
 
 def costlab(db: Path, *args: str) -> list[str]:
@@ -95,7 +98,9 @@ def end_to_end(size: int) -> list[dict[str, Any]]:
         ("re-run: other thresholds", ["--sweep", "0.85:0.97:0.02", "--label", "metadata.intent"]),
         ("re-run: --ttl 6h --max-entries 20000", [*SWEEP, "--ttl", "6h", "--max-entries", "20000"]),
         ("re-run: --scope feature,user_id", [*SWEEP, "--scope", "feature,user_id"]),
-    ][: 5 if size <= 100_000 else 4]:
+    ]:
+        if size > 100_000 and label.startswith(SKIP_AT_1M):
+            continue
         out = DATA / "e2e_report.json"  # the JSON is longer than the wrapper keeps of stdout
         command = " ".join(shlex.quote(a) for a in costlab(fresh, "simulate-cache", *args))
         outcome = timed(["sh", "-c", f"{command} --json > {shlex.quote(str(out))}"])

@@ -156,8 +156,8 @@ def _new_keys(
     """
     stage = None if progress is None else (lambda d, t: progress("new texts", d, t))
     v, u, s = search.nearest(entries.SEED_K, stage, queries=fresh)
-    seeded = entries.seed_bounds(search.n, v, s, entries.SEED_K)
-    complete_from[fresh] = seeded[fresh]
+    if search.finds_all:  # an index's nearest promise nothing (costlab.cache.entries.seed)
+        complete_from[fresh] = entries.seed_bounds(search.n, v, s, entries.SEED_K)[fresh]
     found = [(u, v, s)]
     promised = np.isfinite(complete_from)
     promised[fresh] = False
