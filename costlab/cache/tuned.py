@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from costlab.cache import embedders, static
+from costlab.cache import minilm, static
 from costlab.cache.normalize import normalize
 from costlab.errors import BadInput
 
@@ -143,7 +143,7 @@ def fitted(
 
 
 def _teacher_vectors(texts: list[str], progress: static.Progress | None) -> npt.NDArray[np.float32]:
-    teacher = embedders.load(embedders.DEFAULT)
+    teacher = minilm.EMBEDDERS[minilm.DEFAULT]()
     rows = []
     for start in range(0, len(texts), BATCH):
         rows.append(teacher.encode(texts[start : start + BATCH]))
