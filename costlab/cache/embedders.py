@@ -1,10 +1,10 @@
 """Embedders: text to L2-normalised vectors. One small interface, a plain dict registry.
 
-The interface, MiniLM (the reference) and the registry itself live in costlab.cache.minilm, which
-every embedder builds on; this module sits on top and registers the fast ones. "minilm-static"
-is the fastest, distilled from MiniLM by `costlab embedders distill` (costlab.cache.static), and
-"minilm-tuned" is it fitted to the user's prompts (`distill --corpus`, costlab.cache.tuned); "minilm-int8" and
-"paraphrase-l3" run packaged ONNX exports in ONNX Runtime (costlab.cache.onnx).
+The interface, MiniLM (the reference) and the registry itself live in costlab.cache.minilm,
+which every embedder builds on; this module sits on top and registers the fast ones:
+"minilm-static", distilled from MiniLM by `costlab embedders distill` (costlab.cache.static);
+"minilm-tuned", it fitted to the user's prompts (`distill --corpus`, costlab.cache.tuned); and
+"minilm-int8" and "paraphrase-l3", packaged ONNX exports run by ONNX Runtime (costlab.cache.onnx).
 """
 
 from __future__ import annotations
