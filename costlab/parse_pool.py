@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from costlab.processes import alive
 from costlab.sources import Line
 from costlab.staging import RejectRow, StageBatch, reject_row
 
@@ -81,20 +82,10 @@ def watch(ingest_pid: int) -> None:
     def check() -> None:
         while True:
             time.sleep(WATCH_INTERVAL_S)
-            if os.getppid() != parent or not _alive(ingest_pid):
+            if os.getppid() != parent or not alive(ingest_pid):
                 os._exit(1)
 
     threading.Thread(target=check, name="costlab-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _chunks(lines: Iterator[Line]) -> Iterator[list[tuple[int, bytes, str | None]]]:

@@ -19,6 +19,7 @@ import duckdb
 
 from costlab.errors import StoreError, StoreLocked
 from costlab.migrations import MIGRATIONS
+from costlab.processes import alive
 
 DEFAULT_PATH = "costlab.duckdb"
 
@@ -29,7 +30,7 @@ def _spill_folder() -> Path:
     """This process's folder for DuckDB's spilled data; those of dead processes are removed."""
     root = Path(tempfile.gettempdir()) / f"costlab-spill-{os.getuid()}"
     for folder in root.glob("*") if root.is_dir() else ():
-        if folder.name.isdigit() and not _alive(int(folder.name)):
+        if folder.name.isdigit() and not alive(int(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)
     mine = root / str(os.getpid())
     mine.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level, when it spills
@@ -41,16 +42,6 @@ def _remove_old_spill(path: str) -> None:
     folder = Path(path + ".tmp")
     if folder.is_dir() and all(p.name.startswith("duckdb_temp") for p in folder.iterdir()):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Store:
