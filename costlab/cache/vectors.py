@@ -64,7 +64,10 @@ def vectors(
         _save(store, distinct, pending, embedder.name)
     if matrix is None:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    return matrix[where.reshape(-1)]
+    where = where.reshape(-1)
+    if len(where) == len(distinct) and bool((where == np.arange(len(where))).all()):
+        return matrix  # distinct texts in hash order (the cache's keys): no copy
+    return matrix[where]
 
 
 def _stored(
@@ -78,22 +81,24 @@ def _stored(
         {"text_hash": pa.array(hashes, pa.string()), "at": pa.array(np.arange(len(hashes)))}
     )
     store.register("_wanted", wanted)
-    try:
-        table = store.arrow(
+    matrix: npt.NDArray[np.float32] | None = None
+    try:  # in batches into one matrix: the vectors are held once, not once per copy
+        for batch in store.batches(
             "SELECT w.at, e.dim, e.vector FROM embeddings e "
             "JOIN _wanted w USING (text_hash) WHERE e.embedder = ?",
             [embedder],
-        )
+        ):
+            if batch.num_rows == 0:
+                continue
+            dim = int(batch.column(1)[0].as_py())
+            if matrix is None:
+                matrix = np.zeros((len(hashes), dim), dtype=np.float32)
+            at = batch.column(0).to_numpy()
+            flat = batch.column(2).flatten().to_numpy(zero_copy_only=False)
+            matrix[at] = flat.reshape(-1, dim)
+            have[at] = True
     finally:
         store.unregister("_wanted")
-    if table.num_rows == 0:
-        return None, have
-    dim = int(table.column("dim")[0].as_py())
-    at = table.column("at").to_numpy()
-    flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    matrix = np.zeros((len(hashes), dim), dtype=np.float32)
-    matrix[at] = flat.astype(np.float32, copy=False).reshape(-1, dim)
-    have[at] = True
     return matrix, have
 
 
