@@ -25,6 +25,7 @@ COMMANDS = {
     "simulate-prefix-cache": "prefix",
     "compress": "compress",
     "route-replay": "routing",
+    "plan": "plan",
     "ingest-outcomes": "routing",
     "prices": "prices",
     "embedders": "embedders",
