@@ -165,7 +165,7 @@ def test_emit_writes_each_librarys_convention_and_refuses_a_full_folder(
     settings = json.loads((out / "cache/thresholds.json").read_text())
     assert settings["redisvl"]["distance_threshold"] == pytest.approx(0.08)
     assert settings["gptcache"]["similarity_threshold"] == pytest.approx(0.96)
-    assert "distance_threshold=0.08" in (out / "cache/redisvl.py").read_text()
+    assert "DISTANCE_THRESHOLD = 0.08" in (out / "cache/redisvl.py").read_text()
     assert (out / "routing/support-mini.toml").read_text() == samples.read_text()
     before = sorted(p.name for p in out.rglob("*"))
     refused = cli(*args)

@@ -102,28 +102,52 @@ def _cache(cosine: float) -> dict[str, str]:
         t["gptcache"]["similarity_threshold"],
     )
     head = f"# costlab plan: a hit needs cosine similarity >= {cosine:g}.\n"
+    distance = f"# {{}} takes a Redis COSINE distance (1 - cosine): 1 - {cosine:g} = {d:g}.\n"
     return {
         "cache/thresholds.json": json.dumps(t, indent=2) + "\n",
-        "cache/redisvl.py": head
-        + f"# RedisVL takes a cosine distance: distance_threshold = 1 - {cosine:g} = {d:g}.\n"
-        "from redisvl.extensions.cache.llm import SemanticCache\n\n"
-        f'cache = SemanticCache(name="llmcache", distance_threshold={d!r})\n',
+        "cache/redisvl.py": head + distance.format("RedisVL") + _REDISVL.format(d=d),
         "cache/langchain_redis.py": head
-        + f"# langchain-redis takes a cosine distance: distance_threshold = 1 - {cosine:g}.\n"
-        "from langchain_redis import RedisSemanticCache\n\n"
-        "def cache(embeddings, redis_url='redis://localhost:6379'):\n"
-        f"    return RedisSemanticCache(embeddings=embeddings, redis_url=redis_url, "
-        f"distance_threshold={d!r})\n",
+        + distance.format("langchain-redis")
+        + _LANGCHAIN.format(d=d),
         "cache/litellm.yaml": head
-        + "# LiteLLM's redis-semantic cache takes the similarity itself (it passes 1 - s to "
-        "RedisVL).\n"
-        "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis-semantic\n"
-        f"    similarity_threshold: {s!r}\n",
+        + "# LiteLLM's redis-semantic cache takes the similarity itself (it gives RedisVL 1 - s).\n"
+        + _LITELLM.format(s=s),
         "cache/gptcache.py": head
         + f"# GPTCache's similarity_threshold s means cosine >= 2s - 1: s = (1 + {cosine:g}) / 2.\n"
-        "from gptcache import Config\n\n"
-        f"config = Config(similarity_threshold={g!r})\n",
+        + _GPTCACHE.format(g=g),
     }
+
+
+_REDISVL = """from redisvl.extensions.cache.llm import SemanticCache
+
+DISTANCE_THRESHOLD = {d!r}
+
+
+def semantic_cache(**options):
+    \"\"\"RedisVL's SemanticCache at the plan's threshold (options: vectorizer, redis_url...).\"\"\"
+    return SemanticCache(name="llmcache", distance_threshold=DISTANCE_THRESHOLD, **options)
+"""
+_LANGCHAIN = """from langchain_redis import RedisSemanticCache
+
+DISTANCE_THRESHOLD = {d!r}
+
+
+def semantic_cache(embeddings, **options):
+    \"\"\"LangChain's RedisSemanticCache at the plan's threshold (options: redis_url...).\"\"\"
+    return RedisSemanticCache(
+        embeddings=embeddings, distance_threshold=DISTANCE_THRESHOLD, **options
+    )
+"""
+_LITELLM = """litellm_settings:
+  cache: true
+  cache_params:
+    type: redis-semantic
+    similarity_threshold: {s!r}
+"""
+_GPTCACHE = """from gptcache import Config
+
+config = Config(similarity_threshold={g!r})
+"""
 
 
 def _breakpoints(prefix: PrefixReport) -> str:

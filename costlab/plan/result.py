@@ -50,6 +50,7 @@ class Plan:
     seed: int
     emitted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stages_s: dict[str, float] = field(default_factory=dict)  # where the time went
 
     def as_dict(self) -> dict[str, Any]:
         """For --json: money as exact decimal strings."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -57,6 +58,33 @@ class _Levers:
     prefix: prefix_report.PrefixReport
 
 
+@dataclass(frozen=True)
+class _Stacked:
+    """What the stacking table gave, read before it is dropped."""
+
+    totals: stack.Totals
+    prefix: prefix_step.PrefixStep
+    no_batch_price: int
+    quality: Any  # per bootstrap group Δ quality over routed misses (None: no routing)
+    groups: Any  # per bootstrap group logged and after $
+
+
+class _Clock:
+    """Seconds per stage (a stage timed twice adds up), and the progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.laps: dict[str, float] = {}
+        self._stage, self._last = "checks", time.perf_counter()
+        self._progress = progress
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[self._stage] = round(self.laps.get(self._stage, 0.0) + now - self._last, 2)
+        self._stage, self._last = stage, now
+        if self._progress is not None:
+            self._progress(stage)
+
+
 def run(
     store: Store,
     catalogue: prices.Catalogue,
@@ -64,57 +92,23 @@ def run(
     progress: Progress | None = None,
 ) -> Plan:
     """Run every lever alone, stack them per request, and rank them."""
-    tick = progress or (lambda stage: None)
-    rules.with_overrides(list(options.rule_overrides))  # a bad --rule fails before any work
-    if options.emit is not None:
-        emit.check(options.emit, options.force)
+    clock = _Clock(progress)
+    _check(store, options)
     requests = stack.create(store, options.scope)
     if requests == 0:
         raise BadInput(
             "no requests in this scope",
             "load logs first (costlab ingest PATH), or widen --since/--until/--where",
         )
-    _check(store, options)
     try:
-        tick("cache")
-        found = _Levers(_cache(store, options), levers.Skipped("", ""), levers.Skipped("", ""),
-                        _prefix(store, catalogue, options))  # fmt: skip
-        if isinstance(found.cache, levers.Cache):
-            stack.cache(store, found.cache.hit_ids)
-        tick("routing")
-        found.routing = levers.routing(store, catalogue, list(options.policies), _compare(options))
-        policy = None
-        if isinstance(found.routing, levers.Routing):
-            policy = found.routing.policy
-            stack.routing(store, catalogue, found.routing, options.scope)
-        models = sorted(set(stack.routed_models(store)) | _logged_models(store))
-        known = tariffs.tariffs(catalogue, models, options.rules, policy)
-        stack.register_tariffs(store, known)
-        try:
-            tick("compression")
-            found.compression = levers.compression(
-                store, catalogue, options.compress_methods, options.compress_top,
-                options.compress_model,
-            )  # fmt: skip
-            rewrite = {}
-            if isinstance(found.compression, levers.Compression):
-                templates = found.compression.templates
-                stack.compression(store, templates, _removed(templates, known))
-                rewrite = {t.original: t.compressed for t in templates}
-            tick("prefix cache")
-            step = prefix_step.apply(store, known, rewrite, options.rules, options.rule_overrides)
-            tick("batch")
-            no_batch_price = stack.batch(store, list(options.batch_features))
-            totals = stack.totals(store)
-            quality = stack.routed_quality(store) if policy else None
-            groups = stack.groups(store)
-        finally:
-            store.unregister(tariffs.TABLE)
+        found, stacked = _stack(store, catalogue, options, clock)
     finally:
         stack.drop(store)
+    clock.lap("ranking")
     days = _days(store, options.scope)
-    steps = _steps(found, totals, step, no_batch_price, quality, options, days)
-    ci = interval.after(groups, totals.logged_usd, options.resamples, options.seed)
+    totals = stacked.totals
+    steps = _steps(found, stacked, options, days)
+    ci = interval.after(stacked.groups, totals.logged_usd, options.resamples, options.seed)
     order = rank.ranking(steps)
     notes = []
     if totals.unpriced:
@@ -123,16 +117,69 @@ def run(
         requests, totals.unpriced, days, totals.logged_usd, totals.after_usd, ci, steps, order,
         rank.first(steps, order), options.resamples, options.seed, [], notes,
     )  # fmt: skip
-    if options.emit is None:
-        return plan
-    chosen = {"cache": found.cache, "routing": found.routing, "compression": found.compression,
-              "batch": sorted(options.batch_features)}  # fmt: skip
-    paths = emit.write(options.emit, options.force, plan, chosen, found.prefix)
-    return replace(plan, emitted=[str(options.emit / p) for p in paths])
+    if options.emit is not None:
+        chosen = {
+            "cache": found.cache,
+            "routing": found.routing,
+            "compression": found.compression,
+            "batch": sorted(options.batch_features),
+        }
+        paths = emit.write(options.emit, options.force, plan, chosen, found.prefix)
+        plan = replace(plan, emitted=[str(options.emit / p) for p in paths])
+    clock.lap("done")
+    return replace(plan, stages_s=clock.laps)
+
+
+def _stack(
+    store: Store, catalogue: prices.Catalogue, options: PlanOptions, clock: _Clock
+) -> tuple[_Levers, _Stacked]:
+    """Each lever standalone, and its step on the stacking table, in the documented order."""
+    clock.lap("cache")
+    cache = _cache(store, options)
+    if isinstance(cache, levers.Cache):
+        stack.cache(store, cache.hit_ids)
+    clock.lap("prefix standalone")
+    found = _Levers(cache, levers.Skipped("", ""), levers.Skipped("", ""),
+                    _prefix(store, catalogue, options))  # fmt: skip
+    clock.lap("routing")
+    found.routing = levers.routing(store, catalogue, list(options.policies), _compare(options))
+    policy = None
+    if isinstance(found.routing, levers.Routing):
+        policy = found.routing.policy
+        stack.routing(store, catalogue, found.routing, options.scope)
+    models = sorted(set(stack.routed_models(store)) | _logged_models(store))
+    known = tariffs.tariffs(catalogue, models, options.rules, policy)
+    stack.register_tariffs(store, known)
+    try:
+        clock.lap("compression")
+        found.compression = levers.compression(
+            store, catalogue, options.compress_methods, options.compress_top,
+            options.compress_model,
+        )  # fmt: skip
+        rewrite = {}
+        if isinstance(found.compression, levers.Compression):
+            templates = found.compression.templates
+            stack.compression(store, templates, _removed(templates, known))
+            rewrite = {t.original: t.compressed for t in templates}
+        clock.lap("prefix cache")
+        step = prefix_step.apply(store, known, rewrite, options.rules, options.rule_overrides)
+        clock.lap("batch")
+        no_batch_price = stack.batch(store, list(options.batch_features))
+        clock.lap("totals")
+        stacked = _Stacked(
+            stack.totals(store), step, no_batch_price,
+            stack.routed_quality(store) if policy else None, stack.groups(store),
+        )  # fmt: skip
+    finally:
+        store.unregister(tariffs.TABLE)
+    return found, stacked
 
 
 def _check(store: Store, options: PlanOptions) -> None:
     """Every lever's own checks of its options, before the slow work starts."""
+    rules.with_overrides(list(options.rule_overrides))
+    if options.emit is not None:
+        emit.check(options.emit, options.force)
     if options.policies:
         compare.check_names(options.policies)
         replay.prepare(store, list(options.policies))
@@ -192,15 +239,8 @@ def _days(store: Store, scope: Scope) -> float:
     return max(seconds / 86400, 1.0)
 
 
-def _steps(
-    found: _Levers,
-    totals: stack.Totals,
-    step: prefix_step.PrefixStep,
-    no_batch_price: int,
-    quality: Any,
-    options: PlanOptions,
-    days: float,
-) -> list[Step]:
+def _steps(found: _Levers, stacked: _Stacked, options: PlanOptions, days: float) -> list[Step]:
+    totals, step, quality = stacked.totals, stacked.prefix, stacked.quality
     monthly = Decimal(30) / Decimal(repr(days))
 
     def make(lever: str, standalone: Decimal | None, risk: Risk, action: str,
@@ -245,7 +285,7 @@ def _steps(
     else:
         steps.append(skipped("compression", k))
     steps.append(_prefix_step(found.prefix, step, make))
-    steps.append(_batch_step(found.prefix, options, no_batch_price, make, skipped))
+    steps.append(_batch_step(found.prefix, options, stacked.no_batch_price, make, skipped))
     return steps
 
 
