@@ -1,7 +1,7 @@
 """The bad-input corpus (tests/data/bad/): each file's documented outcome, and a fuzz of fields.
 
-One file per case; the "Bad input" table of docs/ingest.md says the same in words. A change in what costlab
-does with any of them fails here.
+One file per case; the "Bad input" table of docs/ingest.md says the same in words. A change in
+what costlab does with any of them fails here.
 """
 
 from __future__ import annotations
