@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from costlab import ingest, plot, prices, sources
+from costlab import ingest, plot, prices
 from costlab.errors import BadInput
+from costlab.ingest import sources
 from costlab.routing import charts, compare, frontier, html, outcomes, policy, sweep
 from costlab.store import Store
 from tests.pages import chromium, parse, run_chromium
@@ -35,7 +36,7 @@ SWEPT = (
 def mt_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Path]]:
     tmp = tmp_path_factory.mktemp("sweep")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    script = ROOT / "scripts" / "routellm_logs.py"
+    script = ROOT / "scripts" / "samples" / "routellm_logs.py"
     subprocess.run(
         [sys.executable, str(script), "--data", str(DATA), "--out", str(tmp)], check=True, env=env
     )

@@ -1,0 +1,252 @@
+"""The flat records' fast path: which key sets a file's flat records have, and one INSERT
+mapping the records with those keys as `formats.flat` does.
+
+The keys of the flat records the sample showed are mapped in one pass: a record is taken when
+all its keys are among them (one `json_extract` of every key, and a key count). Only records
+that are certainly flat, and whose every field has the type `formats.flat` accepts, are mapped
+here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+
+import orjson
+
+from costlab.formats import Detector
+from costlab.formats.flat import MAPPED_KEYS, FlatRecord
+from costlab.ingest.sources import Reader, Source
+from costlab.ingest.staging import MAX_CALLS_PER_RECORD
+from costlab.store import Store
+
+# Lines read in Python first: do they hold flat records, and with which keys?
+SAMPLE_LINES = 2000
+# Keys whose values other formats' detection looks at: a key set holding one is never bulk-read.
+# (`response` and `messages` are flat keys too; type checks send non-text values to Python.)
+_FOREIGN_KEYS = frozenset(
+    {
+        "object",
+        "type",
+        "result",
+        "request",
+        "body",
+        "custom_id",
+        "attributes",
+        "usage",
+        "choices",
+        "call_type",
+        "spend",
+        "response_cost",
+        "messages",
+    }
+)
+_TEXT_KEYS = (
+    "request_id",
+    "provider",
+    "feature",
+    "user_id",
+    "team",
+    "status",
+    "prompt",
+    "system_prompt",
+    "response",
+)
+# A timestamp DuckDB reads exactly as Python's datetime.fromisoformat does: UTC or naive.
+_ISO_UTC = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?"
+_EPOCH_MS = 100_000_000_000  # above this an epoch number is in ms (timestamps.py agrees)
+
+# Keys a quoted JSON path names as they are (no empty key, quote, backslash or control character).
+_PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f]+')
+
+KeySet = tuple[str, ...]
+
+
+def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
+    if not isinstance(record, dict) or _FOREIGN_KEYS & record.keys():
+        return None
+    if not all(_PLAIN_KEY.fullmatch(key) for key in record):
+        return None  # a JSON path in SQL cannot name it: the per-record path reads the record
+    try:
+        if detector.parse(record)[0] != FlatRecord.name:
+            return None
+    except Exception:  # noqa: BLE001 - a bad record is the per-record path's business
+        return None
+    return tuple(sorted(record))
+
+
+def sampled_key_sets(source: Source) -> list[KeySet]:
+    """The key sets of the flat records among the first lines, most frequent first."""
+    detector = Detector()
+    seen: Counter[KeySet] = Counter()
+    for line in itertools.islice(Reader(source).lines(), SAMPLE_LINES):
+        try:
+            keys = _flat_key_set(orjson.loads(line.raw), detector)
+        except orjson.JSONDecodeError:
+            continue
+        if keys is not None:
+            seen[keys] += 1
+    return [keys for keys, _ in seen.most_common()]
+
+
+def left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
+    """Flat key sets among the lines still left with a key the sample did not show."""
+    detector = Detector()
+    rows = store.rows(
+        "SELECT any_value(raw), count(*) FROM _bulk WHERE raw IS NOT NULL "
+        "GROUP BY try(json_keys(raw)) ORDER BY 2 DESC"
+    )
+    found = []
+    for raw, _ in rows:
+        try:
+            keys = _flat_key_set(orjson.loads(raw), detector)
+        except orjson.JSONDecodeError:
+            continue
+        if keys is not None and not done.issuperset(keys):
+            found.append(keys)
+    return found
+
+
+def _json_text(text: str) -> str:
+    """A JSON string as orjson writes it (non-ASCII kept): also how a JSON path names a key."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Mapping:
+    """SQL mapping records with exactly the keys `keys` as `FlatRecord.parse` maps them.
+
+    Values arrive as minified JSON text, so type tests look at the text: no second parse.
+    """
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys = keys
+
+    def field(self, key: str) -> str:
+        """The key's value as minified JSON text: NULL when absent, 'null' for a JSON null."""
+        if key not in self.keys:
+            return "NULL::VARCHAR"
+        return f"v[{self.keys.index(key) + 1}]::VARCHAR"
+
+    def absent(self, key: str) -> str:
+        return f"({self.field(key)} IS NULL OR {self.field(key)} = 'null')"
+
+    def is_string(self, key: str) -> str:
+        return f"starts_with({self.field(key)}, '\"')"
+
+    def is_count(self, key: str) -> str:
+        return f"regexp_full_match({self.field(key)}, '[0-9]{{1,15}}')"
+
+    def is_number(self, key: str) -> str:
+        return f"regexp_full_match({self.field(key)}, '-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?')"
+
+    def optional(self, key: str, test: str) -> str:
+        return f"({self.absent(key)} OR {test})"
+
+    def string(self, key: str) -> str:
+        """The value of a JSON string; only strings with escapes need the JSON parser."""
+        text = self.field(key)
+        return (
+            f"CASE WHEN NOT {self.is_string(key)} THEN NULL "
+            f"WHEN contains({text}, '\\') THEN {text}::JSON->>'$' "
+            f"ELSE substr({text}, 2, length({text}) - 2) END"
+        )
+
+    def text(self, key: str) -> str:
+        return f"nullif({self.string(key)}, '')"
+
+    def count(self, key: str) -> str:
+        return f"coalesce(TRY_CAST({self.field(key)} AS BIGINT), 0)"
+
+    def checks(self) -> str:
+        cost, ts = self.field("cost"), self.field("timestamp")
+        tests = [
+            f"{self.is_string('model')} AND {self.field('model')} <> '\"\"'",
+            self.is_count("input_tokens"),
+            self.is_count("output_tokens"),
+            self.optional("cached_input_tokens", self.is_count("cached_input_tokens")),
+            self.optional("reasoning_tokens", self.is_count("reasoning_tokens")),
+            self.optional("batch", f"{self.field('batch')} IN ('true', 'false')"),
+            self.optional("duration_ms", self.is_number("duration_ms")),
+            self.optional(
+                "cost",
+                f"{self.is_number('cost')} AND NOT starts_with({cost}, '-') "
+                f"AND TRY_CAST({cost} AS DOUBLE) < 1000000",
+            ),
+            self.optional(
+                "timestamp",
+                f"regexp_full_match({ts}, '\"{_ISO_UTC}\"') OR ({self.is_count('timestamp')} "
+                f"AND TRY_CAST({ts} AS BIGINT) < {_EPOCH_MS * 1000})",
+            ),
+            *(self.optional(key, self.is_string(key)) for key in _TEXT_KEYS),
+        ]
+        return " AND ".join(tests)
+
+    def ts(self) -> str:
+        ts, epoch = self.field("timestamp"), f"TRY_CAST({self.field('timestamp')} AS BIGINT)"
+        return (
+            f"CASE WHEN {self.absent('timestamp')} THEN NULL "
+            f"WHEN {self.is_string('timestamp')} THEN TRY_CAST(regexp_replace("
+            f"substr({ts}, 2, length({ts}) - 2), '(Z|\\+00:00)$', '') AS TIMESTAMP) "
+            f"WHEN {epoch} > {_EPOCH_MS} THEN make_timestamp({epoch} * 1000) "
+            f"ELSE make_timestamp({epoch} * 1000000) END"
+        )
+
+    def metadata(self) -> str:
+        """The unmapped keys present in the record, as in `chat.unmapped` (a JSON null is kept)."""
+        extras = [k for k in self.keys if k not in MAPPED_KEYS]
+        if not extras:
+            return "'{}'"
+        pairs = ", ".join(
+            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {_sql_text(_json_text(k) + ':')} "
+            f"|| {self.field(k)} END"
+            for k in extras
+        )
+        return f"'{{' || concat_ws(',', {pairs}) || '}}'"
+
+    def paths(self) -> str:
+        return "[" + ", ".join(_sql_text("$." + _json_text(k)) for k in self.keys) + "]"
+
+
+def insert_sql(keys: KeySet, max_tokens: int) -> str:
+    """One INSERT staging the records of `_bulk` whose keys are all among `keys` (one parse).
+
+    `json_extract` of every key tells a JSON null ('null') from an absent key (NULL); a record
+    holding as many keys as it has values among `keys` has no other key (nor a repeated one).
+    """
+    m = _Mapping(keys)
+    it, ot = m.count("input_tokens"), m.count("output_tokens")
+    ct, rt = m.count("cached_input_tokens"), m.count("reasoning_tokens")
+    # Over the limit: the per-record path rejects the record with the limit in its reason.
+    limit = int(max_tokens)
+    plausible = f"greatest({it} - {ct}, {ct}, {ot}, {rt}) <= {limit}"
+    return f"""
+INSERT INTO _stage
+WITH parsed AS (
+    SELECT line_no, raw, try(json_extract(raw, {m.paths()})) AS v,
+           try(len(json_keys(raw))) AS n_keys
+    FROM _bulk
+    WHERE raw IS NOT NULL
+)
+SELECT line_no * {MAX_CALLS_PER_RECORD},
+       coalesce({m.text("request_id")}, 'content:' || left(sha256(raw), 24)),
+       ts, {m.text("provider")}, {m.string("model")}, {m.text("feature")}, {m.text("user_id")},
+       greatest({it} - {ct}, 0), {ct}, 0, 0, {ot}, {rt}, NULL,
+       coalesce({m.field("batch")} = 'true', false),
+       CASE WHEN NOT {m.absent("cost")} THEN {m.field("cost")} END,
+       TRY_CAST({m.field("duration_ms")} AS DOUBLE),
+       coalesce({m.text("status")}, 'ok'),
+       {m.text("system_prompt")}, {m.text("prompt")}, NULL, {m.text("response")},
+       list_filter([CASE WHEN {ct} > {it} THEN 'cached_gt_input' END,
+                    CASE WHEN {rt} > {ot} THEN 'reasoning_gt_output' END,
+                    CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
+       'flat', {m.metadata()}, ?, line_no, ?, {m.text("team")}
+FROM (SELECT *, {m.ts()} AS ts FROM parsed
+      WHERE n_keys = list_aggregate(v, 'count') AND {m.checks()})
+WHERE (ts IS NOT NULL OR {m.absent("timestamp")}) AND {plausible}
+"""

@@ -1,0 +1,334 @@
+"""`costlab ingest`: read log files into the `requests` table, one transaction per file.
+
+Each file is read record by record; records are staged in batches in a temporary table, then
+priced and inserted in one SQL statement that skips request ids already stored. Bad records go
+to `rejects` with the reason; nothing of a file is visible until its transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from costlab import prices
+from costlab.errors import BadInput, NotALog
+from costlab.ingest import appended, bulk, conflicts, landing, parse_pool, rejects
+from costlab.ingest.options import MAPPABLE, IngestOptions
+from costlab.ingest.results import FileResult, IngestResult
+from costlab.ingest.sources import Line, Reader, Source, sha256
+from costlab.ingest.staging import RejectBatch, RejectRow, StageBatch, empty_stage
+from costlab.store import Store
+
+# Rows held in Python before they are handed to DuckDB: bounds memory whatever the file size.
+BATCH_ROWS = 50_000
+REJECT_EXAMPLES = 5
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class _StrictRollback(Exception):
+    """Raised inside a file's transaction to undo it under --strict."""
+
+
+def ingest(
+    store: Store,
+    sources: list[Source],
+    options: IngestOptions,
+    catalogue: prices.Catalogue,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Load every source; each file is one transaction, skipped when already loaded."""
+    _check_map(options.field_map)
+    run = _Run(store, options, catalogue, uuid.uuid4().hex[:12], progress)
+    return IngestResult(run.run_id, store.path, [run.file(source) for source in sources])
+
+
+def _check_map(field_map: Mapping[str, str]) -> None:
+    for target in field_map:
+        if target not in MAPPABLE:
+            raise BadInput(
+                f"--map {target}=...: '{target}' cannot be mapped",
+                f"mappable fields: {', '.join(sorted(MAPPABLE))}",
+            )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One `costlab ingest` invocation: what every file of it shares."""
+
+    store: Store
+    options: IngestOptions
+    catalogue: prices.Catalogue
+    run_id: str
+    progress: Progress | None
+
+    def file(self, source: Source) -> FileResult:
+        """Load one file in one transaction (skipped when its sha256 is already loaded; only
+        its new lines when it grew since it was last read)."""
+        out = FileResult(source=source.label)
+        resume = self._start(source, out)
+        if out.status == "skipped":
+            return out
+        started = _now()
+        rejected = RejectBatch(self.options, source.label, self.run_id)
+        try:
+            bulk_read = None if resume else self._bulk_read(source)  # it may fail: before
+            with self.store.transaction():
+                self._load(source, out, bulk_read, rejected, resume)
+                _check_is_log(out, rejected)
+                if self.options.strict and out.rejected:
+                    raise _StrictRollback
+                self._finish(out, rejected, started)
+        except _StrictRollback:
+            out.status = "rolled_back"
+            out.added = out.duplicate = out.conflicting = 0
+            out.spend_usd = Decimal(0)
+            with self.store.transaction():  # the reasons are kept, so they can be listed
+                self._finish(out, rejected, started)
+        except NotALog as err:
+            self._refuse(out, err, started)
+        self._done(source, out)
+        return out
+
+    def _start(self, source: Source, out: FileResult) -> appended.Resume | None:
+        """Where to read from: after the part already read of an appended file, else the start
+        (None); `out` is marked skipped when nothing is new."""
+        resume = None
+        if appended.resumable(source, self.options.force):
+            assert source.path is not None
+            resume = appended.resume(self.store, source)
+            if resume is not None:
+                out.resumed_at = resume.offset
+                if not resume.new_lines(source.path):
+                    out.status = "skipped"
+                return resume
+            mark = appended.fingerprint(source.path)
+            out.sha256, out.bytes_read, out.head_sha256 = (
+                mark.sha256,
+                mark.bytes_read,
+                mark.head_sha256,
+            )
+        else:
+            out.sha256 = sha256(source)
+        if out.sha256 and not self.options.force and _already_loaded(self.store, out.sha256):
+            out.status = "skipped"
+        return None
+
+    def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
+        options = self.options
+        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            self.working(source.label)  # DuckDB reads the file: no byte count to show
+            return bulk.read(self.store, source)
+        return None
+
+    def working(self, label: str) -> None:
+        """Progress of a phase with no count (DuckDB reading, landing): a pulsing bar."""
+        if self.progress:
+            self.progress(label, 0, None)
+
+    def _done(self, source: Source, out: FileResult) -> None:
+        """The bar is full only once the file is stored (or refused, or rolled back)."""
+        if self.progress and out.status != "skipped":
+            size = source.path.stat().st_size if source.path else 0
+            self.progress(source.label, size, size)
+
+    def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
+        """Keep the file's rejects (replacing those of an earlier read) and record the run."""
+        rejects.replace(self.store, out.source, out.sha256, self.run_id, rejected.take())
+        _record_run(self.store, self.run_id, out, started)
+
+    def _refuse(self, out: FileResult, err: NotALog, started: datetime) -> None:
+        """A file that is not a log: one error for the file, kept as one reject (line 0)."""
+        self.store.execute("DROP TABLE IF EXISTS _stage")
+        kept = FileResult(out.source, out.sha256, "refused", error=err.message, rejected=1)
+        kept.reject_examples.append((0, err.message))
+        vars(out).update(vars(kept))  # the result starts over: nothing of the file was read
+        rejected = RejectBatch(self.options, out.source, self.run_id)
+        rejected.add(Line(0, b""), err.message)
+        with self.store.transaction():
+            self._finish(out, rejected, started)
+
+    def _load(
+        self,
+        source: Source,
+        out: FileResult,
+        bulk_read: bulk.BulkRead | None,
+        rejects: RejectBatch,
+        resume: appended.Resume | None,
+    ) -> None:
+        store = self.store
+        stage = StageBatch(self.options, source.label, self.run_id)
+        store.register("_empty", empty_stage())
+        store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
+        store.unregister("_empty")
+        reader = Reader(source, *((resume.offset, resume.lines) if resume else (0, 0)))
+        load = _FileLoad(self, source, reader, stage, rejects, out)
+        if bulk_read is None:
+            load.records(reader.lines(), parse_pool.workers_for(load.total_bytes))
+        else:
+            load.records(self._bulk(bulk_read, stage, out), workers=0)
+        if resume is not None:
+            assert source.path is not None
+            out.bytes_read = reader.line_end
+            out.sha256 = out.head_sha256 = resume.extended(source.path, reader.line_end)
+        if out.sha256 is None:
+            out.sha256 = reader.digest.hexdigest()
+        out.rejected = rejects.count
+        out.formats = dict(stage.formats)
+        conflicts.record(store, self.options.no_text)  # before landing: against earlier rows
+        landing.land(store, self.catalogue, self.options.no_text)
+        landing.store_batch_inputs(store, self.options.no_text)
+        landing.join_batch_inputs(store, self.options.no_text)
+        _summarise(store, self.run_id, out, stage.calls)
+        store.execute("DROP TABLE _stage")
+
+    def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> Iterator[Line]:
+        """Let DuckDB stage the flat records it has read; the lines left for Python."""
+        target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
+        leftovers = bulk.stage(self.store, bulk_read, target)
+        row = self.store.row("SELECT count(*) FROM _stage")
+        staged = int(row[0]) if row else 0
+        out.records_read += staged
+        stage.calls += staged
+        if staged:
+            stage.formats["flat"] += staged
+        return leftovers
+
+    def _append(self, table_name: str, rows: Any) -> None:
+        if rows is not None:
+            self.store.append(table_name, rows)
+
+
+@dataclass
+class _FileLoad:
+    """The records of one file on their way to `_stage` (or `rejects`)."""
+
+    run: _Run
+    source: Source
+    reader: Reader
+    stage: StageBatch
+    rejects: RejectBatch
+    out: FileResult
+
+    @property
+    def total_bytes(self) -> int | None:
+        return self.source.path.stat().st_size if self.source.path else None
+
+    def records(self, lines: Iterator[Line], workers: int) -> None:
+        """Stage every line, in this process or on `workers` worker processes."""
+        if workers:
+            options, run_id = self.run.options, self.run.run_id
+            for chunk in parse_pool.parse(lines, options, self.source.label, run_id, workers):
+                self._chunk(chunk)
+        else:
+            for line in lines:
+                self._line(line)
+        self.run._append("_stage", self.stage.take())
+        self.run.working(self.source.label)  # read; landing comes next
+
+    def _line(self, line: Line) -> None:
+        self.out.records_read += 1
+        reason = self.stage.add(line)
+        if reason is not None:
+            self._reject(self.rejects.add(line, reason))
+        if self.stage.rows >= BATCH_ROWS:
+            self.run._append("_stage", self.stage.take())
+            self._progress()
+
+    def _chunk(self, chunk: parse_pool.Chunk) -> None:
+        self.out.records_read += chunk.calls + len(chunk.rejects)
+        self.stage.calls += chunk.calls
+        self.stage.formats.update(chunk.formats)
+        for row in chunk.rejects:
+            self._reject(self.rejects.add_row(row))
+        self.run._append("_stage", parse_pool.rows(chunk))
+        self._progress()
+
+    def _reject(self, row: RejectRow) -> None:
+        if len(self.out.reject_examples) < REJECT_EXAMPLES:
+            self.out.reject_examples.append((row[0], row[1]))
+
+    def _progress(self) -> None:
+        if self.run.progress:
+            self.run.progress(self.source.label, self.reader.bytes_read, self.total_bytes)
+
+
+def _check_is_log(out: FileResult, rejected: RejectBatch) -> None:
+    """Raise NotALog for a file with no record, or whose every line failed to decode as JSON
+    (a text log, say): one error for the file rather than a reject per line."""
+    if not out.records_read:
+        raise NotALog("no record in it: the file is empty", "pass a file with records")
+    first = rejected.first_reason()
+    if rejected.count == out.records_read and rejected.all_undecodable() and first:
+        raise NotALog(
+            f"not a log: no line of it is JSON ({first})", "pass JSON lines or JSON files"
+        )
+
+
+def _already_loaded(store: Store, digest: str) -> bool:
+    found = store.row("SELECT 1 FROM ingest_runs WHERE sha256 = ? AND status = 'loaded'", [digest])
+    return found is not None
+
+
+def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
+    row = store.row(
+        """
+        SELECT count(*), coalesce(sum(cost_usd), 0),
+               count(*) FILTER (WHERE len(flags) > 0),
+               count(*) FILTER (WHERE ts IS NULL),
+               count(*) FILTER (WHERE price_note LIKE '%logged cost disagrees%')
+        FROM requests WHERE run_id = ? AND source_file = ?
+        """,
+        [run_id, out.source],
+    )
+    assert row is not None
+    out.added, out.spend_usd, out.flagged, out.no_timestamp, out.mismatched_cost = row
+    out.batch_inputs = out.formats.get("openai_batch_input", 0)
+    found = conflicts.of_file(store, run_id, out.source)
+    out.conflicting = len(found)
+    out.conflict_examples = [(c.source_line, c.request_id, c.kept_where) for c in found[:5]]
+    out.duplicate = staged - out.batch_inputs - out.added - out.conflicting
+    out.unknown_models = dict(
+        store.rows(
+            "SELECT model_logged, count(*) FROM requests WHERE run_id = ? AND source_file = ? "
+            "AND price_note LIKE 'unknown model%' GROUP BY 1 ORDER BY 2 DESC",
+            [run_id, out.source],
+        )
+    )
+    out.flags = dict(
+        store.rows(
+            "SELECT flag, count(*) FROM (SELECT unnest(flags) AS flag FROM requests "
+            "WHERE run_id = ? AND source_file = ?) GROUP BY 1 ORDER BY 1",
+            [run_id, out.source],
+        )
+    )
+
+
+def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
+    store.execute(
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            out.source,
+            out.sha256,
+            started,
+            _now(),
+            out.records_read,
+            out.added,
+            out.duplicate,
+            out.rejected,
+            out.flagged,
+            out.no_timestamp,
+            out.status,
+            out.bytes_read,
+            out.head_sha256,
+        ],
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
