@@ -43,7 +43,9 @@ def plan(
     rules: str = typer.Option("auto", "--rules", help="Prefix rule: auto, openai or anthropic."),
     rule: list[str] = typer.Option([], "--rule", help="Override a prefix rule field."),
     batch_feature: list[str] = typer.Option([], "--batch-feature", help="A batchable feature."),
-    resamples: int = typer.Option(compare.DEFAULT_RESAMPLES, "--resamples", min=0),
+    resamples: int = typer.Option(
+        compare.DEFAULT_RESAMPLES, "--resamples", min=0, help="Bootstrap resamples (0: none)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     since: SinceFlag = None,
     until: UntilFlag = None,
