@@ -233,3 +233,22 @@ def test_the_page_draws_in_a_real_browser(cli: Cli, samples: Path, tmp_path: Pat
     assert result.returncode == 0, result.stderr[-2000:]
     dom = parse(result.stdout)
     assert dom.figures["waterfall"]["data-drawn"] == str(len(dom.marks["waterfall"]))
+
+
+def test_with_nothing_before_it_the_prefix_step_is_simulate_prefix_cache(
+    cli: Cli, samples: Path
+) -> None:
+    data = _json(cli, "plan", "--no-cache", "--resamples", "0")
+    prefix = _steps(data)["prefix"]
+    assert Decimal(prefix["saved_usd"]) > 0
+    assert prefix["saved_usd"] == prefix["standalone_saved_usd"]
+
+
+def test_after_routing_the_prefix_cache_follows_the_routed_provider(
+    cli: Cli, samples: Path, tmp_path: Path
+) -> None:
+    claude = tmp_path / "claude.toml"
+    claude.write_text('name = "all-sonnet"\ndefault = "claude-sonnet-4-5"\n')
+    data = _json(cli, "plan", "--no-cache", "--resamples", "0", "--policy", str(claude))
+    notes = " ".join(_steps(data)["prefix"]["notes"])
+    assert "(anthropic " in notes and "openai" not in notes  # every miss under Claude's rule

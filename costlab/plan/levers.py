@@ -171,8 +171,9 @@ def compression(
         saved,
         report.encoding,
         report.exact_tokens,
-        list(report.notes),
-    )
+        [*report.notes, "standalone: over every request in the store, as compress --from-store "
+         "counts it (the stacked step keeps to --since/--until/--where)"],
+    )  # fmt: skip
 
 
 def prefix(

@@ -9,8 +9,9 @@ reads and writes its routed cost already holds (see `costlab.plan`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from costlab.plan import stack, tariffs
 from costlab.prefix import replay, rules, traffic
@@ -26,6 +27,7 @@ class PrefixStep:
     replayed: int  # misses replayed under a rule
     estimated: int  # of them, tokenized with an encoding that is not the routed model's own
     lost: int  # compressed requests that read less from cache than their logs did
+    by_rule: dict[str, int] = field(default_factory=dict)  # misses replayed under each rule
 
 
 def apply(
@@ -83,7 +85,8 @@ def apply(
         for k, m in enumerate(found_traffic.models)
         if done[k] and not (found.get(m) and found[m].exact_tokens)
     )
-    return PrefixStep(int(done.sum()), estimated, int(lost[0]) if lost else 0)
+    by_rule = Counter(r for k, r in enumerate(rule_of) if done[k] and r is not None)
+    return PrefixStep(int(done.sum()), estimated, int(lost[0]) if lost else 0, dict(by_rule))
 
 
 # value(reads, writes) = reads × (input − read) − w5 × (write_5m − input) − w1 × (write_1h − input);

@@ -296,7 +296,8 @@ def _prefix_step(
         why = "no request could be replayed (no prompt text, time or rule)"
         return Step("prefix", "skipped", Decimal(0), None, 0.0, Decimal(0), 0, None,
                     "ingest logs with prompt text and timestamps", {}, [why])  # fmt: skip
-    notes = [f"{step.replayed:,} misses replayed as routed"]
+    rules_used = ", ".join(f"{rule} {n:,}" for rule, n in sorted(step.by_rule.items()))
+    notes = [f"{step.replayed:,} misses replayed as routed ({rules_used or 'no rule'})"]
     if step.lost:
         notes.append(
             f"{step.lost:,} compressed requests read less from cache than their logs did: "
