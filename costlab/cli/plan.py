@@ -98,14 +98,21 @@ def plan(
 
 
 def show(result: Plan) -> None:
-    """The plan for people: the waterfall, the table of steps, the ranking."""
+    """The plan for people: the waterfall, the table of steps, the changes in rank order."""
     render.out.print(waterfall(result), markup=False)
     render.show([_sheet(result)], "table")
     if result.first:
         render.out.print(render.printable(result.first), markup=False, soft_wrap=True)
-    for s in result.steps:
-        for note in s.notes:
-            render.out.print(render.printable(f"{s.lever}: {note}"), markup=False)
+    by_lever = {s.lever: s for s in result.steps}
+    number = _numbers(result)
+    for lever in result.ranking:
+        s = by_lever[lever]
+        head = f"{number[lever]}. {lever}: {s.action}" if lever in number else (
+            f"-  {lever} (skipped): {'; '.join(s.notes)} — to enable: {s.action}"
+        )  # fmt: skip
+        render.out.print(render.printable(head), markup=False, soft_wrap=True)
+        for note in s.notes if s.status == "applied" else []:
+            render.out.print(render.printable(f"     {note}"), markup=False, soft_wrap=True)
     for line in [*result.notes, *(f"wrote {p}" for p in result.emitted)]:
         render.out.print(render.printable(line), markup=False)
 
@@ -134,21 +141,27 @@ def waterfall(result: Plan, width: int = 40) -> str:
 def _sheet(result: Plan) -> Sheet:
     rows = []
     for s in result.steps:
-        standalone = (
-            "—" if s.standalone_saved_usd is None else render.money(s.standalone_saved_usd, 2)
-        )
+        standalone = s.standalone_saved_usd
         risk = "—" if s.risk is None else f"{s.risk.measure}: {s.risk.value}"
         if s.risk and s.risk.estimated_share:
             risk += f"; {s.risk.estimated_share:.0%} estimated"
-        rank = str(result.ranking.index(s.lever) + 1) if s.status == "applied" else "—"
+        applied = s.status == "applied"
         rows.append([
-            rank, s.lever, s.status, render.money(s.saved_usd, 2), standalone,
-            f"{s.share_of_spend:.1%}", render.money(s.monthly_saved_usd, 2), risk, s.action,
+            str(_numbers(result).get(s.lever, "—")),
+            s.lever if applied else f"{s.lever} (skipped)",
+            render.money(s.saved_usd, 2),
+            "—" if standalone is None else render.money(standalone, 2),
+            f"{s.share_of_spend:.1%}", render.money(s.monthly_saved_usd, 2), risk,
         ])  # fmt: skip
     title = (
         f"Plan over {result.requests:,} requests ({result.days:,.1f} days): "
         f"{render.money(result.logged_usd, 2)} logged → {render.money(result.after_usd, 2)}"
     )
-    columns = ["rank", "lever", "status", "stacked", "standalone", "of spend", "a month", "risk",
-               "change (or what would enable it)"]  # fmt: skip
+    columns = ["rank", "lever", "stacked", "standalone", "of spend", "a month", "risk"]
     return Sheet(title, columns, rows, right=None)
+
+
+def _numbers(result: Plan) -> dict[str, int]:
+    """The rank of each applied lever (skipped ones have none)."""
+    applied = {s.lever for s in result.steps if s.status == "applied"}
+    return {lever: k + 1 for k, lever in enumerate(x for x in result.ranking if x in applied)}

@@ -97,9 +97,12 @@ def waterfall(plan: Plan) -> str:
 
 def _steps(plan: Plan) -> str:
     rows = []
+    applied = [
+        x for x in plan.ranking if x in {s.lever for s in plan.steps if s.status == "applied"}
+    ]
     for s in plan.steps:
         risk = "—" if s.risk is None else f"{s.risk.measure}: {s.risk.value}"
-        rank = str(plan.ranking.index(s.lever) + 1) if s.status == "applied" else "—"
+        rank = str(applied.index(s.lever) + 1) if s.lever in applied else "—"
         rows.append([
             rank, s.lever, s.status, money(s.saved_usd, 2),
             "—" if s.standalone_saved_usd is None else money(s.standalone_saved_usd, 2),

@@ -159,6 +159,11 @@ def compression(
         for name in originals
         if name in texts and texts[name] != originals[name]
     ]
+    if not templates:
+        return Skipped(
+            f"no recurring prompt gets shorter with {' + '.join(methods)}",
+            "--compress-method fewshot, or costlab compress with llmlingua2 and a local model",
+        )
     saved = Decimal(0)
     for result in report.templates:
         u = result.usage

@@ -33,26 +33,26 @@ def routing(
 ) -> Risk:
     if delta is None:
         return Risk("Δ quality", "unknown: no outcomes or profiles", 1.0, estimated_share)
-    interval = "" if ci is None else f" (95 % CI {ci[0]:+.3f} … {ci[1]:+.3f})"
+    interval = "" if ci is None else f" (95 % CI {ci[0]:+.3f}…{ci[1]:+.3f})"
     worst = ci[0] if ci is not None else delta
     scale = abs(before) if before else 1.0
-    value = f"{delta:+.3f}{interval}" + (f" on a mean of {before:.3f}" if before else "")
+    value = f"{delta:+.3f}{interval}" + (f" of {before:.2f}" if before else "")
     return Risk("Δ quality", value, max(0.0, -worst) / scale, estimated_share)
 
 
 def compression(before: int, after: int, encoding: str, exact: bool) -> Risk:
     removed = 1 - after / before if before else 0.0
-    value = f"{removed:.1%} of the templates' tokens removed ({before:,} → {after:,} {encoding})"
-    return Risk("compression", value, max(0.0, removed), 0.0 if exact else 1.0)
+    value = f"{removed:.1%} of the prompts' tokens cut ({encoding})"
+    return Risk("text changed", value, max(0.0, removed), 0.0 if exact else 1.0)
 
 
 def prefix(replayed: int, estimated: int) -> Risk:
     share = estimated / replayed if replayed else 0.0
-    return Risk("answers", "unchanged (the provider caches the same prompt)", 0.0, share)
+    return Risk("answers", "unchanged (same prompt, same model)", 0.0, share)
 
 
 def batch() -> Risk:
-    return Risk("answers", "unchanged, delivered within 24 h instead of at once", 0.0, 0.0)
+    return Risk("answers", "unchanged, within 24 h", 0.0, 0.0)
 
 
 def ranking(steps: list[Step]) -> list[str]:
