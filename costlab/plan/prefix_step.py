@@ -85,7 +85,7 @@ def apply(
         for k, m in enumerate(found_traffic.models)
         if done[k] and not (found.get(m) and found[m].exact_tokens)
     )
-    by_rule = Counter(r for k, r in enumerate(rule_of) if done[k] and r is not None)
+    by_rule = Counter(str(r) for k, r in enumerate(rule_of) if done[k] and r is not None)
     return PrefixStep(int(done.sum()), estimated, int(lost[0]) if lost else 0, dict(by_rule))
 
 
