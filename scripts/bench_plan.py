@@ -114,7 +114,8 @@ def scale(requests: int, embedder: str) -> None:
 
 def checked(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("rc"):
-        raise SystemExit(f"a measured run failed:\n{str(result.get('stderr'))[-3000:]}")
+        said = f"{result.get('stdout', '')}{result.get('stderr', '')}"  # --json errors: stdout
+        raise SystemExit(f"a measured run failed:\n{said[-3000:]}")
     return result
 
 
