@@ -37,7 +37,7 @@ THRESHOLD = "0.9"
 POLICIES = {
     "assistant-nano": 'default = "logged"\n[[rules]]\nwhen = "feature = \'assistant\'"\n'
     'route_to = "gpt-4.1-nano"\n',
-    "all-flash-lite": 'default = "gemini-2.0-flash-lite"\n',
+    "all-flash-lite": 'default = "gemini-2.5-flash-lite"\n',
 }
 
 
