@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-postgres clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-cache: $(STAMP)
 # stage against the exact search: about 40 minutes on 2 cores. Writes its BENCHMARKS.md section.
 bench-cache-scale: $(STAMP)
 	$(BIN)/python scripts/bench_cache_scale.py --write
+
+# 1,000,000 LiteLLM spend-log rows from a temporary local PostgreSQL (initdb, pg_ctl) against
+# COPY ... TO STDOUT of the same rows: about 10 minutes on 2 cores. Writes its BENCHMARKS.md section.
+bench-postgres: $(STAMP)
+	$(BIN)/python scripts/bench_postgres.py --rows 1000000 --runs 3 --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from costlab import dataset
 from costlab.errors import BadInput, StoreError
-from costlab.ingest import FileResult
+from costlab.ingest import RUN_COLUMNS, FileResult
 from costlab.sources import LOG_SUFFIXES, Source
 from costlab.store import Store
 
@@ -275,7 +275,8 @@ def _insert_new(
 
 def _record(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'loaded')",
+        f"INSERT INTO ingest_runs ({RUN_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'loaded')",
         [
             run_id,
             out.source,

@@ -235,6 +235,12 @@ def _m009_embedding_imports(con: Connection) -> None:
     )
 
 
+def _m010_postgres_watermark(con: Connection) -> None:
+    # A run that read a PostgreSQL table keeps how far it read (costlab.postgres.watermark).
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ts TIMESTAMP")
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ids VARCHAR[]")
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -248,4 +254,5 @@ MIGRATIONS: list[Migration] = [
     ("007_conflicts", _m007_conflicts),
     ("008_entry_lists", _m008_entry_lists),
     ("009_embedding_imports", _m009_embedding_imports),
+    ("010_postgres_watermark", _m010_postgres_watermark),
 ]
