@@ -78,11 +78,13 @@ FROM generate_series(1, %(rows)s) AS i,
 """
 
 
-def fill(url: str, rows: int) -> float:
+def fill(server: postgres_server.Server, rows: int) -> float:
     import psycopg
 
     start = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(server.url(db="postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {postgres_server.DATABASE}")
+    with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(TABLE_SQL.read_text())
         conn.execute(FILL_SQL, {"rows": rows})
         conn.execute('VACUUM ANALYZE "LiteLLM_SpendLogs"')
@@ -129,7 +131,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="costlab-bench-pg-") as tmp:
         for server in postgres_server.start(bin_dir):
             url = server.url()
-            filled = fill(url, args.rows)
+            filled = fill(server, args.rows)
             copies, runs = [], []
             for _ in range(args.runs):
                 copies.append(copy_out(url))

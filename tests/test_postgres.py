@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from costlab import ingest as file_ingest
-from costlab import postgres, prices, sources, timestamps
+from costlab import postgres, prices, timestamps
 from costlab.cli import app
+from costlab.ingest import sources
 from costlab.postgres import watermark
 from costlab.store import Store
 from tests.postgres_fixtures import (

@@ -11,11 +11,12 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from costlab import dataset_ingest, postgres, prices, sources
 from costlab import ingest as library
+from costlab import postgres, prices
 from costlab.cli import render
 from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
+from costlab.ingest import parquet, sources
 from costlab.settings import MAX_TOKENS_CEILING, Settings
 from costlab.store import Store
 
@@ -87,19 +88,17 @@ def ingest(
         for p in paths
         if postgres.is_url(p)
     ]
-    split = dataset_ingest.split([p for p in paths if not postgres.is_url(p)])
+    split = parquet.split([p for p in paths if not postgres.is_url(p)])  # Parquet, or logs
     _check_dataset_flags(split, bool(log_format or field_map or redact or no_text))
     inputs = sources.expand(split.logs) if split.logs else []
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
     with (
-        dataset_ingest.flat_sources(split.parquet_files) as flat,
+        parquet.flat_sources(split.parquet_files) as flat,
         Store.open(ctx.obj["db"]) as store,
         render.ProgressBars(as_json) as bars,
     ):
         result = library.ingest(store, inputs + flat, options, catalogue, bars.update)
-        result.files += [
-            dataset_ingest.load(store, d, result.run_id, force) for d in split.datasets
-        ]
+        result.files += [parquet.load(store, d, result.run_id, force) for d in split.datasets]
         with render.ProgressBars(as_json, units="rows") as rows:
             result.files += [
                 postgres.ingest(store, d, options, catalogue, result.run_id, rows.update)
@@ -132,7 +131,7 @@ def _failure(result: library.IngestResult, strict: bool) -> CostlabError | None:
     return None
 
 
-def _check_dataset_flags(split: dataset_ingest.Inputs, flagged: bool) -> None:
+def _check_dataset_flags(split: parquet.Inputs, flagged: bool) -> None:
     if split.datasets and flagged:
         raise BadInput(
             f"{split.datasets[0]}: --format, --map, --redact and --no-text do not apply to a "

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from costlab import prices
-from costlab.ingest import FileResult, IngestOptions, Progress, ingest_stream
+from costlab.ingest import FileResult, IngestOptions
+from costlab.ingest.run import Progress, ingest_stream
+from costlab.ingest.sources import Line
 from costlab.postgres import reader, watermark
 from costlab.postgres.target import DEFAULT_TABLE, parse
-from costlab.sources import Line
 from costlab.store import Store
 
 FORMAT = "litellm_spend_log"
