@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,34 +46,34 @@ INSERT INTO "LiteLLM_SpendLogs" (
     "user", metadata, cache_hit, cache_key, request_tags, team_id, end_user, messages,
     response, status
 )
-SELECT 'chatcmpl-' || md5(i::text), 'acompletion', md5('key' || (i % 50)::text),
+SELECT 'chatcmpl-' || md5(i::text), 'acompletion', md5('key' || (i %% 50)::text),
        (p * (ARRAY[2.5, 0.15, 3.0, 0.4, 1.1])[k] + c * (ARRAY[10, 0.6, 15, 1.6, 4.4])[k]) / 1e6,
        p + c, p, c,
        timestamp '2026-11-01' + i * interval '2.5 seconds',
        timestamp '2026-11-01' + i * interval '2.5 seconds' + (200 + c * 20) * interval '1 ms',
        200 + c * 20, models[k], models[k], (ARRAY['openai', 'openai', 'anthropic', 'openai',
-       'openai'])[k], 'user-' || (i % 997),
+       'openai'])[k], 'user-' || (i %% 997),
        jsonb_build_object(
-           'user_api_key_alias', 'key-' || (i % 50),
-           'user_api_key_team_id', 'team-' || (i % 7),
+           'user_api_key_alias', 'key-' || (i %% 50),
+           'user_api_key_team_id', 'team-' || (i %% 7),
            'requester_metadata', jsonb_build_object('feature', (ARRAY['chat', 'search',
-               'support', 'summarize', 'code-review'])[1 + i % 5]),
+               'support', 'summarize', 'code-review'])[1 + i %% 5]),
            'additional_usage_values', jsonb_build_object('prompt_tokens_details',
-               jsonb_build_object('cached_tokens', CASE WHEN i % 3 = 0 THEN p / 2 ELSE 0 END))),
-       'False', 'Cache OFF', jsonb_build_array('feature:chat'), 'team-' || (i % 7),
-       'user-' || (i % 997),
-       CASE WHEN i % 10 = 0 THEN jsonb_build_array(
+               jsonb_build_object('cached_tokens', CASE WHEN i %% 3 = 0 THEN p / 2 ELSE 0 END))),
+       'False', 'Cache OFF', jsonb_build_array('feature:chat'), 'team-' || (i %% 7),
+       'user-' || (i %% 997),
+       CASE WHEN i %% 10 = 0 THEN jsonb_build_array(
            jsonb_build_object('role', 'system', 'content', 'You are a helpful assistant.'),
            jsonb_build_object('role', 'user', 'content', 'Question number ' || i))
        ELSE '{}'::jsonb END,
-       CASE WHEN i % 10 = 0 THEN jsonb_build_object('choices', jsonb_build_array(
+       CASE WHEN i %% 10 = 0 THEN jsonb_build_object('choices', jsonb_build_array(
            jsonb_build_object('message', jsonb_build_object('role', 'assistant',
                'content', 'An answer of ' || c || ' tokens.'))))
        ELSE '{}'::jsonb END,
        'success'
-FROM generate_series(1, %(rows)s) AS i,
-     LATERAL (SELECT 200 + (i * 7919) % 3000 AS p, 20 + (i * 104729) % 600 AS c,
-                     1 + i % 5 AS k,
+FROM generate_series(1::bigint, %(rows)s) AS i,
+     LATERAL (SELECT 200 + (i * 7919) %% 3000 AS p, 20 + (i * 104729) %% 600 AS c,
+                     1 + i %% 5 AS k,
                      ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet-20241022',
                            'gpt-4.1-mini', 'o3-mini'] AS models) AS v
 """
@@ -147,7 +148,10 @@ def _report(
     ingest_s = statistics.median(r["wall_s"] for r in runs)
     peak = max(r["peak_mib"] for r in runs)
     ratio = ingest_s / copy_s
-    print(f"{rows:,} rows made in {filled:.0f} s; median of {len(runs)} runs, alternating.\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{rows:,} rows made in {filled:.0f} s; median of {len(runs)} run(s), alternating.")
+    print(f"Load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores", end="")
+    print(" — measured under load: the machine was shared\n" if os.getloadavg()[1] > 1.5 else "\n")
     print("| reader | rows | wall (s) | rows/s | peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|")
     print(
