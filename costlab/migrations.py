@@ -235,7 +235,14 @@ def _m009_embedding_imports(con: Connection) -> None:
     )
 
 
-def _m010_postgres_watermark(con: Connection) -> None:
+def _m010_ingest_offsets(con: Connection) -> None:
+    # An appended file is read from where the last read ended: the end of its last complete
+    # line, and the sha256 of the bytes before it (a rewritten or rotated file is read whole).
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN bytes_read BIGINT")
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN head_sha256 VARCHAR")
+
+
+def _m011_postgres_watermark(con: Connection) -> None:
     # A run that read a PostgreSQL table keeps how far it read (costlab.postgres.watermark).
     con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ts TIMESTAMP")
     con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ids VARCHAR[]")
@@ -254,5 +261,6 @@ MIGRATIONS: list[Migration] = [
     ("007_conflicts", _m007_conflicts),
     ("008_entry_lists", _m008_entry_lists),
     ("009_embedding_imports", _m009_embedding_imports),
-    ("010_postgres_watermark", _m010_postgres_watermark),
+    ("010_ingest_offsets", _m010_ingest_offsets),
+    ("011_postgres_watermark", _m011_postgres_watermark),
 ]

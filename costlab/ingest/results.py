@@ -8,7 +8,7 @@ from decimal import Decimal
 # The columns of `ingest_runs` every run fills (later migrations add some only some inputs fill).
 RUN_COLUMNS = (
     "run_id, source_file, sha256, started_at, finished_at, records_read, added, duplicate, "
-    "rejected, flagged, no_timestamp, status"
+    "rejected, flagged, no_timestamp, status, bytes_read, head_sha256"
 )
 
 
@@ -30,6 +30,9 @@ class FileResult:
     mismatched_cost: int = 0
     batch_inputs: int = 0
     spend_usd: Decimal = Decimal(0)
+    resumed_at: int | None = None  # an appended file: the bytes read before, not read again
+    bytes_read: int | None = None  # the end of the last complete line read
+    head_sha256: str | None = None  # the sha256 of the bytes before `bytes_read`
     unknown_models: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)

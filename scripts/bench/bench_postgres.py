@@ -1,6 +1,6 @@
 """`costlab ingest postgresql://...` of N spend-log rows from a local PostgreSQL, against COPY.
 
-    python scripts/bench_postgres.py --rows 1000000 --runs 3 [--write]
+    python scripts/bench/bench_postgres.py --rows 1000000 --runs 3 [--write]
 
 Starts a temporary cluster (tests/postgres_server.py: initdb, pg_ctl, a unix socket), creates
 LiteLLM's `"LiteLLM_SpendLogs"` table with its indexes (tests/data/litellm/spend_logs_table.sql)
@@ -30,7 +30,7 @@ from pathlib import Path
 import bench_doc
 from benchmark import WRAPPER
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests import postgres_server  # noqa: E402  (the cluster the tests start, not a copy)
