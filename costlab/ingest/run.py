@@ -190,12 +190,10 @@ class _Run:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
         target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
         leftovers = bulk.stage(self.store, bulk_read, target)
-        row = self.store.row("SELECT count(*) FROM _stage")
-        staged = int(row[0]) if row else 0
-        out.records_read += staged
-        stage.calls += staged
-        if staged:
-            stage.formats["flat"] += staged
+        for name, staged in self.store.rows("SELECT format, count(*) FROM _stage GROUP BY 1"):
+            out.records_read += staged
+            stage.calls += staged
+            stage.formats[name] += staged
         return leftovers
 
     def _append(self, table_name: str, rows: Any) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
-from costlab.ingest.bulk import flat
+from costlab.ingest.bulk import flat, openai_chat
 from costlab.ingest.bulk.flat import KeySet
 from costlab.ingest.sources import Line, Source
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
@@ -25,16 +25,24 @@ from costlab.store import Store
 RESAMPLE_MIN_LINES = 1000
 
 
+# The formats with a fast path besides flat, and the SQL that stages theirs.
+FAST = {openai_chat.NAME: openai_chat.insert_sql}
+
+
 @dataclass(frozen=True)
 class BulkRead:
-    """A file DuckDB has read into `_bulk`, and the flat key sets its sample showed."""
+    """A file DuckDB has read into `_bulk`: the flat key sets and the other formats its sample
+    showed that have a fast path."""
 
     key_sets: list[KeySet]
+    formats: tuple[str, ...] = ()
 
 
 def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
     """Whether a file may take the fast path: on disk, JSON lines, no per-record rewrites."""
-    if source.path is None or redact or mapped or forced_format not in (None, FlatRecord.name):
+    if source.path is None or redact or mapped:
+        return False
+    if forced_format not in (None, FlatRecord.name, *FAST):
         return False
     name = source.path.name.removesuffix(".gz").removesuffix(".zst")
     return not name.endswith(".json")
@@ -47,15 +55,16 @@ def read(store: Store, source: Source) -> BulkRead | None:
     huge line, a corrupt stream): the per-record path then reads it and explains each problem.
     """
     store.execute("DROP TABLE IF EXISTS _bulk")
-    key_sets = flat.sampled_key_sets(source)
-    if not key_sets or (sources.compressed(source) and not sources.intact(source)):
+    key_sets, others = flat.sample(source)
+    formats = tuple(name for name in FAST if name in others)
+    if not (key_sets or formats) or (sources.compressed(source) and not sources.intact(source)):
         return None
     try:
         store.execute(_READ_SQL, [str(source.path)])
     except StoreError:
         store.execute("DROP TABLE IF EXISTS _bulk")
         return None
-    return BulkRead(key_sets)
+    return BulkRead(key_sets, formats)
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,17 @@ class Target:
 
 
 def stage(store: Store, bulk_read: BulkRead, target: Target) -> Iterator[Line]:
-    """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
-    keys = _union(bulk_read.key_sets)
-    _stage_keys(store, keys, target)
-    if _left_over(store) >= RESAMPLE_MIN_LINES:
-        more = flat.left_over_key_sets(store, set(keys))
-        if more:
-            _stage_keys(store, _union([keys, *more]), target)
+    """Stage the records of `_bulk` a fast path maps into `_stage`; yield the lines left for
+    Python."""
+    for name in bulk_read.formats:
+        _stage_sql(store, FAST[name](target.max_tokens), target)
+    if bulk_read.key_sets:
+        keys = _union(bulk_read.key_sets)
+        _stage_sql(store, flat.insert_sql(keys, target.max_tokens), target)
+        if _left_over(store) >= RESAMPLE_MIN_LINES:
+            more = flat.left_over_key_sets(store, set(keys))
+            if more:
+                _stage_sql(store, flat.insert_sql(_union([keys, *more]), target.max_tokens), target)
     return _leftovers(store)
 
 
@@ -82,9 +95,9 @@ def _union(key_sets: list[KeySet]) -> KeySet:
     return tuple(sorted(set().union(*key_sets)))
 
 
-def _stage_keys(store: Store, keys: KeySet, target: Target) -> None:
-    """Stage the records whose keys are all among `keys`; `_bulk` keeps the lines still left."""
-    store.execute(flat.insert_sql(keys, target.max_tokens), [target.source_file, target.run_id])
+def _stage_sql(store: Store, insert: str, target: Target) -> None:
+    """Stage the records an INSERT takes; `_bulk` keeps the lines still left."""
+    store.execute(insert, [target.source_file, target.run_id])
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
         f"ANTI JOIN _stage s ON s.row_key = b.line_no * {MAX_CALLS_PER_RECORD} "
