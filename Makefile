@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-cache: $(STAMP)
 # stage against the exact search: about 40 minutes on 2 cores. Writes its BENCHMARKS.md section.
 bench-cache-scale: $(STAMP)
 	$(BIN)/python scripts/bench/bench_cache_scale.py --write
+
+# costlab ingest of every log format (200,000 records each) against DuckDB's read_json of the
+# same file, and the re-ingest of a 1 GB file after 1 MB was appended. Writes its section.
+bench-ingest-formats: $(STAMP)
+	$(BIN)/python scripts/bench/bench_ingest_formats.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info
