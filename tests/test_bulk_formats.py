@@ -32,6 +32,12 @@ FIXTURES = sorted(
 CHAT = [orjson.loads(line) for line in (ROOT / "sample_logs" / "openai_chat.jsonl").open("rb")]
 
 
+@pytest.fixture(autouse=True)
+def every_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SQL mapping in use, those not yet faster than the per-record path too."""
+    monkeypatch.setattr(bulk, "FAST", bulk.MAPPINGS)
+
+
 def _both(path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> list[Store]:
     stores = []
     for use_bulk in (True, False):
@@ -115,6 +121,7 @@ def _varied_chat(n: int) -> list[Any]:
 def test_varied_chat_records_store_the_same_rows_and_most_take_sql(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_LINES", 64)  # several chunks
     records = _varied_chat(400)
     path = tmp_path / "chat.jsonl"
     path.write_bytes(

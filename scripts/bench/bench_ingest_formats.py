@@ -106,7 +106,7 @@ def formats_table(records: int, runs: int, work: Path) -> list[str]:
             f"| `{name}` | {int(added):,} | {wall:.1f} s | {int(added) / wall:,.0f} | "
             f"{peak:,.0f} MiB | {base:.1f} s | {wall / base:.1f}× |"
         )
-        print(rows[-1], flush=True)
+        print(rows[-1], file=sys.stderr, flush=True)  # progress; the table is printed at the end
     return rows
 
 

@@ -98,7 +98,8 @@ def _details_zero(details: str, mapped: str) -> str:
 
 
 def insert_sql(max_tokens: int) -> str:
-    """One INSERT staging the well-formed chat records of `_bulk` (placeholders: file, run)."""
+    """One INSERT staging the well-formed chat records of `_bulk` among the lines after the
+    first placeholder, up to the second (then: file, run)."""
     paths = "[" + ", ".join(f"'$.{k}'" for k in _TOP) + "]"
     usage_keys = ", ".join(f"'{k}'" for k in _USAGE_KEYS)
     refused = ", ".join(f"'{k}'" for k in _REQUEST_REFUSED)
@@ -107,7 +108,8 @@ def insert_sql(max_tokens: int) -> str:
 INSERT INTO _stage
 WITH top AS (
     SELECT line_no, raw, try(json_extract(raw, {paths})) AS t, try(len(json_keys(raw))) AS n_keys
-    FROM _bulk WHERE raw IS NOT NULL AND contains(raw, '"chat.completion"')
+    FROM _bulk WHERE line_no > ? AND line_no <= ? AND raw IS NOT NULL
+                     AND contains(raw, '"chat.completion"')
 ), parts AS (
     SELECT *, {_top("request")} AS req, {_top("response")} AS body,
            json_extract({_top("response")}, '$.usage') AS u,
