@@ -168,7 +168,10 @@ class _Run:
         reader = Reader(source, *((resume.offset, resume.lines) if resume else (0, 0)))
         load = _FileLoad(self, source, reader, stage, rejects, out)
         if bulk_read is None:
-            load.records(reader.lines(), parse_pool.workers_for(load.total_bytes))
+            # An appended file: only what follows the part already read is to be parsed.
+            size = load.total_bytes
+            to_read = None if size is None else size - (resume.offset if resume else 0)
+            load.records(reader.lines(), parse_pool.workers_for(to_read))
         else:
             load.records(self._bulk(bulk_read, stage, out), workers=0)
         if resume is not None:

@@ -54,7 +54,7 @@ def _lines(name: str) -> list[bytes]:
 
 def _unique(line: bytes, i: int) -> bytes:
     """A copy of a record with its own id: the first id in it gets a prefix."""
-    for key in (b'"request_id":"', b'"id":"', b'"span_id":"', b'"spanId":"'):
+    for key in (b'"request_id":"', b'"gen_ai.response.id":"', b'"id":"', b'"spanId":"'):
         if key in line:
             return line.replace(key, key + b"r%d-" % i, 1)
     return line[:-1] + b',"request_id":"r%d"}' % i
