@@ -20,7 +20,10 @@ def given(values: Sequence[float], sweep: str | None) -> list[float]:
                 f"--sweep {sweep}: write FROM:TO:STEP", "e.g. --sweep 0.80:0.99:0.01"
             ) from None
         if step <= 0 or stop < start:
-            raise BadInput(f"--sweep {sweep}: STEP must be positive and TO at least FROM")
+            raise BadInput(
+                f"--sweep {sweep}: STEP must be positive and TO at least FROM",
+                "e.g. --sweep 0.80:0.99:0.01",
+            )
         count = int(round((stop - start) / step)) + 1
         found += [round(start + i * step, 6) for i in range(count)]
     if not found:
