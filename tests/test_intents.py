@@ -211,3 +211,19 @@ def test_cli_lists_the_intents_and_json_is_the_library_result(
     data = json.loads(out.stdout)
     assert [i["requests"] for i in data["listed"]] == [5, 3, 2]
     assert data["method"] == "agglomerative" and data["saved"] is False
+
+
+def test_the_index_finds_the_nearest_cluster_and_measures_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from costlab.intents import nearest
+
+    points, truth = blobs(per=40, centres=30, seed=9)
+    means = np.stack([points[truth == c].mean(axis=0) for c in range(30)]).astype(np.float32)
+    exact, exact_similarity, none = nearest.best(points, means)
+    assert none is None and (exact == truth).all()
+    monkeypatch.setattr(nearest, "EXACT_PRODUCTS", 0)
+    found, similarity, check = nearest.best(points, means)
+    assert check is not None and 0.9 <= check <= 1.0
+    assert (found == exact).mean() >= 0.9
+    assert np.allclose(similarity[found == exact], exact_similarity[found == exact], atol=1e-5)
