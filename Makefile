@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-intents clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench-cache: $(STAMP)
 # stage against the exact search: about 40 minutes on 2 cores. Writes its BENCHMARKS.md section.
 bench-cache-scale: $(STAMP)
 	$(BIN)/python scripts/bench_cache_scale.py --write
+
+# costlab intents: agreement with Banking77's and CLINC150's intents (MiniLM vectors, embedded
+# once), sample-and-assign against the full clustering, and 100,000 / 1,000,000 requests end to
+# end (scripts/scale_logs.py, minilm-tuned). Writes its BENCHMARKS.md section.
+bench-intents: $(STAMP)
+	$(BIN)/python scripts/bench_intents.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info
