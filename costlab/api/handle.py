@@ -24,6 +24,7 @@ from costlab import report as report_library
 from costlab.api.results import CacheResult, IntentsResult, ReportResult, RoutingResult
 from costlab.cache import auto, fidelity, savings, thresholds
 from costlab.errors import BadInput, StoreError
+from costlab.intents import agglomerative
 from costlab.migrations import MIGRATIONS
 from costlab.routing import compare, policy
 from costlab.routing import run as routing_run
@@ -211,6 +212,8 @@ class Costlab:
         where: str | None = None,
         top: int = 20,
         save: bool = True,
+        full_up_to: int = agglomerative.FULL_UP_TO,
+        sample: int = agglomerative.SAMPLE,
     ) -> IntentsResult:
         """The recurring intents, clustered from the stored vectors, as `costlab intents --json`."""
         with self._open(read_only=not save) as store:
@@ -224,6 +227,8 @@ class Costlab:
                 label=label,
                 top=top,
                 save=save,
+                full_up_to=full_up_to,
+                sample=sample,
             )
             return IntentsResult(intents_library.run(store, options))
 

@@ -27,9 +27,10 @@ from costlab.intents import learn, nearest
 Vectors = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 
-# Prompts clustered in full (about 0.4 GB of distances at 10,000) and per sample round.
+# Prompts clustered in full (about 0.4 GB of distances at 10,000), and per sample round above
+# that: a full clustering is quadratic, so a round of 5,000 costs a quarter of one of 10,000.
 FULL_UP_TO = 10_000
-SAMPLE = 10_000
+SAMPLE = 5_000
 ROUNDS = 4  # sample rounds before what no cluster takes is left as one-prompt intents
 
 
