@@ -59,9 +59,9 @@ bench-cache-scale: $(STAMP)
 
 # costlab intents: agreement with Banking77's and CLINC150's intents (MiniLM vectors, embedded
 # once), sample-and-assign against the full clustering, and 100,000 / 1,000,000 requests end to
-# end (scripts/scale_logs.py, minilm-tuned). Writes its BENCHMARKS.md section.
+# end (scripts/samples/scale_logs.py, minilm-tuned). Writes its BENCHMARKS.md section.
 bench-intents: $(STAMP)
-	$(BIN)/python scripts/bench_intents.py --write
+	$(BIN)/python scripts/bench/bench_intents.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,14 +2,14 @@
 
 Writes its own section of BENCHMARKS.md (between the `bench_intents` markers).
 
-    python scripts/bench_intents.py                 # everything (prepares what is missing)
-    python scripts/bench_intents.py --sizes 100000 --sets banking77   # a part only
+    python scripts/bench/bench_intents.py                 # everything (prepares what is missing)
+    python scripts/bench/bench_intents.py --sizes 100000 --sets banking77   # a part only
 
 Measured:
 
 1. Agreement with real intents on Banking77 (10,003 support queries, 77 intents) and CLINC150
    (22,500 assistant queries, 150 intents + out-of-scope), each query a request
-   (`scripts/labelled_logs.py`), embedded with MiniLM (the reference) by
+   (`scripts/samples/labelled_logs.py`), embedded with MiniLM (the reference) by
    `costlab simulate-cache --threshold 0.8 --embedder minilm`: `costlab intents --label
    metadata.intent` with the default (agglomerative, 0.6), against the cache's leader clusters
    at 0.8 (the issue's comparison) and at 0.6. Each command in a fresh process: wall time (from
@@ -17,10 +17,10 @@ Measured:
 2. Sample and assign against the full clustering, on Banking77's MiniLM vectors (all 10,003 fit
    a full clustering): the adjusted Rand index between the two partitions, and each one's
    against the labels, at several sample sizes.
-3. Scale: the first 100,000 and all 1,000,000 requests of `scripts/scale_logs.py` (real questions
-   rephrased), embedded once with minilm-tuned (the embedder simulate-cache's `auto` picks at this
-   size; made beforehand in bench_data/home), then `costlab intents --json` end to end (storing
-   the intents), in a fresh process: wall time, peak RSS, stages.
+3. Scale: the first 100,000 and all 1,000,000 requests of `scripts/samples/scale_logs.py`
+   (real questions rephrased), embedded once with minilm-tuned (the embedder simulate-cache's
+   `auto` picks at this size; made beforehand in bench_data/home), then `costlab intents --json`
+   end to end (storing the intents), in a fresh process: wall time, CPU time, peak RSS, stages.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def labelled_store(name: str) -> Path:
         return db
     db.unlink(missing_ok=True)
     log = DATA / f"{name}.jsonl"
-    script = ROOT / "scripts" / "labelled_logs.py"
+    script = ROOT / "scripts" / "samples" / "labelled_logs.py"
     subprocess.run([sys.executable, str(script), name, "--out", str(log)], check=True)
     subprocess.run(costlab(db, "ingest", str(log), "--json"), check=True, capture_output=True)
     args = ["simulate-cache", "--threshold", "0.8", "--embedder", "minilm", "--json"]
@@ -176,7 +176,7 @@ def scale_store(size: int) -> Path:
 
 
 def scale(sizes: list[int]) -> None:
-    print("### At scale (scripts/scale_logs.py, minilm-tuned vectors stored beforehand)\n")
+    print("### At scale (scripts/samples/scale_logs.py, minilm-tuned vectors stored beforehand)\n")
     print("| requests | prompts | intents | recurring (share) | wall | CPU | peak RSS | "
           "stages (s, wall) | sampling |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
