@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -61,6 +61,12 @@ bench-cache-scale: $(STAMP)
 # same file, and the re-ingest of a 1 GB file after 1 MB was appended. Writes its section.
 bench-ingest-formats: $(STAMP)
 	$(BIN)/python scripts/bench/bench_ingest_formats.py --write
+
+# costlab intents: agreement with Banking77's and CLINC150's intents (MiniLM vectors, embedded
+# once), sample-and-assign against the full clustering, and 100,000 / 1,000,000 requests end to
+# end (scripts/samples/scale_logs.py, minilm-tuned). Writes its BENCHMARKS.md section.
+bench-intents: $(STAMP)
+	$(BIN)/python scripts/bench/bench_intents.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import typer
 
-from costlab.cache import fidelity, savings
+from costlab.cache import fidelity, savings, thresholds
 from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
-from costlab.errors import BadInput
 from costlab.scope import from_flags
-from costlab.settings import duration_s
 from costlab.store import Store
 
 app = typer.Typer()
@@ -104,12 +102,12 @@ def simulate_cache(
     """
     with Store.open(ctx.obj["db"], create=False) as store:
         options = savings.CacheOptions(
-            thresholds=_thresholds(threshold, sweep),
+            thresholds=thresholds.given(threshold, sweep),
             scope=from_flags(store, since, until, where),
             key=key,
             normalize=normalize,
             cache_scope=tuple(c.strip() for c in scope.split(",") if c.strip()),
-            ttl_s=_duration(ttl),
+            ttl_s=thresholds.ttl_s(ttl),
             max_entries=max_entries,
             label=label,
             embedder=embedder,
@@ -142,39 +140,6 @@ def simulate_cache(
         render.show([_intents(result)], "table")
     for note in result.notes:
         render.out.print(note, markup=False)
-
-
-def _thresholds(given: list[float], sweep: str | None) -> list[float]:
-    values = list(given)
-    if sweep:
-        parts = sweep.split(":")
-        try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise BadInput(
-                f"--sweep {sweep}: write FROM:TO:STEP", "e.g. --sweep 0.80:0.99:0.01"
-            ) from None
-        if step <= 0 or stop < start:
-            raise BadInput(f"--sweep {sweep}: STEP must be positive and TO at least FROM")
-        count = int(round((stop - start) / step)) + 1
-        values += [round(start + i * step, 6) for i in range(count)]
-    if not values:
-        raise BadInput(
-            "give --threshold or --sweep", "e.g. --threshold 0.92 or --sweep 0.80:0.99:0.01"
-        )
-    return sorted(set(values))
-
-
-def _duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        seconds = duration_s(text)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise BadInput(f"--ttl {text}: not a duration", "e.g. --ttl 24h, 30m, 90s or 7d")
-    return seconds
 
 
 def _sheet(result: savings.CacheReport) -> Sheet:
