@@ -61,16 +61,16 @@ _OPPOSITES = (
     "max min, add remove, open close, start stop, begin end, enable disable, allow block, "
     "accept decline, accept reject, approve reject, buy sell, send receive, deposit withdraw, "
     "income expense, credit debit, import export, upload download, before after, early late, "
-    "first last, cheap expensive, new old, hot cold, win lose, arrive leave, on off, "
-    "in out, up down, inbound outbound, incoming outgoing, sent received, pending completed, "
+    "first last, cheap expensive, new old, hot cold, win lose, arrive leave, "
+    "inbound outbound, incoming outgoing, sent received, pending completed, "
     "pending declined, failed successful, fail succeed, buyer seller, add delete, "
-    "physical virtual, debit credit, top bottom, yes no, true false, positive negative, "
+    "physical virtual, debit credit, top bottom, true false, positive negative, "
     "male female, past future, yesterday tomorrow, morning evening, day night, north south, "
     "east west, left right, fast slow, long short, big small, large small, heavy light, "
     "best worst, better worse, love hate, like dislike, always never, everyone nobody, "
     "import export, sunrise sunset, wake sleep, husband wife, boyfriend girlfriend"
 )
-_PREFIXES = ("un", "de", "dis", "in", "im", "non")
+_PREFIXES = ("un", "dis", "non")
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,19 @@ def _numbers(a: Facts, b: Facts) -> bool:
 
 
 def _names_differ(a: Facts, b: Facts) -> bool:
-    return bool(a.names - b.all_words) and bool(b.names - a.all_words)
+    return bool(_unmatched(a, b)) and bool(_unmatched(b, a))
+
+
+def _unmatched(a: Facts, b: Facts) -> set[str]:
+    """a's names that b lacks in any form: as a word, a word it begins or ends, or initials."""
+    initials = {w[0] for w in b.all_words}
+    return {
+        name
+        for name in a.names
+        if name not in b.all_words
+        and not any(w.startswith(name) or name.startswith(w) for w in b.all_words if len(w) > 3)
+        and not (len(name) <= 4 and set(name) <= initials)
+    }
 
 
 def _negation(a: Facts, b: Facts) -> bool:
@@ -184,15 +196,18 @@ def _negation(a: Facts, b: Facts) -> bool:
 
 
 def _contrast(a: Facts, b: Facts) -> bool:
+    return _opposed(a, b) or _opposed(b, a)
+
+
+def _opposed(a: Facts, b: Facts) -> bool:
+    """a holds a word whose opposite b holds (its prefixed form counts when a is not negated:
+    "unsure" and "not sure" agree)."""
     only_a, only_b = a.words - b.words, b.words - a.words
     for word in only_a:
         if OPPOSITES.get(word, frozenset()) & only_b:
             return True
-        for prefix in _PREFIXES:
-            if prefix + word in only_b or (
-                word.startswith(prefix) and word[len(prefix) :] in only_b
-            ):
-                return True
+        if not a.negated and any(p + word in only_b for p in _PREFIXES):
+            return True
     return False
 
 

@@ -65,7 +65,11 @@ def label_judge(labels: npt.NDArray[np.int64]) -> Judge:
     return judge
 
 
-def response_judge(response: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> Judge:
+def response_judge(
+    response: npt.NDArray[np.int64],
+    vectors: npt.NDArray[np.float32],
+    same: float = SAME_ANSWER_SIMILARITY,
+) -> Judge:
     """Right when the two responses are the same or similar; unjudged when one is missing.
 
     `response` gives per request its row of `vectors` (-1: no response logged); requests
@@ -76,7 +80,7 @@ def response_judge(response: npt.NDArray[np.int64], vectors: npt.NDArray[np.floa
         a, b = response[hits], response[served]
         judged = (a >= 0) & (b >= 0)
         similar = np.einsum("ij,ij->i", vectors[np.maximum(a, 0)], vectors[np.maximum(b, 0)])
-        return Verdicts(judged, judged & ((a == b) | (similar >= SAME_ANSWER_SIMILARITY)))
+        return Verdicts(judged, judged & ((a == b) | (similar >= same)))
 
     return judge
 
