@@ -8,7 +8,6 @@ from the logged responses.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import assignment, auto, embedders, fidelity, guard, index, logged, simulate
+from costlab.cache import assignment, auto, fidelity, index, judged, logged, simulate
 from costlab.cache import precision as judging
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
@@ -181,9 +180,13 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     if traffic.labels is not None:
         judge = judging.label_judge(traffic.labels)
     else:
-        judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
+        judge = judged.response_judge(
+            store, embedder, traffic, results, _stage(progress, "responses")
+        )
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
-    checks = [_checked(r, traffic, judge, options) for r in results]
+    checks = [
+        judged.check(r, traffic, judge, options.guard, options.label is None) for r in results
+    ]
     rows = [_measure(c, traffic, entry_bytes) for c in checks]
     chosen = judging.choose(
         thresholds,
@@ -311,69 +314,7 @@ def _check(options: CacheOptions) -> None:
         )
 
 
-def _response_judge(
-    store: Store,
-    embedder: embedders.Embedder,
-    t: logged.Logged,
-    results: list[simulate.SimResult],
-    progress: Callable[[int, int], None] | None,
-) -> judging.Judge:
-    """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
-    involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
-    for r in results:
-        hits = np.flatnonzero(r.hit)
-        involved[t.response_ids[hits] + 1] = True
-        involved[t.response_ids[r.served_by[hits]] + 1] = True
-    wanted = np.flatnonzero(involved[1:])
-    texts = [t.responses[i] for i in wanted.tolist()]
-    found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
-    row = np.full(len(t.responses) + 1, -1, dtype=np.int64)
-    row[wanted + 1] = np.arange(len(wanted))
-    return judging.response_judge(row[t.response_ids + 1], found)
-
-
-@dataclass(frozen=True, eq=False)
-class _Checked:
-    """One threshold's replay with each hit judged and checked by the guard; `result` is the
-    replay as counted (refused hits made misses when the guard is on)."""
-
-    result: simulate.SimResult
-    guard_refused: int
-    precision: judging.Precision
-    guarded: judging.Precision
-    unguarded: judging.Precision
-    estimated: bool
-
-
-def _checked(
-    result: simulate.SimResult, t: logged.Logged, judge: judging.Judge, options: CacheOptions
-) -> _Checked:
-    hits = np.flatnonzero(result.hit)
-    served = result.served_by[hits]
-    refused = guard.refused(guard.Guard(), t.prompts.distinct, t.prompts.ids, hits, served)
-    verdicts = judge(hits, served)
-    distrusted = None
-    if options.label is None:
-        repeats = t.prompts.ids[hits] == t.prompts.ids[served]
-        distrusted = judging.distrust(verdicts, repeats)
-    kept = judging.Verdicts(verdicts.judged[~refused], verdicts.right[~refused])
-    unguarded = judging.measure(verdicts, distrusted)
-    guarded = judging.measure(kept, distrusted)
-    if options.guard and refused.any():
-        hit, served_by = result.hit.copy(), result.served_by.copy()
-        hit[hits[refused]], served_by[hits[refused]] = False, -1
-        result = dataclasses.replace(result, hit=hit, served_by=served_by)
-    return _Checked(
-        result,
-        int(refused.sum()),
-        guarded if options.guard else unguarded,
-        guarded,
-        unguarded,
-        options.label is None,
-    )
-
-
-def _measure(c: _Checked, t: logged.Logged, entry_bytes: np.ndarray) -> ThresholdResult:
+def _measure(c: judged.Checked, t: logged.Logged, entry_bytes: np.ndarray) -> ThresholdResult:
     result = c.result
     hits = np.flatnonzero(result.hit)
     served = result.served_by[hits]
@@ -385,11 +326,11 @@ def _measure(c: _Checked, t: logged.Logged, entry_bytes: np.ndarray) -> Threshol
         saved_usd=t.dollars.sum(hits),
         saved_tokens=int(t.tokens[hits].sum()),
         saved_latency_ms=float(t.latency_ms[hits].sum()),
-        precision=c.precision.value,
+        precision=c.shown.value,
         precision_estimated=c.estimated,
-        precision_unavailable=c.precision.unavailable,
-        judged_hits=c.precision.judged,
-        unjudged_hits=c.precision.unjudged,
+        precision_unavailable=c.shown.unavailable,
+        judged_hits=c.shown.judged,
+        unjudged_hits=c.shown.unjudged,
         guard_refused=c.guard_refused,
         precision_guarded=c.guarded.value,
         precision_unguarded=c.unguarded.value,
