@@ -137,12 +137,18 @@ def test_no_threshold_qualifying_names_the_best(
     assert (report.best_threshold, report.best_precision) == (best.threshold, best.precision)
 
 
-def test_the_cli_says_when_no_threshold_qualifies(cli: Cli, fake_embedder: FakeEmbedder) -> None:
+def test_the_cli_says_when_no_threshold_qualifies(
+    cli: Cli, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
     assert cli("ingest", str(SAMPLE)).exit_code == 0
     args = ["simulate-cache", "--embedder", "fake", "--label", "metadata.intent"]
-    result = cli(*args, "--sweep", "0.90:0.99:0.03", "--min-precision", "1")
+    page = tmp_path / "cache.html"
+    result = cli(*args, "--sweep", "0.90:0.99:0.03", "--min-precision", "1", "--html", str(page))
     assert result.exit_code == 0, result.output
     assert "no threshold reaches --min-precision 100%: the best is" in result.stdout
+    html = page.read_text()
+    assert "No threshold reaches the minimum precision of 100%: the best is" in html
+    assert '<th class="num">refused</th>' in html
     on = json.loads(cli(*args, "--threshold", "0.95", "--guard", "--json").stdout)
     off = json.loads(cli(*args, "--threshold", "0.95", "--no-guard", "--json").stdout)
     assert on["guard"] is True and off["guard"] is False
