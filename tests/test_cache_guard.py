@@ -54,19 +54,15 @@ def test_paraphrases_stand(query: str, entry: str) -> None:
     assert guard.Guard().refuses(query, entry) is None
 
 
-def test_refused_judges_every_hit_as_refuses_does() -> None:
+def test_the_memo_judges_every_pair_as_refuses_does() -> None:
     texts = ["Send £200 to Anna", "Send £500 to Anna", "send £200 to anna", "How do I lock it?"]
-    ids = np.array([0, 1, 2, 3, 0, 1, 3], dtype=np.int64)
-    hits = np.array([1, 2, 4, 5, 6], dtype=np.int64)
-    served = np.array([0, 0, 1, 0, 3], dtype=np.int64)
+    a = np.array([1, 2, 0, 1, 3, 1], dtype=np.int64)
+    b = np.array([0, 0, 1, 0, 3, 0], dtype=np.int64)
     check = guard.Guard()
-    expected = [
-        check.refuses(texts[ids[h]], texts[ids[s]]) is not None
-        for h, s in zip(hits, served, strict=True)
-    ]
-    assert guard.refused(check, texts, ids, hits, served).tolist() == expected == [
-        True, False, True, True, False
-    ]  # fmt: skip
+    memo = guard.Memo(check, texts)
+    expected = [check.refuses(texts[x], texts[y]) is not None for x, y in zip(a, b, strict=True)]
+    assert memo.refused(a, b).tolist() == expected == [True, False, True, True, False, True]
+    assert memo.refused(a[:2], b[:2]).tolist() == expected[:2]  # asked again: the same
 
 
 def test_unknown_rules_are_named() -> None:

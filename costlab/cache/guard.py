@@ -113,7 +113,7 @@ def parse_rules(text: str) -> frozenset[Rule]:
     return frozenset(n for n in RULES if n in names)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
     """The numbers, names, negation and content words of a text."""
     words = [w.casefold() for w in _WORD.findall(text)]
@@ -219,25 +219,32 @@ _CHECKS = {
 }
 
 
-def refused(
-    check: Guard,
-    texts: Sequence[str],
-    text_ids: npt.NDArray[np.int64],
-    hits: npt.NDArray[np.int64],
-    served: npt.NDArray[np.int64],
-) -> npt.NDArray[np.bool_]:
-    """Per hit, whether the guard refuses it: the request's text against its entry's, as logged.
+class Memo:
+    """The guard's verdicts on pairs of texts: each text read once, each distinct pair judged
+    once, however many thresholds ask."""
 
-    `text_ids` gives each request its text in `texts`; each distinct pair is judged once.
-    """
-    a, b = text_ids[hits], text_ids[served]
-    pairs, inverse = np.unique(np.stack([a, b]), axis=1, return_inverse=True)
-    verdict = np.array(
-        [
-            x != y and check.refuses(texts[x], texts[y]) is not None
-            for x, y in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True)
-        ],
-        dtype=np.bool_,
-    )
-    out: npt.NDArray[np.bool_] = verdict[inverse.reshape(-1)]
-    return out
+    def __init__(self, check: Guard, texts: Sequence[str]) -> None:
+        self.check, self.texts = check, texts
+        self._facts: dict[int, Facts] = {}
+        self._verdicts: dict[int, bool] = {}
+
+    def refused(self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Per pair (text a[k], text b[k]), whether the guard refuses it."""
+        codes = a.astype(np.int64) * len(self.texts) + b
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        verdict = np.array([self._verdict(int(c)) for c in distinct.tolist()], dtype=np.bool_)
+        out: npt.NDArray[np.bool_] = verdict[inverse.reshape(-1)]
+        return out
+
+    def _verdict(self, code: int) -> bool:
+        if code not in self._verdicts:
+            x, y = divmod(code, len(self.texts))
+            self._verdicts[code] = (
+                x != y and self.check.disagree(self._of(x), self._of(y)) is not None
+            )
+        return self._verdicts[code]
+
+    def _of(self, k: int) -> Facts:
+        if k not in self._facts:
+            self._facts[k] = facts(self.texts[k])
+        return self._facts[k]

@@ -57,13 +57,14 @@ def check(
     result: simulate.SimResult,
     t: logged.Logged,
     judge: precision.Judge,
+    memo: guard.Memo,
     guard_on: bool,
     label_free: bool,
 ) -> Checked:
     """Judge and guard one threshold's hits; with `guard_on`, the refused ones become misses."""
     hits = np.flatnonzero(result.hit)
     served = result.served_by[hits]
-    refused = guard.refused(guard.Guard(), t.prompts.distinct, t.prompts.ids, hits, served)
+    refused = memo.refused(t.prompts.ids[hits], t.prompts.ids[served])
     verdicts = judge(hits, served)
     distrusted = None
     if label_free:

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import assignment, auto, fidelity, index, judged, logged, simulate
+from costlab.cache import assignment, auto, fidelity, guard, index, judged, logged, simulate
 from costlab.cache import precision as judging
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
@@ -184,8 +184,9 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             store, embedder, traffic, results, _stage(progress, "responses")
         )
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
+    verdicts = guard.Memo(guard.Guard(), traffic.prompts.distinct)
     checks = [
-        judged.check(r, traffic, judge, options.guard, options.label is None) for r in results
+        judged.check(r, traffic, judge, verdicts, options.guard, options.label is None) for r in results
     ]
     rows = [_measure(c, traffic, entry_bytes) for c in checks]
     chosen = judging.choose(
