@@ -163,6 +163,23 @@ def at(rows: list[Row], threshold: float) -> Row:
     return next(r for r in rows if abs(r.threshold - threshold) < 1e-9)
 
 
+def refusals(half: Half, rules: frozenset[guard.Rule]) -> None:
+    """Every hit the guard refuses at FOCUS, with the rule and what the labels say."""
+    check = guard.Guard(rules)
+    result = next(r for r in half.results if abs(r.threshold - FOCUS) < 1e-9)
+    hits = np.flatnonzero(result.hit)
+    lines = []
+    for i, e in zip(hits.tolist(), result.served_by[hits].tolist(), strict=True):
+        rule = check.refuses(half.texts[i], half.texts[e])
+        if rule is not None:
+            same = "same" if half.labels[i] == half.labels[e] else "different"
+            lines.append(f"| {rule} | {same} | {half.texts[i]} | {half.texts[e]} |")
+    print(f"\nThe {len(lines)} hits refused at {FOCUS}:\n")
+    print("| rule | label | request | entry serving it |")
+    print("|---|---|---|---|")
+    print("\n".join(lines))
+
+
 def stored_policy(half: Half, threshold: float, rules: frozenset[guard.Rule]) -> Row:
     """One request at a time; a refused request becomes an entry (its answer stored)."""
     check = guard.Guard(rules)
@@ -226,6 +243,7 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|")
     choices = [frozenset([r]) for r in guard.RULES] + [frozenset(guard.RULES), default]
+    choices = list(dict.fromkeys(choices))
     for rules in choices:
         for name, (dev, _) in split.items():
             r = at(measure(dev, rules), FOCUS)
@@ -238,6 +256,7 @@ def main() -> None:
         print(f"\n### Held-out half of {name} ({len(held.texts):,} requests), default rules\n")
         rows = measure(held, default)
         table(rows)
+        refusals(held, default)
         stored = stored_policy(held, FOCUS, default)
         print(
             f"\nA cache that stores refused requests as entries, at {FOCUS}: {stored.hits:,} hits "

@@ -32,7 +32,7 @@ EXACT_UP_TO = 20_000
 SAME_ANSWER_SIMILARITY = judging.SAME_ANSWER_SIMILARITY
 # Whether the false-hit guard is on unless --guard/--no-guard says (BENCHMARKS.md, "False-hit
 # guard", for the measurement that chose it).
-DEFAULT_GUARD = False
+DEFAULT_GUARD = True
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,8 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
     verdicts = guard.Memo(guard.Guard(), traffic.prompts.distinct)
     checks = [
-        judged.check(r, traffic, judge, verdicts, options.guard, options.label is None) for r in results
+        judged.check(r, traffic, judge, verdicts, options.guard, options.label is None)
+        for r in results
     ]
     rows = [_measure(c, traffic, entry_bytes) for c in checks]
     chosen = judging.choose(
