@@ -120,7 +120,7 @@ def parse_rules(text: str) -> frozenset[Rule]:
 def facts(text: str) -> Facts:
     """The numbers, names, negation and content words of a text."""
     words = [w.casefold() for w in _WORD.findall(text)]
-    bare = [w.replace("'", "") for w in words]
+    bare = [_bare(w) for w in words]
     return Facts(
         numbers=frozenset(_value(n) for n in _NUMBER.findall(text)),
         names=frozenset(_names(text)),
@@ -129,6 +129,11 @@ def facts(text: str) -> Facts:
         words=frozenset(_stem(w) for w in bare if w not in _STOPWORDS and w not in _NEGATIONS),
         all_words=frozenset(bare),
     )
+
+
+def _bare(word: str) -> str:
+    """A casefolded word without its possessive or apostrophe: "face's" -> "face"."""
+    return word.removesuffix("'s").replace("'", "")
 
 
 def _value(number: str) -> str:
@@ -146,9 +151,9 @@ def _names(text: str) -> Iterable[str]:
         for k, match in enumerate(_WORD.finditer(sentence)):
             word = match.group()
             if len(word) > 1 and word.isupper() and word not in ("I", "OK"):
-                yield word.casefold()
+                yield _bare(word.casefold())
             elif k > 0 and word[0].isupper() and word != "I" and not word.startswith("I'"):
-                yield word.casefold()
+                yield _bare(word.casefold())
 
 
 def _stem(word: str) -> str:
