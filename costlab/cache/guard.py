@@ -13,8 +13,8 @@ normalised, so numbers are still there) and refuses the hit when they disagree o
   share nearly all their content words (otherwise it is as often a paraphrase: "has not
   arrived" / "where is it");
 - `contrast`: one holds a word and the other its opposite, from a fixed list of pairs (gain /
-  lose, increase / decrease, ...) and the prefixes un-, de-, dis- (lock / unlock), and neither
-  holds both.
+  lose, increase / decrease, ...) and the prefixes un-, dis-, non- (lock / unlock), neither
+  holds both, and both or neither are negated ("failed" / "not successful" agree).
 
 Rules over the two texts, no model and no call out: microseconds a pair. Which rules are on by
 default (DEFAULT_RULES) was chosen by measurement on labelled traffic (BENCHMARKS.md, "False-hit
@@ -204,17 +204,18 @@ def _negation(a: Facts, b: Facts) -> bool:
 
 
 def _contrast(a: Facts, b: Facts) -> bool:
-    return _opposed(a, b) or _opposed(b, a)
+    # one side negated and the other not: an opposite then says the same thing
+    # ("failed" / "not successful", "unsure" / "not sure")
+    return a.negated == b.negated and (_opposed(a, b) or _opposed(b, a))
 
 
 def _opposed(a: Facts, b: Facts) -> bool:
-    """a holds a word whose opposite b holds (its prefixed form counts when a is not negated:
-    "unsure" and "not sure" agree)."""
+    """a holds a word whose opposite, or prefixed form (lock / unlock), b holds."""
     only_a, only_b = a.words - b.words, b.words - a.words
     for word in only_a:
         if OPPOSITES.get(word, frozenset()) & only_b:
             return True
-        if not a.negated and any(p + word in only_b for p in _PREFIXES):
+        if any(p + word in only_b for p in _PREFIXES):
             return True
     return False
 
