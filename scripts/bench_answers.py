@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -105,6 +106,9 @@ def worst(rows: list[tuple[float, int, float | None, float | None, str]]) -> flo
 
 
 def main() -> None:
+    load = os.getloadavg()[0]
+    print(f"Load average (1 min) at start: {load:.1f} on a shared machine; every figure below is")
+    print("a count of hits, not a timing, so the load does not change it.\n")
     rows = requests()
     dev = Replayed([r for r in rows if int(r[1].split("-")[0]) % 2 == 1])
     held = Replayed([r for r in rows if int(r[1].split("-")[0]) % 2 == 0])

@@ -24,6 +24,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import random
 import sys
 from dataclasses import dataclass
@@ -231,6 +232,9 @@ def table(rows: list[Row]) -> None:
 
 
 def main() -> None:
+    load = os.getloadavg()[0]
+    print(f"Load average (1 min) at start: {load:.1f} on a shared machine; every figure below is")
+    print("a count of hits, not a timing, so the load does not change it.\n")
     sets = {"Banking77": banking77(), "CLINC150": clinc150()}
     split = {name: halves(rows) for name, rows in sets.items()}
     default = guard.DEFAULT_RULES
