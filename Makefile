@@ -37,25 +37,25 @@ format: $(STAMP)
 	$(BIN)/ruff format costlab tests scripts
 	$(BIN)/ruff check --fix costlab tests scripts
 
-# Each script writes its own section of BENCHMARKS.md (scripts/bench_doc.py). The embedder
+# Each script writes its own section of BENCHMARKS.md (scripts/bench/bench_doc.py). The embedder
 # comparison needs `costlab embedders distill` and, once its store exists,
 # `costlab embedders distill --corpus bench_data/compare_embedders.duckdb` (minilm-tuned).
 bench: $(STAMP)
-	$(BIN)/python scripts/benchmark.py
-	$(BIN)/python scripts/bench_tokens.py --write
-	$(BIN)/python scripts/bench_prefix.py --write
-	$(BIN)/python scripts/bench_compress.py --write
-	$(BIN)/python scripts/bench_routing.py --logs bench_data/flat_1000000.jsonl --write
-	$(BIN)/python scripts/compare_embedders.py --db bench_data/compare_embedders.duckdb --embedders minilm,minilm-int8,paraphrase-l3,minilm-static,minilm-tuned --write
+	$(BIN)/python scripts/bench/benchmark.py
+	$(BIN)/python scripts/bench/bench_tokens.py --write
+	$(BIN)/python scripts/bench/bench_prefix.py --write
+	$(BIN)/python scripts/bench/bench_compress.py --write
+	$(BIN)/python scripts/bench/bench_routing.py --logs bench_data/flat_1000000.jsonl --write
+	$(BIN)/python scripts/bench/compare_embedders.py --db bench_data/compare_embedders.duckdb --embedders minilm,minilm-int8,paraphrase-l3,minilm-static,minilm-tuned --write
 
 # The GPTCache baseline needs `$(BIN)/pip install -e '.[bench]'`; without it, it is skipped.
 bench-cache: $(STAMP)
-	$(BIN)/python scripts/bench_cache.py
+	$(BIN)/python scripts/bench/bench_cache.py
 
-# simulate-cache over 1,000,000 requests (scripts/scale_logs.py) end to end, and the neighbour
+# simulate-cache over 1,000,000 requests (scripts/samples/scale_logs.py) end to end, and the neighbour
 # stage against the exact search: about 40 minutes on 2 cores. Writes its BENCHMARKS.md section.
 bench-cache-scale: $(STAMP)
-	$(BIN)/python scripts/bench_cache_scale.py --write
+	$(BIN)/python scripts/bench/bench_cache_scale.py --write
 
 # The false-hit guard and the label-free precision estimate on labelled sets from ../shared/data
 # (Banking77, CLINC150, GPTCache pairs, MT-Bench answers): MiniLM embeds ~30,000 texts the first

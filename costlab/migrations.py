@@ -235,6 +235,13 @@ def _m009_embedding_imports(con: Connection) -> None:
     )
 
 
+def _m010_ingest_offsets(con: Connection) -> None:
+    # An appended file is read from where the last read ended: the end of its last complete
+    # line, and the sha256 of the bytes before it (a rewritten or rotated file is read whole).
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN bytes_read BIGINT")
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN head_sha256 VARCHAR")
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -248,4 +255,5 @@ MIGRATIONS: list[Migration] = [
     ("007_conflicts", _m007_conflicts),
     ("008_entry_lists", _m008_entry_lists),
     ("009_embedding_imports", _m009_embedding_imports),
+    ("010_ingest_offsets", _m010_ingest_offsets),
 ]

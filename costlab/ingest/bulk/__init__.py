@@ -18,6 +18,7 @@ from costlab.ingest import sources
 from costlab.ingest.bulk import flat
 from costlab.ingest.bulk.flat import KeySet
 from costlab.ingest.sources import Line, Source
+from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 from costlab.store import Store
 
 # Left-over lines worth a second look for key sets the sample did not show.
@@ -86,7 +87,8 @@ def _stage_keys(store: Store, keys: KeySet, target: Target) -> None:
     store.execute(flat.insert_sql(keys, target.max_tokens), [target.source_file, target.run_id])
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
-        "ANTI JOIN _stage s ON s.row_key = b.line_no WHERE b.raw IS NOT NULL"
+        f"ANTI JOIN _stage s ON s.row_key = b.line_no * {MAX_CALLS_PER_RECORD} "
+        "WHERE b.raw IS NOT NULL"
     )
     store.execute("DROP TABLE _bulk")
     store.execute("ALTER TABLE _bulk_left RENAME TO _bulk")

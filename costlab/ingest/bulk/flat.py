@@ -19,6 +19,7 @@ import orjson
 from costlab.formats import Detector
 from costlab.formats.flat import MAPPED_KEYS, FlatRecord
 from costlab.ingest.sources import Reader, Source
+from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 from costlab.store import Store
 
 # Lines read in Python first: do they hold flat records, and with which keys?
@@ -232,7 +233,7 @@ WITH parsed AS (
     FROM _bulk
     WHERE raw IS NOT NULL
 )
-SELECT line_no,
+SELECT line_no * {MAX_CALLS_PER_RECORD},
        coalesce({m.text("request_id")}, 'content:' || left(sha256(raw), 24)),
        ts, {m.text("provider")}, {m.string("model")}, {m.text("feature")}, {m.text("user_id")},
        greatest({it} - {ct}, 0), {ct}, 0, 0, {ot}, {rt}, NULL,

@@ -2,8 +2,8 @@
 
 Writes its own section of BENCHMARKS.md (between the `bench_cache` markers).
 
-    python scripts/bench_cache.py            # Banking77 (10,003) and 100,000 perturbed requests
-    python scripts/bench_cache.py --quick    # 2,000 / 5,000 requests, one run: a smoke test
+    python scripts/bench/bench_cache.py          # Banking77 (10,003), 100,000 perturbed requests
+    python scripts/bench/bench_cache.py --quick  # 2,000 / 5,000 requests, one run: a smoke test
 
 Data (made once into bench_data/, reused):
 - banking77: the 10,003 Banking77 training queries embedded with MiniLM, in a seeded random order
@@ -12,7 +12,7 @@ Data (made once into bench_data/, reused):
   scaled so that its cosine to the picked vector is about c, c ~ U(0.94, 1.0) per request
   (sigma = sqrt((1/c^2 - 1) / 384)), renormalised; every key distinct (no exact repeats).
 Both: one scope, timestamps uniform over 30 days, sorted. Every measurement runs in a fresh
-subprocess under scripts/benchmark.py's wrapper (wall time from process start, peak RSS).
+subprocess under scripts/bench/benchmark.py's wrapper (wall time from process start, peak RSS).
 """
 
 from __future__ import annotations
@@ -624,7 +624,7 @@ def report(f: dict[str, Figure], plan: Plan, argv: list[str], load: str) -> str:
         [
             "## Semantic-cache simulation (issue 4)",
             "",
-            f"Produced by `{shlex.join(['python', 'scripts/bench_cache.py', *argv])}` on:",
+            f"Produced by `{shlex.join(['python', 'scripts/bench/bench_cache.py', *argv])}` on:",
             "",
             *machine(),
             versions(),

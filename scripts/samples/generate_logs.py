@@ -1,7 +1,7 @@
 """Seeded generator of LLM request logs: the committed samples, and large files for benchmarks.
 
-    python scripts/generate_logs.py --samples sample_logs/
-    python scripts/generate_logs.py --format flat --rows 1000000 --out bench_data/flat.jsonl
+    python scripts/samples/generate_logs.py --samples sample_logs/
+    python scripts/samples/generate_logs.py --format flat --rows 1000000 --out bench_data/flat.jsonl
 
 Token counts are estimates from text length (about 4 characters a token); logged costs are the
 list prices of the catalogue in costlab's price data (LiteLLM 1.110.2), batch at half price.
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench_logs import BULK_FORMATS, write_bulk
+from large_logs import BULK_FORMATS, write_bulk
 from sample_set import BANKING77, write_samples
 from sample_traffic import load_bank
 

@@ -1,6 +1,6 @@
 """Wall time of `costlab tokens check` over N prompt templates, whole process, median of runs.
 
-    python scripts/bench_tokens.py --templates 500 --runs 9
+    python scripts/bench/bench_tokens.py --templates 500 --runs 9
 
 Writes N templates (0.3 to 6 KB, made of the sample system prompts) and their baseline to a
 temporary folder, then times, alternately, the bare interpreter start (`python -c pass`) and
@@ -26,7 +26,10 @@ import time
 from pathlib import Path
 
 import bench_doc
-from sample_text import (
+
+# The template text is the sample traffic's (scripts/samples/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
+from sample_text import (  # noqa: E402
     CHAT_SYSTEM,
     CODE_REVIEW_RULES,
     HOUSE_STYLE,
@@ -35,7 +38,7 @@ from sample_text import (
     SUPPORT_RULES,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PIECES = [SUPPORT_RULES, CHAT_SYSTEM, SUMMARIZE_SYSTEM, SEARCH_SYSTEM, HOUSE_STYLE]
 PIECES.append("\n".join(CODE_REVIEW_RULES))
 FEATURES = ["support", "chat", "summarise", "search", "review"]

@@ -1,11 +1,11 @@
 """Benchmark route-replay: N logged requests × 10 policies, printed as a markdown table.
 
-    python scripts/bench_routing.py --logs bench_data/flat_1000000.jsonl
-    python scripts/bench_routing.py --logs bench_data/flat_100000.jsonl --db /tmp/bench.duckdb
+    python scripts/bench/bench_routing.py --logs bench_data/flat_1000000.jsonl
+    python scripts/bench/bench_routing.py --logs bench_data/flat_100000.jsonl --db /tmp/bench.duckdb
 
-The logs are flat records made by `scripts/generate_logs.py --format flat --rows N`. They are
-ingested once into `--db` (kept, and reused when it already holds requests); the figure is the
-replay alone: derived columns, rules, repricing on every candidate, per-policy totals and a
+The logs are flat records made by `scripts/samples/generate_logs.py --format flat --rows N`.
+They are ingested once into `--db` (kept, and reused when it already holds requests); the figure
+is the replay alone: derived columns, rules, repricing on every candidate, per-policy totals and a
 1,000-resample bootstrap, as `costlab route-replay` runs them. Goal: 1,000,000 × 10 in ≤ 10 s.
 """
 

@@ -1,7 +1,7 @@
 """Experiment: fit minilm-static's token vectors to MiniLM on a sample of texts ("tokenlearn").
 
-    PYTHONPATH=. python scripts/tune_static.py --out /tmp/tune_static.md
-    PYTHONPATH=. python scripts/tune_static.py --splits held-out --variants map --seed 1
+    PYTHONPATH=. python scripts/bench/tune_static.py --out /tmp/tune_static.md
+    PYTHONPATH=. python scripts/bench/tune_static.py --splits held-out --variants map --seed 1
 
 The static embedder sums one vector per WordPiece token. Variants (`--variants`), each fitted so
 that the sum over a sample text points the way MiniLM's vector of that text does:
@@ -11,7 +11,7 @@ that the sum over a sample text points the way MiniLM's vector of that text does
   torch on CPU, `--epochs`, rows pulled to the map by `--anchor`).
 `--bases`: start from the distilled minilm-static matrix, MiniLM's input embeddings, or both.
 Each fitted matrix is saved as a real static-embedder folder and measured the way
-scripts/compare_embedders.py does: `simulate-cache --label metadata.intent` (in-process, same
+scripts/bench/compare_embedders.py does: `simulate-cache --label metadata.intent` (in-process, same
 sweep), precision read at MiniLM's recommended hit rate with its `precision_at`.
 
 Splits (`--splits`), so the figure is not inflated by fitting on the test texts:
@@ -45,7 +45,7 @@ from costlab.cache import embedders, normalize, savings, static, vectors
 from costlab.scope import Scope
 from costlab.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench_data"  # made by compare_embedders.py and labelled_logs.py
 TEACHER = "all-MiniLM-L6-v2"
 WORK = Path("/tmp/tune_static")

@@ -1,7 +1,7 @@
 """Turn RouteLLM's MT-Bench judgements into flat request logs plus per-model outcomes.
 
-    python scripts/routellm_logs.py --out bench_data/mt_bench
-    python scripts/routellm_logs.py --data tests/data/routellm_mt_bench --out /tmp/mt
+    python scripts/samples/routellm_logs.py --out bench_data/mt_bench
+    python scripts/samples/routellm_logs.py --data tests/data/routellm_mt_bench --out /tmp/mt
 
 Each of the 80 questions × 2 turns is one logged request, answered by the strong model
 (gpt-4-1106-preview, the traffic "as logged"): its prompt is the turn's question, its input
@@ -21,7 +21,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "routellm_mt_bench"
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"

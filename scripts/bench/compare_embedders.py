@@ -1,10 +1,11 @@
 """Compare embedders as a semantic-cache key on Banking77: throughput, hit rate, precision.
 
-    python scripts/compare_embedders.py --out /tmp/compare_embedders.md
-    python scripts/compare_embedders.py --limit 3000 --out /tmp/compare.md   # quicker
-    python scripts/compare_embedders.py --embedders minilm,minilm-int8,paraphrase-l3,minilm-static
+    python scripts/bench/compare_embedders.py --out /tmp/compare_embedders.md
+    python scripts/bench/compare_embedders.py --limit 3000 --out /tmp/compare.md   # quicker
+    python scripts/bench/compare_embedders.py \
+        --embedders minilm,minilm-int8,paraphrase-l3,minilm-static
 
-Runs the real pipeline (scripts/labelled_logs.py, `costlab ingest`, `costlab simulate-cache
+Runs the real pipeline (scripts/samples/labelled_logs.py, `costlab ingest`, `costlab simulate-cache
 --label metadata.intent --json`) once per embedder on one store, so the vectors are embedded
 once and a rerun only replays. The first embedder is the reference. Throughput is timed
 in-process on the same queries, batch of `costlab.cache.vectors.BATCH`, after a warm-up, the
@@ -29,7 +30,7 @@ from typing import Any
 import bench_doc
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
 SWEEP = "0.70:0.99:0.01"
 MIN_PRECISION = 0.95
@@ -88,7 +89,13 @@ def prepare(db: Path, limit: int | None) -> None:
     log = db.with_suffix(".jsonl")
     extra = ["--limit", str(limit)] if limit else []
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "labelled_logs.py"), "banking77", "--out", str(log)]
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "samples" / "labelled_logs.py"),
+            "banking77",
+            "--out",
+            str(log),
+        ]
         + extra,
         check=True,
         capture_output=True,

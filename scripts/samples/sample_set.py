@@ -34,7 +34,7 @@ from sample_traffic import (
     without_cache,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BANKING77 = SHARED_DATA / "banking77" / "train.csv"
 LITELLM_TEMPLATE = SHARED_DATA / "log_samples/litellm/example_standard_logging_payload.json"
 OPENAI_MODELS = ["gpt-4o", "gpt-4o-mini"]

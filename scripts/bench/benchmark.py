@@ -2,8 +2,8 @@
 
 Writes BENCHMARKS.md, keeping the sections other scripts own (see bench_doc.py).
 
-    python scripts/benchmark.py            # 1M flat rows, 200k chat records, median of 3
-    python scripts/benchmark.py --quick    # 100k / 20k rows, one run: a smoke test
+    python scripts/bench/benchmark.py            # 1M flat rows, 200k chat records, median of 3
+    python scripts/bench/benchmark.py --quick    # 100k / 20k rows, one run: a smoke test
 
 Every measurement runs in a fresh subprocess; its peak RSS comes from getrusage(RUSAGE_CHILDREN)
 of a small wrapper process that only waits for it.
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from bench_doc import write_document
 
-ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT / "scripts" / "generate_logs.py"
+ROOT = Path(__file__).resolve().parents[2]
+GENERATOR = ROOT / "scripts" / "samples" / "generate_logs.py"
 
 # Runs one command, then prints its wall time and the peak RSS of its process tree.
 WRAPPER = """
@@ -306,13 +306,13 @@ def report(results: dict[str, Result], argv: list[str], repeat: int) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Produced by `{shlex.join(['python', 'scripts/benchmark.py', *argv])}` on:",
+        f"Produced by `{shlex.join(['python', 'scripts/bench/benchmark.py', *argv])}` on:",
         "",
         *machine(),
         "",
         f"Each figure is the median of {repeat} run(s); each run is a fresh subprocess into a "
         "fresh DuckDB file, timed from process start (imports included). Peak RSS is the process's "
-        "`ru_maxrss`. Data: `scripts/generate_logs.py`, seed 1.",
+        "`ru_maxrss`. Data: `scripts/samples/generate_logs.py`, seed 1.",
         "",
         "## Flat records",
         "",

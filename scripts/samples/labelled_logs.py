@@ -1,7 +1,7 @@
 """Turn labelled query sets into flat logs, the honest test of a semantic cache.
 
-    python scripts/labelled_logs.py banking77 --out bench_data/banking77.jsonl
-    python scripts/labelled_logs.py clinc150 --out bench_data/clinc150.jsonl
+    python scripts/samples/labelled_logs.py banking77 --out bench_data/banking77.jsonl
+    python scripts/samples/labelled_logs.py clinc150 --out bench_data/clinc150.jsonl
 
 One request per query, in a seeded random order, timestamps spread over `--days` days, a
 plausible gpt-4o-mini cost; the intent label is kept as the extra field `intent` (so
@@ -22,7 +22,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 SYSTEM = "You are the support assistant of a bank. Answer in two sentences."
 PRICE_IN, PRICE_OUT = 0.15e-6, 0.60e-6  # gpt-4o-mini per token

@@ -1,9 +1,9 @@
 """Time `costlab simulate-prefix-cache` on generated traffic; print a markdown table.
 
-    python scripts/bench_prefix.py                 # 100,000 chat requests, median of 3
-    python scripts/bench_prefix.py --rows 20000 --runs 1
+    python scripts/bench/bench_prefix.py                 # 100,000 chat requests, median of 3
+    python scripts/bench/bench_prefix.py --rows 20000 --runs 1
 
-The logs come from scripts/generate_logs.py (OpenAI chat records with a system prompt per
+The logs come from scripts/samples/generate_logs.py (OpenAI chat records with a system prompt per
 feature), ingested into a temporary store; each run is a fresh subprocess, so tokenizer loading
 and imports are counted.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import bench_doc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COSTLAB = [sys.executable, "-m", "costlab"]
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as folder:
         logs, db = Path(folder) / "logs.jsonl", Path(folder) / "bench.duckdb"
-        generator = ROOT / "scripts" / "generate_logs.py"
+        generator = ROOT / "scripts" / "samples" / "generate_logs.py"
         subprocess.run(
             [sys.executable, str(generator), "--format", args.format, "--rows", str(args.rows),
              "--out", str(logs)],

@@ -1,6 +1,6 @@
 """A month of a busy product's traffic, made from real questions: the scale test of simulate-cache.
 
-    python scripts/scale_logs.py --requests 1000000 --out bench_data/scale_1000000.jsonl
+    python scripts/samples/scale_logs.py --requests 1000000 --out bench_data/scale_1000000.jsonl
 
 How the set is built (seeded, so the same command writes the same file):
 - The questions are real: Banking77's 10,003 and CLINC150's 18,200 (train and val, out-of-scope

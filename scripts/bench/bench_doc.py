@@ -1,7 +1,7 @@
 """BENCHMARKS.md is shared: each benchmark script owns a section between HTML comment markers.
 
-`scripts/benchmark.py` rewrites the unmarked part; `scripts/bench_cache.py` (and any later script)
-replaces only its own marked section. Neither loses the other's figures.
+`scripts/bench/benchmark.py` rewrites the unmarked part; `scripts/bench/bench_cache.py` (and any
+later script) replaces only its own marked section. Neither loses the other's figures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 
 _SECTION = re.compile(r"<!-- (?P<name>[\w-]+):start -->.*?<!-- (?P=name):end -->\n?", re.DOTALL)
 
@@ -62,9 +62,7 @@ def run_section(name: str, title: str, main: Callable[[], object]) -> int:
     write = "--write" in sys.argv
     if write:
         sys.argv.remove("--write")
-    command = "python " + " ".join(
-        shlex.quote(a) for a in ["scripts/" + Path(sys.argv[0]).name, *sys.argv[1:]]
-    )
+    command = "python " + " ".join(shlex.quote(a) for a in [_script(sys.argv[0]), *sys.argv[1:]])
     printed = _Tee()
     with contextlib.redirect_stdout(printed):
         code = main()
@@ -77,3 +75,13 @@ def run_section(name: str, title: str, main: Callable[[], object]) -> int:
         write_section(BENCHMARKS, name, body)
         print(f"wrote section {name} of {BENCHMARKS}", file=sys.stderr)
     return int(code or 0)
+
+
+def _script(argv0: str) -> str:
+    """The script's path as typed from the repository root (scripts/bench/NAME.py)."""
+    path = Path(argv0).resolve()
+    return (
+        path.relative_to(BENCHMARKS.parent).as_posix()
+        if path.is_relative_to(BENCHMARKS.parent)
+        else argv0
+    )

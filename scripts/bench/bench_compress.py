@@ -1,7 +1,7 @@
 """Figures for `costlab compress`: speed of the model-free methods, and each method's reduction.
 
-    python scripts/bench_compress.py                    # markdown tables on stdout
-    python scripts/bench_compress.py --model DIR        # + LLMLingua-2 throughput with that model
+    python scripts/bench/bench_compress.py               # markdown tables on stdout
+    python scripts/bench/bench_compress.py --model DIR   # + LLMLingua-2 throughput with that model
 
 1. minify + fewshot over 1,000 generated templates (median of 3 runs, lexical embedder).
 2. Token reduction of each method on the recurring prompts of sample_logs/ (taken from a store
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import bench_doc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from costlab import encodings, ingest, prices  # noqa: E402

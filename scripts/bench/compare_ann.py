@@ -1,6 +1,6 @@
 """Which library finds simulate-cache's neighbours best here: faiss IVF, usearch or hnswlib (HNSW).
 
-    python scripts/compare_ann.py --db bench_data/e2e_100000.duckdb --embedder NAME [--write]
+    python scripts/bench/compare_ann.py --db bench_data/e2e_100000.duckdb --embedder NAME [--write]
 
 On the stored vectors of a store's distinct texts (run simulate-cache on it first), each library
 is timed (build + search, 2 threads) and judged by the recall of the pairs at least 0.80, 0.85,
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, seconds, recall(found, exact, len(v))))
         print(f"{name}: {seconds:.1f} s {rows[-1][2]}", flush=True)
     lines = [
-        "## Which index finds the neighbours (`scripts/compare_ann.py`)",
+        "## Which index finds the neighbours (`scripts/bench/compare_ann.py`)",
         "",
         f"{len(v):,} stored `{args.embedder}` vectors of real requests ({len(exact[0]):,} pairs "
         f"at least {RADII[0]} similar); 2 threads; build and search together.",

@@ -2,11 +2,11 @@
 
 Writes its own section of BENCHMARKS.md (between the `bench_cache_scale` markers).
 
-    python scripts/bench_cache_scale.py            # everything (~40 min on 2 cores)
-    python scripts/bench_cache_scale.py --quick    # 20,000 / 50,000 requests: a smoke test
+    python scripts/bench/bench_cache_scale.py            # everything (~40 min on 2 cores)
+    python scripts/bench/bench_cache_scale.py --quick    # 20,000 / 50,000 requests: a smoke test
 
-Data: `scripts/scale_logs.py` (real Banking77 and CLINC150 questions rephrased as people do; its
-docstring says how), ingested once into bench_data/; the first N requests (in time) for the
+Data: `scripts/samples/scale_logs.py` (real Banking77 and CLINC150 questions rephrased as people
+do; its docstring says how), ingested once into bench_data/; the first N requests (in time) for the
 smaller sizes. Measured:
 
 1. End to end, `costlab simulate-cache --sweep 0.80:0.99:0.01 --label metadata.intent` with the
@@ -58,7 +58,12 @@ def store_of(size: int) -> Path:
     full = DATA / "scale_1000000.jsonl"
     if not full.exists():
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "scale_logs.py"), "--out", str(full)],
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "samples" / "scale_logs.py"),
+                "--out",
+                str(full),
+            ],
             check=True,
         )
     db = DATA / f"scale_{size}.duckdb"
@@ -261,9 +266,9 @@ def deviation(got: list[int] | list[float], want: list[int]) -> str:
 
 def markdown(results: dict[str, Any], argv: list[str]) -> str:
     lines = [
-        "## simulate-cache at scale (`scripts/bench_cache_scale.py`)",
+        "## simulate-cache at scale (`scripts/bench/bench_cache_scale.py`)",
         "",
-        f"`python scripts/bench_cache_scale.py {' '.join(argv)}`".replace(" `", "`"),
+        f"`python scripts/bench/bench_cache_scale.py {' '.join(argv)}`".replace(" `", "`"),
         "",
         *machine(),
         "",
