@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents bench-guard clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -67,6 +67,13 @@ bench-ingest-formats: $(STAMP)
 # end (scripts/samples/scale_logs.py, minilm-tuned). Writes its BENCHMARKS.md section.
 bench-intents: $(STAMP)
 	$(BIN)/python scripts/bench/bench_intents.py --write
+
+# The false-hit guard and the label-free precision estimate on labelled sets from ../shared/data
+# (Banking77, CLINC150, GPTCache pairs, MT-Bench answers): MiniLM embeds ~30,000 texts the first
+# time (about 10 minutes on 2 idle cores; kept in bench_data/). Writes two BENCHMARKS.md sections.
+bench-guard: $(STAMP)
+	$(BIN)/python scripts/bench/bench_guard.py --write
+	$(BIN)/python scripts/bench/bench_answers.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info
