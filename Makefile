@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents bench-guard clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents bench-guard bench-plan clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,8 @@ demo: $(STAMP)
 	rm -f $(DEMO_DB)
 	$(BIN)/costlab --db $(DEMO_DB) ingest sample_logs/
 	$(BIN)/costlab --db $(DEMO_DB) report --html demo-report.html
+	$(BIN)/costlab --db $(DEMO_DB) plan --policy examples/plan/support-mini.toml \
+		--policy examples/plan/mini-first.toml --min-quality 8 --batch-feature summarize
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -74,6 +76,11 @@ bench-intents: $(STAMP)
 bench-guard: $(STAMP)
 	$(BIN)/python scripts/bench/bench_guard.py --write
 	$(BIN)/python scripts/bench/bench_answers.py --write
+
+# costlab plan over 100,000 requests (scripts/samples/scale_logs.py) against the commands it composes,
+# and standalone against stacked on sample_logs/ and Banking77. Writes its BENCHMARKS.md section.
+bench-plan: $(STAMP)
+	$(BIN)/python scripts/bench/bench_plan.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

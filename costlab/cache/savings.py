@@ -122,8 +122,22 @@ class IndexStats:
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 
 
+@dataclass(frozen=True)
+class Simulated:
+    """A run's report and, per threshold, each request's hit (for `costlab plan`'s stacking)."""
+
+    report: CacheReport
+    request_ids: list[str]  # in replay order
+    hits: dict[float, np.ndarray]  # threshold -> one bool per request, in replay order
+
+
 def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
     """Replay the traffic through the cache at every threshold."""
+    return with_hits(store, options, progress).report
+
+
+def with_hits(store: Store, options: CacheOptions, progress: Progress | None = None) -> Simulated:
+    """`run`, keeping which request hit at each threshold."""
     _check(options)
     clock = _Clock()
     traffic = logged.load(
@@ -208,7 +222,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "intent_prompt"
         )
     clock.lap("metrics")
-    return CacheReport(
+    report = CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
@@ -237,6 +251,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         stages_s=clock.laps,
         notes=notes,
     )
+    return Simulated(report, traffic.request_ids, {r.threshold: r.hit for r in results})
 
 
 class _Clock:
