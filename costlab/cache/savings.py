@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 
 from costlab.cache import assignment, auto, embedders, fidelity, index, logged, simulate
+from costlab.cache.engine import Engine, Local
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
 from costlab.errors import BadInput
@@ -88,6 +90,7 @@ class CacheReport:
     approximation: fidelity.Approximation | None  # an approximate run's check of itself
     stages_s: dict[str, float]  # where the time went: load, embedder, embedding, neighbours, ...
     notes: list[str] = field(default_factory=list)
+    engine: str = "local"  # where the embedding and the neighbour search ran
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,16 @@ class IndexStats:
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 
 
-def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
-    """Replay the traffic through the cache at every threshold."""
+def run(
+    store: Store,
+    options: CacheOptions,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+) -> CacheReport:
+    """Replay the traffic through the cache at every threshold (`engine`: where the embedding
+    and the neighbour search run; this process by default)."""
     _check(options)
+    engine = engine or Local()
     clock = _Clock()
     traffic = logged.load(
         store,
@@ -132,7 +142,8 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         if "v" not in memo:
             clock.lap("neighbours")
             stage = _stage(progress, "embedding")
-            memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes)
+            encode = partial(engine.encode, embedder)
+            memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes, encode)
             clock.lap("embedding")
         return memo["v"]
 
@@ -146,7 +157,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         settings,
         _mode(options.neighbours, len(traffic.keys)),
     )
-    replayed = index.replay(store, request, key_vectors, progress)
+    replayed = engine.replay(store, request, key_vectors, progress)
     clock.lap("neighbours")
     results = replayed.built.results
     approximation = None
@@ -163,7 +174,8 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     if traffic.labels is not None:
         judge = _label_judge(traffic.labels)
     else:
-        judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
+        stage = _stage(progress, "responses")
+        judge = _response_judge(store, embedder, traffic, results, stage, engine)
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
     rows = [_measure(r, traffic, judge, options.label is None, entry_bytes) for r in results]
     recommended = _recommend(rows, options.min_precision)
@@ -201,6 +213,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         approximation=approximation,
         stages_s=clock.laps,
         notes=notes,
+        engine=engine.describe(),
     )
 
 
@@ -296,6 +309,7 @@ def _response_judge(
     t: logged.Logged,
     results: list[simulate.SimResult],
     progress: Callable[[int, int], None] | None,
+    engine: Engine,
 ) -> Judge:
     """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
     involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
@@ -305,7 +319,12 @@ def _response_judge(
         involved[t.response_ids[r.served_by[hits]] + 1] = True
     wanted = np.flatnonzero(involved[1:])
     texts = [t.responses[i] for i in wanted.tolist()]
-    found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
+    encode = partial(engine.encode, embedder)
+    found = (
+        vectors(store, texts, embedder, progress, encode=encode)
+        if texts
+        else np.zeros((1, 1), np.float32)
+    )
     row = np.full(len(t.responses) + 1, -1, dtype=np.int64)
     row[wanted + 1] = np.arange(len(wanted))
     response = row[t.response_ids + 1]
