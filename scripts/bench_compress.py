@@ -24,10 +24,11 @@ import bench_doc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from costlab import encodings, ingest, prices, sources  # noqa: E402
+from costlab import encodings, ingest, prices  # noqa: E402
 from costlab.compress import fewshot, from_store, lingua, run  # noqa: E402
 from costlab.compress.templates import Template  # noqa: E402
 from costlab.errors import BadInput  # noqa: E402
+from costlab.ingest import sources  # noqa: E402
 from costlab.store import Store  # noqa: E402
 
 SEED_PROMPT = ROOT / "tests" / "data" / "compress" / "sentiment_fewshot.txt"

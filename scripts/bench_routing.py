@@ -21,7 +21,8 @@ from pathlib import Path
 
 import bench_doc
 
-from costlab import ingest, prices, sources
+from costlab import ingest, prices
+from costlab.ingest import sources
 from costlab.routing import compare, policy, sweep
 from costlab.store import Store
 

@@ -84,7 +84,8 @@ def flat(n: int, **overrides: Any) -> dict[str, Any]:
 
 def load(store: Store, catalogue: prices.Catalogue, tmp_path: Path, records: list[Any]) -> None:
     """Ingest records through the real path, as one JSONL file."""
-    from costlab import ingest, sources
+    from costlab import ingest
+    from costlab.ingest import sources
 
     path = write_jsonl(tmp_path / "log.jsonl", records)
     ingest.ingest(store, sources.expand([str(path)]), ingest.IngestOptions(), catalogue)

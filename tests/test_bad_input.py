@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from costlab import bulk, ingest, sources
-from costlab.ingest import IngestOptions
+from costlab import ingest
+from costlab.ingest import IngestOptions, bulk, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import Cli, flat

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import tiktoken
 
-from costlab import ingest, prices, sources
-from costlab.ingest import IngestOptions
+from costlab import ingest, prices
+from costlab.ingest import IngestOptions, sources
 from costlab.report import bloat
 from costlab.scope import Scope
 from costlab.store import Store

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from costlab import ingest, prices, sources
+from costlab import ingest, prices
 from costlab.errors import BadInput
-from costlab.ingest import IngestOptions
+from costlab.ingest import IngestOptions, sources
 from costlab.report import budgets
 from costlab.report.budgets import Budget
 from costlab.scope import Scope

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from costlab import bulk, ingest, sources
-from costlab.ingest import IngestOptions
+from costlab import ingest
+from costlab.ingest import IngestOptions, bulk, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import DATA, flat, write_jsonl
@@ -113,7 +113,7 @@ def test_most_flat_records_take_the_bulk_path(
     store = Store.open(":memory:")
     bulk_read = bulk.read(store, sources.Source(path, str(path)))
     assert bulk_read is not None
-    from costlab.staging import STAGE_SCHEMA
+    from costlab.ingest.staging import STAGE_SCHEMA
 
     store.register("_empty", STAGE_SCHEMA.empty_table())
     store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
@@ -128,7 +128,7 @@ def test_keys_the_sample_did_not_show_are_kept_in_metadata(
 ) -> None:
     # The sample (first 50 lines) shows two key sets; later records drop a key, hold a JSON null,
     # or carry a key never sampled: 40 of those stay for Python, 160 are resampled and bulk-read.
-    monkeypatch.setattr(bulk, "SAMPLE_LINES", 50)
+    monkeypatch.setattr(bulk.flat, "SAMPLE_LINES", 50)
     monkeypatch.setattr(bulk, "RESAMPLE_MIN_LINES", 100)
     odd = {"intent": "card", "région": "é", "a.b c": 1, "it's": [2]}
     records: list[Any] = [flat(i, **(odd if i % 2 else {})) for i in range(200)]
@@ -165,7 +165,7 @@ def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Pat
 def test_the_worker_pool_stores_the_same_rows_as_one_process(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from costlab import parse_pool
+    from costlab.ingest import parse_pool
 
     records = _varied_records(3000)
     chat = DATA_CHAT.read_bytes().splitlines()
@@ -191,7 +191,8 @@ def test_a_flat_file_is_ingested_without_importing_pandas(tmp_path: Path) -> Non
 
     path = write_jsonl(tmp_path / "plain.jsonl", [flat(i) for i in range(50)])
     script = (
-        "import sys; from costlab import ingest, prices, sources; from costlab.store import Store; "
+        "import sys; from costlab import ingest, prices; from costlab.ingest import sources; "
+        "from costlab.store import Store; "
         f"r = ingest.ingest(Store.open(':memory:'), sources.expand([{str(path)!r}]), "
         "ingest.IngestOptions(), prices.Catalogue.load()); "
         "assert r.total('added') == 50, r; assert 'pandas' not in sys.modules"

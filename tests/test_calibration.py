@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from costlab import calibration, encodings, ingest, prices, sources
+from costlab import calibration, encodings, ingest, prices
 from costlab.calibration import framing
-from costlab.ingest import IngestOptions
+from costlab.ingest import IngestOptions, sources
 from costlab.routing import compare, policy
 from costlab.store import Store
 from tests.conftest import DATA, Cli, flat, load, write_jsonl

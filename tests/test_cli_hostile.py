@@ -115,7 +115,8 @@ def test_progress_reports_rate_and_time_left_from_few_updates() -> None:
 
 
 def test_ingest_progress_is_full_only_once_the_file_is_stored(tmp_path: Path) -> None:
-    from costlab import ingest, prices, sources
+    from costlab import ingest, prices
+    from costlab.ingest import sources
     from costlab.store import Store
 
     calls: list[tuple[str, int, int | None]] = []

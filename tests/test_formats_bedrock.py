@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from costlab import ingest, sources
+from costlab import ingest
 from costlab.errors import RecordError
 from costlab.formats import FORMATS, Detector
 from costlab.formats.bedrock import BedrockInvocationLog
-from costlab.ingest import IngestOptions
+from costlab.ingest import IngestOptions, sources
 from costlab.prices import Catalogue, PriceOverride
 from costlab.store import Store
 from tests.conftest import OTHER_FORMATS, write_jsonl

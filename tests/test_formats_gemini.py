@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from costlab import ingest, sources
+from costlab import ingest
 from costlab.errors import RecordError
 from costlab.formats import FORMATS, Detector
 from costlab.formats.gemini import GeminiBatchPrediction, GeminiResponse
-from costlab.ingest import IngestOptions
+from costlab.ingest import IngestOptions, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from costlab.usage import TOTAL_MISMATCH

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from costlab import ingest, sources
-from costlab.ingest import IngestOptions
+from costlab import ingest
+from costlab.ingest import IngestOptions, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import DATA, flat, write_jsonl

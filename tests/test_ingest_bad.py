@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from costlab import ingest, sources
-from costlab.ingest import IngestOptions
+from costlab import ingest
+from costlab.ingest import IngestOptions, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import Cli, flat, write_jsonl
@@ -306,7 +306,7 @@ def test_killed_ingest_leaves_no_worker_processes(tmp_path: Path) -> None:
         b"".join(json.dumps(chat | {"id": f"c{i}"}).encode() + b"\n" for i in range(300_000))
     )
     script = (
-        "import sys; from costlab import parse_pool; parse_pool.MIN_FILE_BYTES = 0; "
+        "import sys; from costlab.ingest import parse_pool; parse_pool.MIN_FILE_BYTES = 0; "
         "from costlab.cli import main; "
         f"sys.argv = ['costlab', '--db', {str(tmp_path / 'x.duckdb')!r}, 'ingest', {str(path)!r}]; "
         "main()"

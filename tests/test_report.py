@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from costlab import ingest, report, sources
+from costlab import ingest, report
 from costlab.errors import BadInput
-from costlab.ingest import IngestOptions
+from costlab.ingest import IngestOptions, sources
 from costlab.prices import Catalogue
 from costlab.scope import Scope, checked_where
 from costlab.store import Store

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from costlab import ingest, prices, sources
+from costlab import ingest, prices
+from costlab.ingest import sources
 from costlab.routing import compare, outcomes, policy
 from costlab.store import Store
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from costlab import ingest, plot, prices, sources
+from costlab import ingest, plot, prices
 from costlab.errors import BadInput
+from costlab.ingest import sources
 from costlab.routing import charts, compare, frontier, html, outcomes, policy, sweep
 from costlab.store import Store
 from tests.pages import chromium, parse, run_chromium

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from costlab import sources
 from costlab.errors import BadInput
+from costlab.ingest import sources
 
 
 def _touch(path: Path, text: str = "{}\n") -> Path:

@@ -10,11 +10,12 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from costlab import dataset_ingest, prices, sources
 from costlab import ingest as library
+from costlab import prices
 from costlab.cli import render
 from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
+from costlab.ingest import parquet, sources
 from costlab.settings import MAX_TOKENS_CEILING, Settings
 from costlab.store import Store
 
@@ -67,19 +68,17 @@ def ingest(
         field_map={**settings.ingest.map, **_parse_map(field_map)},
         max_tokens=max_tokens or settings.ingest.max_tokens,
     )
-    split = dataset_ingest.split(paths)  # Parquet (costlab.dataset_ingest) or logs
+    split = parquet.split(paths)  # Parquet (costlab.ingest.parquet) or logs
     _check_dataset_flags(split, bool(log_format or field_map or redact or no_text))
     inputs = sources.expand(split.logs) if split.logs else []
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
     with (
-        dataset_ingest.flat_sources(split.parquet_files) as flat,
+        parquet.flat_sources(split.parquet_files) as flat,
         Store.open(ctx.obj["db"]) as store,
         render.ProgressBars(as_json) as bars,
     ):
         result = library.ingest(store, inputs + flat, options, catalogue, bars.update)
-        result.files += [
-            dataset_ingest.load(store, d, result.run_id, force) for d in split.datasets
-        ]
+        result.files += [parquet.load(store, d, result.run_id, force) for d in split.datasets]
     failure = _failure(result, strict)
     if as_json:
         render.print_json(_as_dict(result) | render.error_json(failure))
@@ -107,7 +106,7 @@ def _failure(result: library.IngestResult, strict: bool) -> CostlabError | None:
     return None
 
 
-def _check_dataset_flags(split: dataset_ingest.Inputs, flagged: bool) -> None:
+def _check_dataset_flags(split: parquet.Inputs, flagged: bool) -> None:
     if split.datasets and flagged:
         raise BadInput(
             f"{split.datasets[0]}: --format, --map, --redact and --no-text do not apply to a "

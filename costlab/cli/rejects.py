@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from costlab import rejects as library
 from costlab.cli import render
+from costlab.ingest import rejects as library
 from costlab.store import Store
 
 app = typer.Typer()

@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 
 from costlab import dataset
 from costlab.errors import BadInput, StoreError
-from costlab.ingest import FileResult
-from costlab.sources import LOG_SUFFIXES, Source
+from costlab.ingest.results import FileResult
+from costlab.ingest.sources import LOG_SUFFIXES, Source
 from costlab.store import Store
 
 PARQUET = ".parquet"

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from costlab import conflicts, costs, prices, settings
+from costlab import costs, prices, settings
+from costlab.ingest import conflicts
 from costlab.store import Store
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costlab import bulk, conflicts, landing, parse_pool, prices, rejects, settings
+from costlab import prices
 from costlab.errors import BadInput, NotALog
-from costlab.sources import Line, Reader, Source, sha256
-from costlab.staging import MAPPABLE, RejectBatch, RejectRow, StageBatch, empty_stage
+from costlab.ingest import bulk, conflicts, landing, parse_pool, rejects
+from costlab.ingest.options import MAPPABLE, IngestOptions
+from costlab.ingest.results import FileResult, IngestResult
+from costlab.ingest.sources import Line, Reader, Source, sha256
+from costlab.ingest.staging import RejectBatch, RejectRow, StageBatch, empty_stage
 from costlab.store import Store
 
 # Rows held in Python before they are handed to DuckDB: bounds memory whatever the file size.
@@ -25,78 +28,6 @@ BATCH_ROWS = 50_000
 REJECT_EXAMPLES = 5
 
 Progress = Callable[[str, int, int | None], None]
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """How to read the inputs."""
-
-    format: str | None = None
-    force: bool = False
-    strict: bool = False
-    redact: bool = False
-    no_text: bool = False
-    field_map: Mapping[str, str] = field(default_factory=dict)
-    max_tokens: int = settings.DEFAULT_MAX_TOKENS  # per token bucket of one request
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file."""
-
-    source: str
-    sha256: str | None = None
-    status: str = "loaded"  # loaded | skipped | rolled_back | refused (not a log)
-    error: str | None = None  # why a refused file is not a log
-    records_read: int = 0
-    added: int = 0
-    duplicate: int = 0  # the same request, already stored or earlier in the file
-    conflicting: int = 0  # the same request id with other content: kept in `conflicts`
-    rejected: int = 0
-    flagged: int = 0
-    no_timestamp: int = 0
-    mismatched_cost: int = 0
-    batch_inputs: int = 0
-    spend_usd: Decimal = Decimal(0)
-    unknown_models: dict[str, int] = field(default_factory=dict)
-    flags: dict[str, int] = field(default_factory=dict)
-    formats: dict[str, int] = field(default_factory=dict)
-    reject_examples: list[tuple[int, str]] = field(default_factory=list)
-    conflict_examples: list[tuple[int, str, str]] = field(default_factory=list)  # line, id, kept
-
-
-@dataclass
-class IngestResult:
-    """The whole run: one entry per file, in the order read."""
-
-    run_id: str
-    db: str
-    files: list[FileResult] = field(default_factory=list)
-
-    def total(self, name: str) -> int:
-        """A count summed over files."""
-        return sum(int(getattr(f, name)) for f in self.files)
-
-    @property
-    def spend_usd(self) -> Decimal:
-        return sum((f.spend_usd for f in self.files), Decimal(0))
-
-    @property
-    def all_bad(self) -> bool:
-        """Nothing was added because every record (or file) read was bad.
-
-        Files skipped as already loaded, duplicates and Batch API input lines are not bad.
-        """
-        good = sum(self.total(n) for n in ("added", "duplicate", "conflicting", "batch_inputs"))
-        skipped = any(f.status == "skipped" for f in self.files)
-        return self.total("rejected") > 0 and not good and not skipped
-
-    def unknown_models(self) -> dict[str, int]:
-        merged: dict[str, int] = {}
-        for f in self.files:
-            for model, n in f.unknown_models.items():
-                merged[model] = merged.get(model, 0) + n
-        return merged
 
 
 class _StrictRollback(Exception):

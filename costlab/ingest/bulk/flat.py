@@ -1,12 +1,10 @@
-"""The fast path of ingest: DuckDB reads a JSONL file and maps well-formed flat records itself.
+"""The flat records' fast path: which key sets a file's flat records have, and one INSERT
+mapping the records with those keys as `formats.flat` does.
 
-Per-record Python parsing costs ~80 µs a record; DuckDB reads and maps a flat record in a few µs.
 The keys of the flat records the sample showed are mapped in one pass: a record is taken when
-all its keys are among them (one `json_extract` of every key, and a key count). Only
-records that are certainly flat, and whose every field has the type `formats.flat` accepts, are
-mapped here; every other line goes back to the per-record path, which stays the reference (and
-gives bad lines their precise reject reason). `tests/test_bulk.py` proves both paths store the
-same rows.
+all its keys are among them (one `json_extract` of every key, and a key count). Only records
+that are certainly flat, and whose every field has the type `formats.flat` accepts, are mapped
+here.
 """
 
 from __future__ import annotations
@@ -15,22 +13,16 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import orjson
 
-from costlab import sources
-from costlab.errors import StoreError
 from costlab.formats import Detector
 from costlab.formats.flat import MAPPED_KEYS, FlatRecord
-from costlab.sources import Line, Reader, Source
+from costlab.ingest.sources import Reader, Source
 from costlab.store import Store
 
 # Lines read in Python first: do they hold flat records, and with which keys?
 SAMPLE_LINES = 2000
-# Left-over lines worth a second look for key sets the sample did not show.
-RESAMPLE_MIN_LINES = 1000
 # Keys whose values other formats' detection looks at: a key set holding one is never bulk-read.
 # (`response` and `messages` are flat keys too; type checks send non-text values to Python.)
 _FOREIGN_KEYS = frozenset(
@@ -71,74 +63,6 @@ _PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f]+')
 KeySet = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class BulkRead:
-    """A file DuckDB has read into `_bulk`, and the flat key sets its sample showed."""
-
-    key_sets: list[KeySet]
-
-
-def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
-    """Whether a file may take the fast path: on disk, JSON lines, no per-record rewrites."""
-    if source.path is None or redact or mapped or forced_format not in (None, FlatRecord.name):
-        return False
-    name = source.path.name.removesuffix(".gz").removesuffix(".zst")
-    return not name.endswith(".json")
-
-
-def read(store: Store, source: Source) -> BulkRead | None:
-    """Read the file's lines into `_bulk` (outside any transaction: a failure must not abort one).
-
-    None when the file does not start with flat records, or DuckDB cannot read it (bad UTF-8, a
-    huge line, a corrupt stream): the per-record path then reads it and explains each problem.
-    """
-    store.execute("DROP TABLE IF EXISTS _bulk")
-    key_sets = _sampled_key_sets(source)
-    if not key_sets or (sources.compressed(source) and not sources.intact(source)):
-        return None
-    try:
-        store.execute(_READ_SQL, [str(source.path)])
-    except StoreError:
-        store.execute("DROP TABLE IF EXISTS _bulk")
-        return None
-    return BulkRead(key_sets)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where staged rows are labelled from, and the plausibility limit they must keep."""
-
-    source_file: str
-    run_id: str
-    max_tokens: int
-
-
-def stage(store: Store, bulk_read: BulkRead, target: Target) -> Iterator[Line]:
-    """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
-    keys = _union(bulk_read.key_sets)
-    _stage_keys(store, keys, target)
-    if _left_over(store) >= RESAMPLE_MIN_LINES:
-        more = _left_over_key_sets(store, set(keys))
-        if more:
-            _stage_keys(store, _union([keys, *more]), target)
-    return _leftovers(store)
-
-
-def _union(key_sets: list[KeySet]) -> KeySet:
-    return tuple(sorted(set().union(*key_sets)))
-
-
-def _stage_keys(store: Store, keys: KeySet, target: Target) -> None:
-    """Stage the records whose keys are all among `keys`; `_bulk` keeps the lines still left."""
-    store.execute(_insert_sql(keys, target.max_tokens), [target.source_file, target.run_id])
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
-        "ANTI JOIN _stage s ON s.row_key = b.line_no WHERE b.raw IS NOT NULL"
-    )
-    store.execute("DROP TABLE _bulk")
-    store.execute("ALTER TABLE _bulk_left RENAME TO _bulk")
-
-
 def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
     if not isinstance(record, dict) or _FOREIGN_KEYS & record.keys():
         return None
@@ -152,7 +76,7 @@ def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
     return tuple(sorted(record))
 
 
-def _sampled_key_sets(source: Source) -> list[KeySet]:
+def sampled_key_sets(source: Source) -> list[KeySet]:
     """The key sets of the flat records among the first lines, most frequent first."""
     detector = Detector()
     seen: Counter[KeySet] = Counter()
@@ -166,12 +90,7 @@ def _sampled_key_sets(source: Source) -> list[KeySet]:
     return [keys for keys, _ in seen.most_common()]
 
 
-def _left_over(store: Store) -> int:
-    row = store.row("SELECT count(raw) FROM _bulk")
-    return int(row[0]) if row else 0
-
-
-def _left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
+def left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
     """Flat key sets among the lines still left with a key the sample did not show."""
     detector = Detector()
     rows = store.rows(
@@ -187,27 +106,6 @@ def _left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
         if keys is not None and not done.issuperset(keys):
             found.append(keys)
     return found
-
-
-def _leftovers(store: Store) -> Iterator[Line]:
-    rows = []
-    if _left_over(store):
-        rows = store.rows(
-            "SELECT line_no, raw FROM _bulk WHERE raw IS NOT NULL AND trim(raw) <> '' "
-            "ORDER BY line_no"
-        )
-    store.execute("DROP TABLE _bulk")
-    for number, raw in rows:
-        yield Line(number, raw.encode("utf-8"))
-
-
-# Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
-_READ_SQL = """
-CREATE OR REPLACE TEMP TABLE _bulk AS
-SELECT row_number() OVER () AS line_no, raw
-FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
-              header = false, auto_detect = false)
-"""
 
 
 def _json_text(text: str) -> str:
@@ -314,7 +212,7 @@ class _Mapping:
         return "[" + ", ".join(_sql_text("$." + _json_text(k)) for k in self.keys) + "]"
 
 
-def _insert_sql(keys: KeySet, max_tokens: int) -> str:
+def insert_sql(keys: KeySet, max_tokens: int) -> str:
     """One INSERT staging the records of `_bulk` whose keys are all among `keys` (one parse).
 
     `json_extract` of every key tells a JSON null ('null') from an absent key (NULL); a record

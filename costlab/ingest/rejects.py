@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from costlab import conflicts
 from costlab.errors import BadInput
+from costlab.ingest import conflicts
 from costlab.store import Store
 
 

@@ -15,16 +15,13 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from costlab.ingest.options import IngestOptions
+from costlab.ingest.sources import Line
+from costlab.ingest.staging import RejectRow, StageBatch, reject_row
 from costlab.processes import alive
-from costlab.sources import Line
-from costlab.staging import RejectRow, StageBatch, reject_row
-
-if TYPE_CHECKING:
-    from costlab.ingest import IngestOptions
 
 CHUNK_LINES = 4_000
 # Below this a pool costs more (worker start-up) than it saves.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -13,16 +13,10 @@ from costlab import timestamps
 from costlab.call import Call
 from costlab.errors import RecordError
 from costlab.formats import Detector
+from costlab.ingest.options import IngestOptions
+from costlab.ingest.sources import Line
 from costlab.redact import redact
-from costlab.sources import Line
 
-if TYPE_CHECKING:
-    from costlab.ingest import IngestOptions
-
-# Fields that `--map FIELD=PATH` may fill from anywhere in the record.
-MAPPABLE = frozenset(
-    {"request_id", "provider", "model", "feature", "user_id", "team", "status", "ts"}
-)
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write at the start of a file
 # Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
 MAX_REJECT_TEXT = 4096
@@ -94,7 +88,7 @@ _TEXT_FIELDS = ("system_prompt", "prompt", "response")
 
 
 def content_id(raw: bytes) -> str:
-    """The request id of a record whose log has none: a hash of its bytes (bulk.py agrees)."""
+    """The request id of a record whose log has none: a hash of its bytes (bulk.flat agrees)."""
     return "content:" + hashlib.sha256(raw).hexdigest()[:24]
 
 
@@ -142,7 +136,7 @@ class StageBatch:
         messages = call.get("messages")
         row["messages"] = None if messages is None else orjson.dumps(messages).decode()
         metadata = call.get("metadata") or {}
-        # Keys sorted, as the bulk path (bulk.py) writes them.
+        # Keys sorted, as the bulk path (bulk.flat) writes them.
         row["metadata"] = orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode()
         flags = list(call.get("flags") or ())
         if row["ts"] is None and name != "openai_batch_input":

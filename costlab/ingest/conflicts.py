@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from costlab.staging import STAGE_SCHEMA
+from costlab.ingest.staging import STAGE_SCHEMA
 from costlab.store import Store
 
 # The staged columns whose values make a record's content (metadata and the format are how a
