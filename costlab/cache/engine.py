@@ -26,7 +26,6 @@ class Engine(ABC):
     """Runs the embedding and the neighbour search of one simulate-cache run."""
 
     name: str
-    device: str = "cpu"
 
     @abstractmethod
     def encode(self, embedder: Embedder, texts: list[str]) -> Iterable[npt.NDArray[np.float32]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
@@ -33,10 +33,10 @@ import pyarrow as pa
 from costlab.cache import entries, index, simulate
 from costlab.cache.engine import Engine, placed
 from costlab.cache.minilm import DEVICES, Embedder
-from costlab.cache.search import BLOCK, Pairs, Search
+from costlab.cache.search import BLOCK, Pairs, Progress, Search
 from costlab.cache.vectors import BATCH
 from costlab.distributed import partitions
-from costlab.errors import BadInput, CostlabError
+from costlab.errors import BadInput, CostlabError, EngineError
 from costlab.store import Store
 
 RAY_INSTALL = "pip install 'costlab[ray]'"
@@ -248,7 +248,12 @@ class RaySearch(Search):
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         return self._inner._candidates(queries, radius, k)
 
-    def _answers(self, queries: npt.NDArray[np.int64], ask: Any, progress: Any) -> Iterator[Pairs]:
+    def _answers(
+        self,
+        queries: npt.NDArray[np.int64],
+        ask: Callable[[Any, npt.NDArray[np.int64]], Any],  # (actor, block) -> its answer's ref
+        progress: Progress | None,
+    ) -> Iterator[Pairs]:
         blocks = [queries[s : s + BLOCK] for s in range(0, len(queries), BLOCK)]
         try:
             for done, pairs in enumerate(self._pool.map(ask, blocks), start=1):
@@ -259,12 +264,15 @@ class RaySearch(Search):
             _reraise(err)
 
     def within_blocks(
-        self, queries: npt.NDArray[np.int64], radius: float, progress: Any = None
+        self, queries: npt.NDArray[np.int64], radius: float, progress: Progress | None = None
     ) -> Iterator[Pairs]:
         return self._answers(queries, lambda a, b: a.within.remote(b, radius), progress)
 
     def nearest(
-        self, k: int, progress: Any = None, queries: npt.NDArray[np.int64] | None = None
+        self,
+        k: int,
+        progress: Progress | None = None,
+        queries: npt.NDArray[np.int64] | None = None,
     ) -> Pairs:
         if queries is None:
             queries = np.arange(self.n, dtype=np.int64)
@@ -295,7 +303,14 @@ def _connect(ray: Any, settings: RaySettings) -> bool:
         return False
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if settings.address is None:
-        ray.init(num_cpus=settings.workers, include_dashboard=False, **quiet)
+        try:
+            ray.init(num_cpus=settings.workers, include_dashboard=False, **quiet)
+        except Exception as err:  # Ray raises a bare Exception when its processes start late
+            raise EngineError(
+                f"could not start a local Ray instance: {err}",
+                "try again when the machine is less busy, or start one with `ray start --head` "
+                "and give --ray-address",
+            ) from None
         return True
     try:
         ray.init(address=settings.address, **quiet)
