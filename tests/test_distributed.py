@@ -26,6 +26,7 @@ from costlab.cache.simulate import CacheSettings, Traffic, naive
 from costlab.distributed import partitions
 from costlab.store import Store
 from tests.conftest import Cli, FakeEmbedder, flat, write_jsonl
+from tests.test_architecture import PACKAGE, _imports
 from tests.test_cache_simulate import assert_same, logs
 
 TESTS = Path(__file__).parent
@@ -76,6 +77,14 @@ def test_groups_balance_the_search_cost() -> None:
     loads = sorted(sum(p.cost for p in g) for g in groups)
     assert loads == [1525, 1600]  # 30² + 20² + 10² + 10² + 5² | 40²
     assert len(partitions.balance(parts, 10)) == len(sizes)
+
+
+def test_ray_is_imported_by_the_ray_engine_alone_inside_its_functions() -> None:
+    users = [
+        p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if "ray" in _imports(p)
+    ]
+    assert users == ["distributed/ray_engine.py"]
+    assert "ray" not in _imports(PACKAGE / users[0], top_level_only=True)
 
 
 @pytest.fixture(scope="module")

@@ -66,6 +66,8 @@ class RayEngine(Engine):
         if settings.workers is not None and settings.workers < 1:
             raise BadInput(f"--workers {settings.workers}: must be at least 1")
         self.settings, self.device = settings, settings.device
+        if settings.address is not None:
+            _reachable(settings.address)  # first: refused at once, before Ray's slow import
         self._ray = _import_ray()
         self._started = _connect(self._ray, settings)
         self._actors: list[Any] = []
@@ -295,8 +297,6 @@ def _import_ray() -> Any:
 
 def _connect(ray: Any, settings: RaySettings) -> bool:
     """Join the cluster at the address, or start a local instance; True when this run did."""
-    if settings.address is not None:
-        _reachable(settings.address)
     for name in ("ray", "ray.data"):  # costlab reports what matters; Ray's INFO lines are noise
         logging.getLogger(name).setLevel(logging.ERROR)
     if ray.is_initialized():
