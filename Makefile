@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := $(VENV)/demo.duckdb
 
-.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents bench-guard bench-plan bench-ray bench-10m clean
+.PHONY: demo test check lint format bench bench-cache bench-cache-scale bench-ingest-formats bench-intents bench-guard bench-plan bench-ray bench-10m bench-postgres clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -91,6 +91,11 @@ bench-ray: $(STAMP)
 # about 40 minutes on 2 cores, generating the 3.5 GB file included. Writes its section.
 bench-10m: $(STAMP)
 	$(BIN)/python scripts/bench/bench_10m.py --write
+
+# 1,000,000 LiteLLM spend-log rows from a temporary local PostgreSQL (initdb, pg_ctl) against
+# COPY ... TO STDOUT of the same rows: about 10 minutes on 2 cores. Writes its BENCHMARKS.md section.
+bench-postgres: $(STAMP)
+	$(BIN)/python scripts/bench/bench_postgres.py --rows 1000000 --runs 3 --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info
