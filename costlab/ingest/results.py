@@ -8,7 +8,7 @@ from decimal import Decimal
 # The columns of `ingest_runs` every run fills (later migrations add some only some inputs fill).
 RUN_COLUMNS = (
     "run_id, source_file, sha256, started_at, finished_at, records_read, added, duplicate, "
-    "rejected, flagged, no_timestamp, status, bytes_read, head_sha256"
+    "rejected, flagged, no_timestamp, status"
 )
 
 

@@ -102,29 +102,6 @@ class _Run:
         self._done(source, out)
         return out
 
-    def stream(self, stream: Stream) -> FileResult:
-        """Load a stream in one transaction; an empty one is a run that found nothing new."""
-        out = FileResult(source=stream.label)
-        started = _now()
-        rejected = RejectBatch(self.options, stream.label, self.run_id)
-        try:
-            with self.store.transaction():
-                self._begin_stage()
-                stage = StageBatch(self.options, stream.label, self.run_id)
-                position = lambda: (stream.read(), stream.records)  # noqa: E731
-                load = _FileLoad(self, stream.label, position, stage, rejected, out)
-                load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
-                self._land(out, stage, rejected)
-                if self.options.strict and out.rejected:
-                    raise _StrictRollback
-                self._finish(out, rejected, started)
-                stream.commit(self.store, self.run_id)
-        except _StrictRollback:
-            self._roll_back(out, rejected, started)
-        if self.progress:
-            self.progress(stream.label, out.records_read, out.records_read)
-        return out
-
     def _start(self, source: Source, out: FileResult) -> appended.Resume | None:
         """Where to read from: after the part already read of an appended file, else the start
         (None); `out` is marked skipped when nothing is new."""
@@ -148,6 +125,29 @@ class _Run:
         if out.sha256 and not self.options.force and _already_loaded(self.store, out.sha256):
             out.status = "skipped"
         return None
+
+    def stream(self, stream: Stream) -> FileResult:
+        """Load a stream in one transaction; an empty one is a run that found nothing new."""
+        out = FileResult(source=stream.label)
+        started = _now()
+        rejected = RejectBatch(self.options, stream.label, self.run_id)
+        try:
+            with self.store.transaction():
+                self._begin_stage()
+                stage = StageBatch(self.options, stream.label, self.run_id)
+                position = lambda: (stream.read(), stream.records)  # noqa: E731
+                load = _FileLoad(self, stream.label, position, stage, rejected, out)
+                load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
+                self._land(out, stage, rejected)
+                if self.options.strict and out.rejected:
+                    raise _StrictRollback
+                self._finish(out, rejected, started)
+                stream.commit(self.store, self.run_id)
+        except _StrictRollback:
+            self._roll_back(out, rejected, started)
+        if self.progress:
+            self.progress(stream.label, out.records_read, out.records_read)
+        return out
 
     def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
         options = self.options
@@ -204,7 +204,10 @@ class _Run:
         position = lambda: (reader.bytes_read, _size(source))  # noqa: E731
         load = _FileLoad(self, source.label, position, stage, rejects, out)
         if bulk_read is None:
-            load.records(reader.lines(), parse_pool.workers_for(_size(source)))
+            # An appended file: only what follows the part already read is to be parsed.
+            size = _size(source)
+            to_read = None if size is None else size - (resume.offset if resume else 0)
+            load.records(reader.lines(), parse_pool.workers_for(to_read))
         else:
             load.records(self._bulk(bulk_read, stage, out), workers=0)
         if resume is not None:
@@ -236,12 +239,10 @@ class _Run:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
         target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
         leftovers = bulk.stage(self.store, bulk_read, target)
-        row = self.store.row("SELECT count(*) FROM _stage")
-        staged = int(row[0]) if row else 0
-        out.records_read += staged
-        stage.calls += staged
-        if staged:
-            stage.formats["flat"] += staged
+        for name, staged in self.store.rows("SELECT format, count(*) FROM _stage GROUP BY 1"):
+            out.records_read += staged
+            stage.calls += staged
+            stage.formats[name] += staged
         return leftovers
 
     def _append(self, table_name: str, rows: Any) -> None:
@@ -356,7 +357,7 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
 
 def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        f"INSERT INTO ingest_runs ({RUN_COLUMNS}) "
+        f"INSERT INTO ingest_runs ({RUN_COLUMNS}, bytes_read, head_sha256) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
