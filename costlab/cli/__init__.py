@@ -23,6 +23,7 @@ COMMANDS = {
     "report": "report",
     "simulate-cache": "cache",
     "simulate-prefix-cache": "prefix",
+    "intents": "intents",
     "compress": "compress",
     "route-replay": "routing",
     "plan": "plan",

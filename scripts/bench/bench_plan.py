@@ -1,11 +1,11 @@
 """Benchmark `costlab plan`: one plan over N requests, against the commands it composes.
 
-    python scripts/bench_plan.py                       # 100,000 requests
-    python scripts/bench_plan.py --requests 1000000    # the issue's size (long on 2 cores)
-    python scripts/bench_plan.py --write               # also writes its BENCHMARKS.md section
+    python scripts/bench/bench_plan.py                       # 100,000 requests
+    python scripts/bench/bench_plan.py --requests 1000000    # the issue's size (long on 2 cores)
+    python scripts/bench/bench_plan.py --write               # also writes its BENCHMARKS.md section
 
-Data: `scripts/scale_logs.py --requests N` (real Banking77 and CLINC150 questions, rephrased;
-gpt-4o-mini, four features), ingested once into bench_data/plan_N.duckdb. The cache's
+Data: `scripts/samples/scale_logs.py --requests N` (real Banking77 and CLINC150 questions,
+rephrased; gpt-4o-mini, four features), ingested once into bench_data/plan_N.duckdb. The cache's
 neighbour structure is stored beforehand by one `simulate-cache --threshold T` (timed apart),
 as the issue asks. Measured, each in a fresh process (wall time, peak RSS):
 
@@ -53,7 +53,7 @@ def store_of(requests: int) -> Path:
     DATA.mkdir(exist_ok=True)
     logs = DATA / f"scale_{requests}.jsonl"
     if not logs.exists():
-        script = ROOT / "scripts" / "scale_logs.py"
+        script = ROOT / "scripts" / "samples" / "scale_logs.py"
         run([sys.executable, str(script), "--requests", str(requests), "--out", str(logs)])
     run(costlab(db, "ingest", str(logs)))
     return db
