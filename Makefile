@@ -61,8 +61,8 @@ bench-cache-scale: $(STAMP)
 # (Banking77, CLINC150, GPTCache pairs, MT-Bench answers): MiniLM embeds ~30,000 texts the first
 # time (about 10 minutes on 2 idle cores; kept in bench_data/). Writes two BENCHMARKS.md sections.
 bench-guard: $(STAMP)
-	$(BIN)/python scripts/bench_guard.py --write
-	$(BIN)/python scripts/bench_answers.py --write
+	$(BIN)/python scripts/bench/bench_guard.py --write
+	$(BIN)/python scripts/bench/bench_answers.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

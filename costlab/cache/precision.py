@@ -12,7 +12,7 @@ A hit (request i served by entry e) is *judged* right or wrong, or left *unjudge
   ticket numbers or times written into them, and every hit would read as wrong).
 
 SAME_ANSWER_SIMILARITY was checked against labels on MT-Bench questions answered by four real
-models (scripts/bench_answers.py, BENCHMARKS.md "Label-free hit precision").
+models (scripts/bench/bench_answers.py, BENCHMARKS.md "Label-free hit precision").
 """
 
 from __future__ import annotations

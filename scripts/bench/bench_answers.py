@@ -1,6 +1,6 @@
 """Hit precision without labels, checked against labels on real answers: MT-Bench, four models.
 
-    python scripts/bench_answers.py [--write]
+    python scripts/bench/bench_answers.py [--write]
 
 Without `--label`, simulate-cache judges a hit right when the response logged for the request
 and the one logged for its entry are at least SAME_ANSWER_SIMILARITY similar (costlab.cache.
@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
 
 from bench_doc import run_section  # noqa: E402
 from bench_guard import embed  # noqa: E402
@@ -38,7 +37,7 @@ from costlab.cache import precision, simulate  # noqa: E402
 from costlab.cache.neighbours import neighbours  # noqa: E402
 from costlab.cache.normalize import normalize  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "routellm_mt_bench"
 THRESHOLDS = [round(0.80 + 0.01 * i, 2) for i in range(20)]
 CANDIDATES = [0.70, 0.75, 0.80, 0.85, 0.90]
