@@ -109,11 +109,11 @@ def distrust(verdicts: Verdicts, repeats: Mask) -> str | None:
     checked = repeats & verdicts.judged
     if int(checked.sum()) >= MIN_REPEATS:
         same = float(verdicts.right[checked].mean())
-        if same < MIN_REPEATS_SAME:
+        if same < MIN_REPEATS_SAME:  # one wording for every threshold: it is shown once
             return (
-                f"the responses to word-for-word repeated prompts differ ({same:.0%} judged the "
-                "same answer): they vary with more than the question, so similar responses "
-                "cannot say whether a hit was right"
+                "the responses to word-for-word repeated prompts differ (under "
+                f"{MIN_REPEATS_SAME:.0%} judged the same answer): they vary with more than the "
+                "question, so similar responses cannot say whether a hit was right"
             )
     return None
 

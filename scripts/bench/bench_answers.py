@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
 
 from bench_doc import run_section  # noqa: E402
 from bench_guard import embed  # noqa: E402
@@ -41,7 +40,7 @@ from costlab.cache.normalize import normalize  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "routellm_mt_bench"
 THRESHOLDS = [round(0.80 + 0.01 * i, 2) for i in range(20)]
-CANDIDATES = [0.70, 0.75, 0.80, 0.85, 0.90]
+CANDIDATES = [0.50, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90]
 SEED = 1
 
 
@@ -114,24 +113,25 @@ def main() -> None:
     held = Replayed([r for r in rows if int(r[1].split("-")[0]) % 2 == 0])
     print(f"{len(rows)} requests: {len(rows) // 4} question turns × 4 real answers.\n")
     print("Development questions (odd ids): the largest error at any threshold per similarity\n")
-    print("| same answer at cosine ≥ | largest error (points) |")
-    print("|---:|---:|")
+    print("| same answer at cosine ≥ | largest error (points) | thresholds where it is withheld |")
+    print("|---:|---:|---:|")
     for same in CANDIDATES:
-        print(f"| {same:.2f} | {worst(dev.errors(same)):.1f} |")
-    same = precision.SAME_ANSWER_SIMILARITY
-    print(f"\nHeld-out questions (even ids), at costlab's {same}:\n")
-    print("| threshold | hits | labelled precision | label-free estimate | error (points) |")
-    print("|---:|---:|---:|---:|---:|")
-    for t, hits, truth, estimate, why in held.errors(same):
-        shown = "unavailable: " + why if estimate is None else f"{estimate:.1%}"
-        gap = "" if truth is None or estimate is None else f"{100 * (estimate - truth):+.1f}"
-        print(
-            f"| {t:.2f} | {hits} | {'—' if truth is None else f'{truth:.1%}'} | {shown} | {gap} |"
-        )
-    print(
-        f"\nLargest error on held-out questions: {worst(held.errors(same)):.1f} points "
-        "(goal: within 5)."
-    )
+        rows = dev.errors(same)
+        withheld = sum(e is None for _, _, _, e, _ in rows)
+        print(f"| {same:.2f} | {worst(rows):.1f} | {withheld} of {len(rows)} |")
+    best = min(CANDIDATES, key=lambda c: (np.nan_to_num(worst(dev.errors(c)), nan=1e9), -c))
+    for same in (precision.SAME_ANSWER_SIMILARITY, best):
+        which = "costlab's" if same == precision.SAME_ANSWER_SIMILARITY else "the development best,"
+        print(f"\nHeld-out questions (even ids), at {which} {same}:\n")
+        print("| threshold | hits | labelled precision | label-free estimate | error (points) |")
+        print("|---:|---:|---:|---:|---:|")
+        rows = held.errors(same)
+        for t, hits, truth, estimate, why in rows:
+            shown = "withheld: " + why if estimate is None else f"{estimate:.1%}"
+            gap = "" if truth is None or estimate is None else f"{100 * (estimate - truth):+.1f}"
+            label = "—" if truth is None else f"{truth:.1%}"
+            print(f"| {t:.2f} | {hits} | {label} | {shown} | {gap} |")
+        print(f"\nLargest error: {worst(rows):.1f} points (goal: within 5).")
 
 
 if __name__ == "__main__":
