@@ -26,6 +26,7 @@ COMMANDS = {
     "intents": "intents",
     "compress": "compress",
     "route-replay": "routing",
+    "plan": "plan",
     "ingest-outcomes": "routing",
     "prices": "prices",
     "embedders": "embedders",
