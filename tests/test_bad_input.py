@@ -1,7 +1,7 @@
 """The bad-input corpus (tests/data/bad/): each file's documented outcome, and a fuzz of fields.
 
-One file per case; README's "Bad input" table says the same in words. A change in what costlab
-does with any of them fails here.
+One file per case; the "Bad input" table of docs/ingest.md says the same in words. A change in
+what costlab does with any of them fails here.
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ CASES: dict[str, Outcome] = {
 
 def test_every_corpus_file_has_a_documented_outcome() -> None:
     assert sorted(p.name for p in BAD.iterdir()) == sorted(CASES)
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in CASES if f"`{name}`" not in readme]
-    assert not missing, f"add to README's Bad input table: {missing}"
+    page = (Path(__file__).parents[1] / "docs" / "ingest.md").read_text(encoding="utf-8")
+    missing = [name for name in CASES if f"`{name}`" not in page]
+    assert not missing, f"add to the Bad input table of docs/ingest.md: {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

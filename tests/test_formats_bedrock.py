@@ -140,7 +140,7 @@ def test_other_shapes_are_not_bedrock(record: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("index", "reason"),
     [
-        (0, "a logEvents list of 2 events"),
+        (0, r"logEvents\[1\]: CloudWatch event .message. is not JSON"),
         (1, "missing modelId"),
         (2, "token count 'input.inputTokenCount' is negative: -3"),
         (3, "CloudWatch event 'message' is not JSON"),
@@ -216,7 +216,7 @@ def test_malformed_records_are_rejected_with_reasons(store: Store, catalogue: Ca
     assert (result.total("added"), result.total("rejected")) == (0, 5)
     reasons = [r[0] for r in store.rows("SELECT reason FROM rejects ORDER BY source_line")]
     assert reasons[1] == "missing modelId"
-    assert reasons[0].startswith("a logEvents list of 2 events: one record is one call")
+    assert reasons[0] == "logEvents[1]: CloudWatch event 'message' is not JSON"
 
 
 def test_application_profile_mapped_to_a_model_with_map(
@@ -230,3 +230,21 @@ def test_application_profile_mapped_to_a_model_with_map(
     assert result.unknown_models() == {}
     # Claude Sonnet 4.5 on Bedrock: $3 / $15.
     assert _cost(store, record["requestId"]) == (41000 * Decimal(3) + 6 * Decimal(15)) * M
+
+
+def test_a_cloudwatch_payload_is_one_call_per_event(store: Store, catalogue: Catalogue) -> None:
+    (payload,) = lines("cloudwatch_events.jsonl")
+    name, calls = Detector().parse_all(payload)
+    assert name == "bedrock_invocation_log"
+    assert [c["request_id"] for c in calls] == [log["requestId"] for log in LOGS[:3]]
+    assert [c["metadata"]["cloudwatch"]["id"][-1] for c in calls] == ["0", "1", "2"]
+    assert {c["metadata"]["cloudwatch"]["logGroup"] for c in calls} == {payload["logGroup"]}
+    result = _ingest(store, catalogue, "cloudwatch_events.jsonl", "invocation_logs.jsonl")
+    (events, logs) = result.files
+    assert (events.records_read, events.added, events.rejected) == (1, 3, 0)
+    assert (logs.added, logs.duplicate) == (len(LOGS) - 3, 3)  # the same three, logged bare
+    stored = store.rows(
+        "SELECT request_id, source_line FROM requests WHERE source_file LIKE '%events%' "
+        "ORDER BY request_id"
+    )
+    assert stored == sorted((log["requestId"], 1) for log in LOGS[:3])

@@ -53,7 +53,7 @@ def mean_score(model: str) -> float:
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[compare.Comparison]:
     tmp = tmp_path_factory.mktemp("mt_bench")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    script = ROOT / "scripts" / "routellm_logs.py"
+    script = ROOT / "scripts" / "samples" / "routellm_logs.py"
     subprocess.run(
         [sys.executable, str(script), "--data", str(DATA), "--out", str(tmp)], check=True, env=env
     )

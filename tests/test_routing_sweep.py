@@ -36,7 +36,7 @@ SWEPT = (
 def mt_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Path]]:
     tmp = tmp_path_factory.mktemp("sweep")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    script = ROOT / "scripts" / "routellm_logs.py"
+    script = ROOT / "scripts" / "samples" / "routellm_logs.py"
     subprocess.run(
         [sys.executable, str(script), "--data", str(DATA), "--out", str(tmp)], check=True, env=env
     )

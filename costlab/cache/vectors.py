@@ -50,7 +50,7 @@ def vectors(
     distinct, first, where = np.unique(
         np.asarray(hashes, dtype=object), return_index=True, return_inverse=True
     )
-    matrix, have = _stored(store, distinct.tolist(), embedder.name)
+    matrix, have = stored(store, distinct.tolist(), embedder.name)
     todo = np.flatnonzero(~have)
     pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     done = 0
@@ -86,7 +86,7 @@ def in_batches(embedder: Embedder) -> Encode:
     return encode
 
 
-def _stored(
+def stored(
     store: Store, hashes: list[str], embedder: str
 ) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.bool_]]:
     """The stored vectors of `hashes` (distinct) as rows of one matrix, and which were found."""

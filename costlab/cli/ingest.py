@@ -204,9 +204,12 @@ def _notes(result: library.IngestResult) -> list[str]:
     skipped = [f.source for f in result.files if f.status == "skipped"]
     if skipped:
         notes.append(
-            f"skipped {len(skipped)} file(s) already ingested (same sha256); "
-            "--force reads them again"
+            f"skipped {len(skipped)} file(s) already ingested (same sha256, or nothing "
+            "appended); --force reads them again"
         )
+    resumed = [f for f in result.files if f.resumed_at and f.status != "skipped"]
+    for f in resumed[:5]:
+        notes.append(escape(f"{f.source}: appended lines only, from byte {f.resumed_at:,}"))
     rejected = result.total("rejected")
     if rejected:
         notes.append(

@@ -28,6 +28,10 @@ class LogFormat(ABC):
     def parse(self, record: dict[str, Any]) -> Call:
         """The call this record describes; raise RecordError with a reason when it cannot."""
 
+    def parse_all(self, record: dict[str, Any]) -> list[Call]:
+        """The calls this record describes: one, unless the format batches several a record."""
+        return [self.parse(record)]
+
 
 def _registry() -> dict[str, LogFormat]:
     # Imported here so each format module can import LogFormat from this package.
@@ -80,15 +84,25 @@ class Detector:
 
     def parse(self, record: Any) -> tuple[str, Call]:
         """The format name and the call, or a RecordError saying why not."""
+        fmt = self.format_of(record)
+        return fmt.name, fmt.parse(record)
+
+    def parse_all(self, record: Any) -> tuple[str, list[Call]]:
+        """The format name and every call the record describes (a CloudWatch payload: several)."""
+        fmt = self.format_of(record)
+        return fmt.name, fmt.parse_all(record)
+
+    def format_of(self, record: Any) -> LogFormat:
+        """The format that reads this record, or a RecordError saying why there is none."""
         if not isinstance(record, dict):
             raise RecordError(f"record is a JSON {type(record).__name__}, not an object")
         if self._forced is not None:
-            return self._forced.name, self._forced.parse(record)
+            return self._forced
         if self._last is not None and self._last.detect(record):
-            return self._last.name, self._last.parse(record)
+            return self._last
         for fmt in FORMATS.values():
             if fmt.detect(record):
                 self._last = fmt
-                return fmt.name, fmt.parse(record)
+                return fmt
         keys = ", ".join(sorted(record)[:8])
         raise RecordError(f"unknown format: no known log format has these keys ({keys})")

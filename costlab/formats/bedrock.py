@@ -18,8 +18,8 @@ shapes; a body delivered to S3 (`inputBodyS3Path` / `outputBodyS3Path`) is count
 token counts, its path kept, its text never guessed.
 
 CloudWatch Logs exports are read too: an event whose `message` (or `@message`) holds the log as JSON
-text, and a subscription payload's `logEvents` list when it holds one event (one record is one
-call: a list of several is rejected with its count; split it first, e.g. `jq -c '.logEvents[]'`).
+text, and a subscription payload's `logEvents` list: one record, one call per event (`parse_all`;
+a bad event rejects the record, naming its index).
 """
 
 from __future__ import annotations
@@ -206,6 +206,13 @@ def _event_log(event: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def _event_call(envelope: dict[str, Any]) -> Call:
+    """The call of one CloudWatch event; the event's other fields kept as metadata."""
+    call = invocation_call(_event_log(envelope))
+    call["metadata"]["cloudwatch"] = unmapped(envelope, frozenset({"message", "@message"}))
+    return call
+
+
 def _holds_log(event: Any) -> bool:
     message = _dict(event).get("message", _dict(event).get("@message"))
     if isinstance(message, str):
@@ -230,17 +237,23 @@ class BedrockInvocationLog(LogFormat):
         return _holds_log(record)
 
     def parse(self, record: dict[str, Any]) -> Call:
+        calls = self.parse_all(record)
+        if len(calls) != 1:
+            raise RecordError(f"a logEvents list of {len(calls)} events, not one call")
+        return calls[0]
+
+    def parse_all(self, record: dict[str, Any]) -> list[Call]:
+        """One call per log: a bare log, one CloudWatch event, or each of a payload's logEvents."""
         if record.get("schemaType") == SCHEMA:
-            return invocation_call(record)
-        envelope = record
+            return [invocation_call(record)]
         events = record.get("logEvents")
-        if isinstance(events, list):
-            if len(events) != 1:
-                raise RecordError(
-                    f"a logEvents list of {len(events)} events: one record is one call; "
-                    "split it first (jq -c '.logEvents[]')"
-                )
-            envelope = {**unmapped(record, frozenset({"logEvents"})), **_dict(events[0])}
-        call = invocation_call(_event_log(envelope))
-        call["metadata"]["cloudwatch"] = unmapped(envelope, frozenset({"message", "@message"}))
-        return call
+        if not isinstance(events, list):
+            return [_event_call(record)]
+        shared = unmapped(record, frozenset({"logEvents"}))
+        calls = []
+        for index, event in enumerate(events):
+            try:
+                calls.append(_event_call({**shared, **_dict(event)}))
+            except RecordError as err:
+                raise RecordError(f"logEvents[{index}]: {err}") from None
+        return calls

@@ -275,7 +275,9 @@ def _insert_new(
 
 def _record(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'loaded')",
+        "INSERT INTO ingest_runs (run_id, source_file, sha256, started_at, finished_at, "
+        "records_read, added, duplicate, rejected, flagged, no_timestamp, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'loaded')",
         [
             run_id,
             out.source,

@@ -24,6 +24,9 @@ class FileResult:
     mismatched_cost: int = 0
     batch_inputs: int = 0
     spend_usd: Decimal = Decimal(0)
+    resumed_at: int | None = None  # an appended file: the bytes read before, not read again
+    bytes_read: int | None = None  # the end of the last complete line read
+    head_sha256: str | None = None  # the sha256 of the bytes before `bytes_read`
     unknown_models: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from typing import Any
 
 from costlab import prices
 from costlab.errors import BadInput, NotALog
-from costlab.ingest import bulk, conflicts, landing, parse_pool, rejects
+from costlab.ingest import appended, bulk, conflicts, landing, parse_pool, rejects
 from costlab.ingest.options import MAPPABLE, IngestOptions
 from costlab.ingest.results import FileResult, IngestResult
 from costlab.ingest.sources import Line, Reader, Source, sha256
@@ -67,17 +67,18 @@ class _Run:
     progress: Progress | None
 
     def file(self, source: Source) -> FileResult:
-        """Load one file in one transaction (skipped when its sha256 is already loaded)."""
-        out = FileResult(source=source.label, sha256=sha256(source))
-        if out.sha256 and not self.options.force and _already_loaded(self.store, out.sha256):
-            out.status = "skipped"
+        """Load one file in one transaction (skipped when its sha256 is already loaded; only
+        its new lines when it grew since it was last read)."""
+        out = FileResult(source=source.label)
+        resume = self._start(source, out)
+        if out.status == "skipped":
             return out
         started = _now()
         rejected = RejectBatch(self.options, source.label, self.run_id)
         try:
-            bulk_read = self._bulk_read(source)  # before the transaction: it may fail
+            bulk_read = None if resume else self._bulk_read(source)  # it may fail: before
             with self.store.transaction():
-                self._load(source, out, bulk_read, rejected)
+                self._load(source, out, bulk_read, rejected, resume)
                 _check_is_log(out, rejected)
                 if self.options.strict and out.rejected:
                     raise _StrictRollback
@@ -92,6 +93,30 @@ class _Run:
             self._refuse(out, err, started)
         self._done(source, out)
         return out
+
+    def _start(self, source: Source, out: FileResult) -> appended.Resume | None:
+        """Where to read from: after the part already read of an appended file, else the start
+        (None); `out` is marked skipped when nothing is new."""
+        resume = None
+        if appended.resumable(source, self.options.force):
+            assert source.path is not None
+            resume = appended.resume(self.store, source)
+            if resume is not None:
+                out.resumed_at = resume.offset
+                if not resume.new_lines(source.path):
+                    out.status = "skipped"
+                return resume
+            mark = appended.fingerprint(source.path)
+            out.sha256, out.bytes_read, out.head_sha256 = (
+                mark.sha256,
+                mark.bytes_read,
+                mark.head_sha256,
+            )
+        else:
+            out.sha256 = sha256(source)
+        if out.sha256 and not self.options.force and _already_loaded(self.store, out.sha256):
+            out.status = "skipped"
+        return None
 
     def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
         options = self.options
@@ -128,19 +153,31 @@ class _Run:
             self._finish(out, rejected, started)
 
     def _load(
-        self, source: Source, out: FileResult, bulk_read: bulk.BulkRead | None, rejects: RejectBatch
+        self,
+        source: Source,
+        out: FileResult,
+        bulk_read: bulk.BulkRead | None,
+        rejects: RejectBatch,
+        resume: appended.Resume | None,
     ) -> None:
         store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
         store.register("_empty", empty_stage())
         store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
         store.unregister("_empty")
-        reader = Reader(source)
+        reader = Reader(source, *((resume.offset, resume.lines) if resume else (0, 0)))
         load = _FileLoad(self, source, reader, stage, rejects, out)
         if bulk_read is None:
-            load.records(reader.lines(), parse_pool.workers_for(load.total_bytes))
+            # An appended file: only what follows the part already read is to be parsed.
+            size = load.total_bytes
+            to_read = None if size is None else size - (resume.offset if resume else 0)
+            load.records(reader.lines(), parse_pool.workers_for(to_read))
         else:
             load.records(self._bulk(bulk_read, stage, out), workers=0)
+        if resume is not None:
+            assert source.path is not None
+            out.bytes_read = reader.line_end
+            out.sha256 = out.head_sha256 = resume.extended(source.path, reader.line_end)
         if out.sha256 is None:
             out.sha256 = reader.digest.hexdigest()
         out.rejected = rejects.count
@@ -156,12 +193,10 @@ class _Run:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
         target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
         leftovers = bulk.stage(self.store, bulk_read, target)
-        row = self.store.row("SELECT count(*) FROM _stage")
-        staged = int(row[0]) if row else 0
-        out.records_read += staged
-        stage.calls += staged
-        if staged:
-            stage.formats["flat"] += staged
+        for name, staged in self.store.rows("SELECT format, count(*) FROM _stage GROUP BY 1"):
+            out.records_read += staged
+            stage.calls += staged
+            stage.formats[name] += staged
         return leftovers
 
     def _append(self, table_name: str, rows: Any) -> None:
@@ -276,7 +311,7 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
 
 def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             out.source,
@@ -290,6 +325,8 @@ def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -
             out.flagged,
             out.no_timestamp,
             out.status,
+            out.bytes_read,
+            out.head_sha256,
         ],
     )
 

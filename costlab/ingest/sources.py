@@ -179,13 +179,20 @@ def intact(source: Source) -> bool:
 
 @dataclass
 class Reader:
-    """Reads one source's records, hashing the bytes as they are read."""
+    """Reads one source's records, hashing the bytes as they are read.
+
+    From an `offset` (an appended file), it reads only complete lines, numbered on from
+    `lines_before`; `line_end` is where the last complete line read ends.
+    """
 
     source: Source
+    offset: int = 0
+    lines_before: int = 0
 
     def __post_init__(self) -> None:
         self.digest = hashlib.sha256()
         self.bytes_read = 0
+        self.line_end = self.offset
 
     def lines(self) -> Iterator[Line]:
         """Each record; a JSON array or single-object `.json` file gives its elements."""
@@ -200,7 +207,9 @@ class Reader:
     def _open(self) -> IO[bytes]:
         if self.source.path is None:
             return io.BufferedReader(_Hashing(sys.stdin.buffer, self), 1 << 20)
-        return io.BufferedReader(_Hashing(self.source.path.open("rb"), self), 1 << 20)
+        file = self.source.path.open("rb")
+        file.seek(self.offset)
+        return io.BufferedReader(_Hashing(file, self), 1 << 20)
 
     @staticmethod
     def _is_whole_json(path: Path) -> bool:
@@ -210,9 +219,13 @@ class Reader:
         return name.endswith(".json")
 
     def _json_lines(self, stream: IO[bytes]) -> Iterator[Line]:
-        number = 0
+        number = self.lines_before
         try:
             for raw in stream:
+                if raw.endswith(b"\n"):
+                    self.line_end += len(raw)
+                elif self.offset:
+                    return  # a line still being written: the next read takes it
                 number += 1
                 raw = raw.rstrip(b"\r\n")
                 if raw.strip():

@@ -20,6 +20,8 @@ from costlab.redact import redact
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors write at the start of a file
 # Rejected raw text is kept up to this size: enough to see the problem, not a 50 MB blob.
 MAX_REJECT_TEXT = 4096
+# Calls one record may hold (a CloudWatch Logs payload of Bedrock invocation logs holds several).
+MAX_CALLS_PER_RECORD = 1 << 16
 
 STAGE_SCHEMA = pa.schema(
     [
@@ -87,6 +89,11 @@ _CALL_COLUMNS = [
 _TEXT_FIELDS = ("system_prompt", "prompt", "response")
 
 
+def row_key(line_number: int, index: int = 0) -> int:
+    """The staged row's key: file order, then the call's place in its record (bulk.py agrees)."""
+    return line_number * MAX_CALLS_PER_RECORD + index
+
+
 def content_id(raw: bytes) -> str:
     """The request id of a record whose log has none: a hash of its bytes (bulk.flat agrees)."""
     return "content:" + hashlib.sha256(raw).hexdigest()[:24]
@@ -112,27 +119,34 @@ class StageBatch:
         try:
             raw = line.raw.removeprefix(_BOM) if line.number == 1 else line.raw
             record = line.value if line.value is not None else orjson.loads(raw)
-            name, call = self._detector.parse(record)
-            if self._options.field_map and isinstance(record, dict):
-                _apply_map(call, record, self._options.field_map)
-            row = self._row(call, line, name)
+            name, calls = self._detector.parse_all(record)
+            if len(calls) > MAX_CALLS_PER_RECORD:
+                raise RecordError(
+                    f"{len(calls):,} calls in one record, over {MAX_CALLS_PER_RECORD:,}"
+                )
+            rows = []
+            for index, call in enumerate(calls):
+                if self._options.field_map and isinstance(record, dict):
+                    _apply_map(call, record, self._options.field_map)
+                rows.append(self._row(call, line, name, index))
         except orjson.JSONDecodeError as err:
             return _decode_reason(line.raw, err)
         except RecordError as err:
             return str(err)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
             return f"unexpected value in record: {type(err).__name__}: {err}"
-        for key, value in row.items():
-            self._columns[key].append(value)
-        self.rows += 1
-        self.calls += 1
-        self.formats[name] += 1
+        for row in rows:
+            for key, value in row.items():
+                self._columns[key].append(value)
+        self.rows += len(rows)
+        self.calls += len(rows)
+        self.formats[name] += len(rows)
         return None
 
-    def _row(self, call: Call, line: Line, name: str) -> dict[str, Any]:
+    def _row(self, call: Call, line: Line, name: str, index: int) -> dict[str, Any]:
         row: dict[str, Any] = {col: call.get(key) for col, key in _CALL_COLUMNS}
         if row["request_id"] is None:
-            row["request_id"] = content_id(line.raw)
+            row["request_id"] = content_id(line.raw if not index else b"%b#%d" % (line.raw, index))
         messages = call.get("messages")
         row["messages"] = None if messages is None else orjson.dumps(messages).decode()
         metadata = call.get("metadata") or {}
@@ -152,7 +166,7 @@ class StageBatch:
                 if row[key] is not None:
                     row[key] = redact(row[key])
         row.update(
-            row_key=line.number,
+            row_key=row_key(line.number, index),
             format=name,
             source_file=self._source_file,
             source_line=line.number,
