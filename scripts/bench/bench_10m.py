@@ -19,6 +19,7 @@ peak RSS shows whether that holds at 10M.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -52,7 +53,8 @@ def main() -> int:
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     started, load_at_start = time.perf_counter(), os.getloadavg()[0]
-    logs = ensure_data("flat", args.rows, DATA)
+    with contextlib.redirect_stdout(sys.stderr):  # its progress line stays out of the section
+        logs = ensure_data("flat", args.rows, DATA)
     with tempfile.TemporaryDirectory(dir=DATA) as tmp:
         db = Path(tmp) / "store.duckdb"
         ingest = step("ingest", costlab(db, "ingest", str(logs), "--json"))

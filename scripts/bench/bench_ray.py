@@ -1,6 +1,7 @@
 """simulate-cache on Ray (a local 2-CPU instance) against the single process (issue 19, item 4).
 
     python scripts/bench/bench_ray.py --write      # ~25 min on 2 cores (more under load)
+    python scripts/bench/bench_ray.py --write 1    # the first pair only (100,000 requests)
 
 With --write, its section of BENCHMARKS.md is written after each pair of runs, so a run stopped
 part way keeps the pairs it finished. Both engines run the same command on a fresh copy of the
@@ -110,12 +111,12 @@ def run(source: Path, args: list[str]) -> dict[str, Any]:
     }
 
 
-def main(write: bool) -> int:
+def main(write: bool, runs: int) -> int:
     started, loads = time.perf_counter(), [os.getloadavg()[0]]
     took = made_embedder()
     rows: list[str] = []
     ratios: list[str] = []
-    for label, size, args in RUNS:
+    for label, size, args in RUNS[:runs]:
         source = first(size)
         local = run(source, args)
         print(f"  {label}, local: {local['wall_s']:.1f} s", file=sys.stderr, flush=True)
@@ -146,7 +147,7 @@ def markdown(
         "## simulate-cache on Ray against the single process",
         "",
         *machine(),
-        "- command: `python scripts/bench/bench_ray.py --write` (`make bench-ray`)",
+        f"- command: `{' '.join(['python', 'scripts/bench/bench_ray.py', *sys.argv[1:]])}`",
         "",
         "| run | requests | texts | engine | wall | peak RSS | where the time went (s) |",
         "|---|---:|---:|---|---:|---:|---|",
@@ -171,4 +172,5 @@ def markdown(
 
 
 if __name__ == "__main__":
-    sys.exit(main("--write" in sys.argv))
+    given = [a for a in sys.argv[1:] if a.isdigit()]  # how many of RUNS, in order (default all)
+    sys.exit(main("--write" in sys.argv, int(given[0]) if given else len(RUNS)))
