@@ -89,6 +89,7 @@ def first(size: int) -> Path:
 def run(source: Path, args: list[str]) -> dict[str, Any]:
     """One simulate-cache on a fresh copy of `source`: wall, peak RSS, stages and hits."""
     fresh = DATA / "ray_bench.duckdb"
+    Path(f"{fresh}.wal").unlink(missing_ok=True)  # a stopped run's log would not match the copy
     shutil.copy(source, fresh)
     out = DATA / "ray_bench.json"  # the JSON is longer than the wrapper keeps of stdout
     command = " ".join(shlex.quote(a) for a in costlab(fresh, "simulate-cache", *args, "--json"))
@@ -96,7 +97,9 @@ def run(source: Path, args: list[str]) -> dict[str, Any]:
         outcome = measure(["sh", "-c", f"{command} > {shlex.quote(str(out))}"])
         if outcome["rc"] == 0:
             break
-        print(f"  failed (try {attempt + 1}): {outcome.get('stderr', '')}", file=sys.stderr)
+        said = outcome.get("stderr", "") or outcome.get("stdout", "")
+        print(f"  failed (try {attempt + 1}): {said}", file=sys.stderr)
+        Path(f"{fresh}.wal").unlink(missing_ok=True)
         shutil.copy(source, fresh)
     else:
         raise SystemExit(f"failed: {command}")
