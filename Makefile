@@ -83,7 +83,8 @@ bench-plan: $(STAMP)
 	$(BIN)/python scripts/bench/bench_plan.py --write
 
 # simulate-cache on a local 2-CPU Ray instance against the single process, on the same 100,000
-# requests (and MiniLM embedding on 4,000): about 25 minutes on 2 cores. Writes its section.
+# requests (MiniLM embedding on 2,000, the exact search by scope on 20,000): about 25 minutes on
+# 2 cores. Writes its section after each pair of runs.
 bench-ray: $(STAMP)
 	$(BIN)/python scripts/bench/bench_ray.py --write
 

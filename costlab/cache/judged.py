@@ -27,7 +27,8 @@ def response_judge(
     progress: Callable[[int, int], None] | None,
     encode: Encode | None = None,
 ) -> precision.Judge:
-    """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
+    """Hits judged by how similar the two logged responses are (embedded once, like prompts;
+    `encode`: where, as for the prompts)."""
     involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
     for r in results:
         hits = np.flatnonzero(r.hit)

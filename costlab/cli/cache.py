@@ -123,6 +123,7 @@ def simulate_cache(
       costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
 
       costlab simulate-cache --threshold 0.92 --no-guard --label metadata.intent
+
       costlab simulate-cache --sweep 0.80:0.99:0.01 --engine ray --ray-address 10.0.0.1:6379
     """
     choice = EngineChoice(engine, ray_address, workers, device)

@@ -1,11 +1,11 @@
 """report and route-replay over 10,000,000 flat requests: DuckDB out of core (issue 19, item 4).
 
-    python scripts/bench/bench_10m.py --write         # ~20 min on 2 cores: generate once, then time
-    python scripts/bench/bench_10m.py --rows 1000000  # a smaller run of the same steps
+    python scripts/bench/bench_10m.py --write          # ~40 min on 2 cores, generating included
+    python scripts/bench/bench_10m.py --rows 1000000   # a smaller run of the same steps
 
 Data: `scripts/samples/generate_logs.py --format flat --rows N` (seeded: the same file every
-time), made once in bench_data/. Each command runs once, in a fresh process, timed from process
-start with the peak RSS of its process tree (the figures are minutes, not seconds: one run each):
+time), made once in bench_data/. Each command runs once, in a fresh process, timed from
+process start with the peak RSS of its process tree (the figures are minutes: one run each):
 
 1. `costlab ingest FILE` into a fresh store;
 2. `costlab report --format json` (every section);
@@ -19,6 +19,7 @@ peak RSS shows whether that holds at 10M.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -52,7 +53,8 @@ def main() -> int:
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     started, load_at_start = time.perf_counter(), os.getloadavg()[0]
-    logs = ensure_data("flat", args.rows, DATA)
+    with contextlib.redirect_stdout(sys.stderr):  # its progress line stays out of the section
+        logs = ensure_data("flat", args.rows, DATA)
     with tempfile.TemporaryDirectory(dir=DATA) as tmp:
         db = Path(tmp) / "store.duckdb"
         ingest = step("ingest", costlab(db, "ingest", str(logs), "--json"))

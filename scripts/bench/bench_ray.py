@@ -1,6 +1,7 @@
 """simulate-cache on Ray (a local 2-CPU instance) against the single process (issue 19, item 4).
 
     python scripts/bench/bench_ray.py --write      # ~25 min on 2 cores (more under load)
+    python scripts/bench/bench_ray.py --write 1    # the first pair only (100,000 requests)
 
 With --write, its section of BENCHMARKS.md is written after each pair of runs, so a run stopped
 part way keeps the pairs it finished. Both engines run the same command on a fresh copy of the
@@ -9,8 +10,7 @@ it; peak RSS of the process tree, Ray's workers included), and must report the s
 every threshold:
 
 1. 100,000 requests (scripts/samples/scale_logs.py, as scripts/bench/bench_cache_scale.py), the
-   default
-   settings: `--sweep 0.80:0.99:0.01 --label metadata.intent` (minilm-tuned, the index).
+   default settings: `--sweep 0.80:0.99:0.01 --label metadata.intent` (minilm-tuned, the index).
 2. MiniLM (torch) embedding the distinct texts of the first 2,000 requests: Ray Data with one
    embedder per worker against the single process's batches.
 3. The first 20,000 requests with `--scope feature --neighbours exact`: the Ray engine splits the
@@ -89,6 +89,7 @@ def first(size: int) -> Path:
 def run(source: Path, args: list[str]) -> dict[str, Any]:
     """One simulate-cache on a fresh copy of `source`: wall, peak RSS, stages and hits."""
     fresh = DATA / "ray_bench.duckdb"
+    Path(f"{fresh}.wal").unlink(missing_ok=True)  # a stopped run's log would not match the copy
     shutil.copy(source, fresh)
     out = DATA / "ray_bench.json"  # the JSON is longer than the wrapper keeps of stdout
     command = " ".join(shlex.quote(a) for a in costlab(fresh, "simulate-cache", *args, "--json"))
@@ -96,7 +97,9 @@ def run(source: Path, args: list[str]) -> dict[str, Any]:
         outcome = measure(["sh", "-c", f"{command} > {shlex.quote(str(out))}"])
         if outcome["rc"] == 0:
             break
-        print(f"  failed (try {attempt + 1}): {outcome.get('stderr', '')}", file=sys.stderr)
+        said = outcome.get("stderr", "") or outcome.get("stdout", "")
+        print(f"  failed (try {attempt + 1}): {said}", file=sys.stderr)
+        Path(f"{fresh}.wal").unlink(missing_ok=True)
         shutil.copy(source, fresh)
     else:
         raise SystemExit(f"failed: {command}")
@@ -111,12 +114,12 @@ def run(source: Path, args: list[str]) -> dict[str, Any]:
     }
 
 
-def main(write: bool) -> int:
+def main(write: bool, runs: int) -> int:
     started, loads = time.perf_counter(), [os.getloadavg()[0]]
     took = made_embedder()
     rows: list[str] = []
     ratios: list[str] = []
-    for label, size, args in RUNS:
+    for label, size, args in RUNS[:runs]:
         source = first(size)
         local = run(source, args)
         print(f"  {label}, local: {local['wall_s']:.1f} s", file=sys.stderr, flush=True)
@@ -147,7 +150,7 @@ def markdown(
         "## simulate-cache on Ray against the single process",
         "",
         *machine(),
-        "- command: `python scripts/bench/bench_ray.py --write` (`make bench-ray`)",
+        f"- command: `{' '.join(['python', 'scripts/bench/bench_ray.py', *sys.argv[1:]])}`",
         "",
         "| run | requests | texts | engine | wall | peak RSS | where the time went (s) |",
         "|---|---:|---:|---|---:|---:|---|",
@@ -172,4 +175,5 @@ def markdown(
 
 
 if __name__ == "__main__":
-    sys.exit(main("--write" in sys.argv))
+    given = [a for a in sys.argv[1:] if a.isdigit()]  # how many of RUNS, in order (default all)
+    sys.exit(main("--write" in sys.argv, int(given[0]) if given else len(RUNS)))
