@@ -19,6 +19,8 @@ def render(report: CacheReport, generated_at: datetime | None = None) -> str:
         f"<p>{report.requests:,} requests, {report.distinct_keys:,} distinct keys, embedder "
         f"<code>{escape(report.embedder)}</code>.</p>"
         f"<p>Precision {escape(report.precision_method)}.</p>"
+        f"<p>{escape(_guard(report))}</p>"
+        f"<p>{escape(_verdict(report))}</p>"
         f'<p class="generated">Generated {when:%Y-%m-%d %H:%M:%S %Z} by costlab.</p></header>'
     )
     sections = [
@@ -29,7 +31,7 @@ def render(report: CacheReport, generated_at: datetime | None = None) -> str:
         page.section(
             "Dollars saved", charts.saved(report.thresholds, report.recommended_threshold)
         ),
-        page.section("Per threshold", _thresholds(report.thresholds)),
+        page.section("Per threshold", _thresholds(report)),
         _health(report),
         _intents(report),
         "".join(f'<p class="note">{escape(n)}</p>' for n in report.notes),
@@ -50,12 +52,38 @@ def _cards(report: CacheReport) -> str:
 
 
 def _precision(r: ThresholdResult) -> str:
-    if r.precision is None:
+    return _percent(r.precision, r.precision_estimated)
+
+
+def _percent(value: float | None, estimated: bool) -> str:
+    if value is None:
         return "\u2014"
-    return f"\u2248{r.precision:.1%}" if r.precision_estimated else f"{r.precision:.1%}"
+    return f"\u2248{value:.1%}" if estimated else f"{value:.1%}"
 
 
-def _thresholds(rows: list[ThresholdResult]) -> str:
+def _guard(report: CacheReport) -> str:
+    if report.guard:
+        return (
+            "The false-hit guard is on: hits whose request and entry disagree on numbers, names, "
+            "negation or opposite words are refused and paid (columns 'refused' and 'without "
+            "guard')."
+        )
+    return "The false-hit guard is off; columns 'refused' and 'with guard' show what it would do."
+
+
+def _verdict(report: CacheReport) -> str:
+    if report.recommended_threshold is not None:
+        return f"Recommended: {report.recommended_threshold:.2f}."
+    if report.best_threshold is not None and report.best_precision is not None:
+        return (
+            f"No threshold reaches the minimum precision of {report.min_precision:.0%}: the best "
+            f"is {report.best_threshold:.2f} at {report.best_precision:.1%}."
+        )
+    return "No threshold recommended: no precision could be measured."
+
+
+def _thresholds(report: CacheReport) -> str:
+    rows = report.thresholds
     table = [
         [
             f"{r.threshold:.2f}",
@@ -64,7 +92,13 @@ def _thresholds(rows: list[ThresholdResult]) -> str:
             money(r.saved_usd),
             f"{r.saved_tokens:,}",
             f"{r.saved_latency_ms / 1000:,.1f} s",
+            f"{r.guard_refused:,}",
             _precision(r),
+            _percent(
+                r.precision_unguarded if report.guard else r.precision_guarded,
+                r.precision_estimated,
+            ),
+            f"{r.unjudged_hits:,}",
             _hours(r.reuse_age_p50_s),
             _hours(r.reuse_age_p95_s),
             f"{r.expired_misses:,}",
@@ -75,8 +109,9 @@ def _thresholds(rows: list[ThresholdResult]) -> str:
         for r in rows
     ]
     headers = [
-        "threshold", "hits", "hit rate", "saved", "tokens saved", "latency saved", "precision",
-        "age P50", "age P95", "lost to TTL", "lost to eviction", "entries", "memory",
+        "threshold", "hits", "hit rate", "saved", "tokens saved", "latency saved", "refused",
+        "precision", "without guard" if report.guard else "with guard", "not judged", "age P50",
+        "age P95", "lost to TTL", "lost to eviction", "entries", "memory",
     ]  # fmt: skip
     return page.table(headers, table, "r" * len(headers))
 

@@ -48,6 +48,16 @@ class Texts(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def ids(self) -> npt.NDArray[np.int64]:
+        """Per item, its position in `distinct`."""
+        return self._ids
+
+    @property
+    def distinct(self) -> list[str]:
+        """Each distinct text once."""
+        return self._distinct
+
     @overload
     def __getitem__(self, i: int) -> str: ...
     @overload

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab.cache import assignment, auto, embedders, fidelity, index, logged, simulate
+from costlab.cache import assignment, auto, fidelity, guard, index, judged, logged, simulate
+from costlab.cache import precision as judging
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
 from costlab.errors import BadInput
@@ -28,9 +29,10 @@ NEIGHBOURS = ("auto", "exact", "approx")
 # Distinct keys up to which `auto` searches exactly: the exact search is quadratic (a few seconds
 # here at this size); above it, the index (costlab.cache.search) and the run's own check.
 EXACT_UP_TO = 20_000
-# Without labels, a hit is judged right when the response logged for the request and the one
-# logged for the entry serving it are at least this similar (cosine, same embedder).
-SAME_ANSWER_SIMILARITY = 0.9
+SAME_ANSWER_SIMILARITY = judging.SAME_ANSWER_SIMILARITY
+# Whether the false-hit guard is on unless --guard/--no-guard says (BENCHMARKS.md, "False-hit
+# guard", for the measurement that chose it).
+DEFAULT_GUARD = True
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,28 @@ class CacheOptions:
     save_intents: bool = True  # keep each request's intent in the store for route-replay
     neighbours: str = "auto"  # exact, approx, or auto (exact up to EXACT_UP_TO keys)
     check_sample: int = fidelity.SAMPLE  # keys an approximate run checks exactly
+    guard: bool = DEFAULT_GUARD  # refuse hits whose texts disagree (costlab.cache.guard)
 
 
 @dataclass(frozen=True)
 class ThresholdResult:
+    """One threshold. With the guard on, refused hits are paid: hits, savings and precision
+    are those of the hits it kept; `precision_unguarded` is every hit's."""
+
     threshold: float
     hits: int
     hit_rate: float
     saved_usd: Decimal
     saved_tokens: int
     saved_latency_ms: float
-    precision: float | None  # None when there were no hits to judge
+    precision: float | None  # None when there is none to show: see precision_unavailable
     precision_estimated: bool
+    precision_unavailable: str | None  # why precision is None
+    judged_hits: int  # hits precision is over (the others lack a label or a response)
+    unjudged_hits: int
+    guard_refused: int  # hits the guard refuses (paid when it is on)
+    precision_guarded: float | None  # over the hits the guard keeps
+    precision_unguarded: float | None  # over every hit
     reuse_age_p50_s: float | None
     reuse_age_p95_s: float | None
     expired_misses: int
@@ -80,7 +92,12 @@ class CacheReport:
     distinct_keys: int
     thresholds: list[ThresholdResult]
     recommended_threshold: float | None
+    best_threshold: float | None  # the most precise one, named when none is recommended
+    best_precision: float | None
+    min_precision: float
     precision_method: str
+    guard: bool
+    unlabelled_requests: int  # with --label: requests without one (their hits are not judged)
     focus_threshold: float  # intents and health are read at this one
     intents: list[Intent]
     health: Health
@@ -105,8 +122,22 @@ class IndexStats:
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 
 
+@dataclass(frozen=True)
+class Simulated:
+    """A run's report and, per threshold, each request's hit (for `costlab plan`'s stacking)."""
+
+    report: CacheReport
+    request_ids: list[str]  # in replay order
+    hits: dict[float, np.ndarray]  # threshold -> one bool per request, in replay order
+
+
 def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
     """Replay the traffic through the cache at every threshold."""
+    return with_hits(store, options, progress).report
+
+
+def with_hits(store: Store, options: CacheOptions, progress: Progress | None = None) -> Simulated:
+    """`run`, keeping which request hit at each threshold."""
     _check(options)
     clock = _Clock()
     traffic = logged.load(
@@ -161,13 +192,26 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         )
     clock.lap("check")
     if traffic.labels is not None:
-        judge = _label_judge(traffic.labels)
+        judge = judging.label_judge(traffic.labels)
     else:
-        judge = _response_judge(store, embedder, traffic, results, _stage(progress, "responses"))
+        judge = judged.response_judge(
+            store, embedder, traffic, results, _stage(progress, "responses")
+        )
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
-    rows = [_measure(r, traffic, judge, options.label is None, entry_bytes) for r in results]
-    recommended = _recommend(rows, options.min_precision)
-    focus = _focus(results, recommended)
+    verdicts = guard.Memo(guard.Guard(), traffic.prompts.distinct)
+    checks = [
+        judged.check(r, traffic, judge, verdicts, options.guard, options.label is None)
+        for r in results
+    ]
+    rows = [_measure(c, traffic, entry_bytes) for c in checks]
+    chosen = judging.choose(
+        thresholds,
+        [judging.Precision(r.precision, r.judged_hits, r.unjudged_hits) for r in rows],
+        [float(r.saved_usd) for r in rows],
+        options.min_precision,
+    )
+    recommended = chosen.recommended
+    focus = _focus([c.result for c in checks], recommended)
     grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
     notes = _notes(traffic)
     if options.save_intents:
@@ -178,7 +222,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "intent_prompt"
         )
     clock.lap("metrics")
-    return CacheReport(
+    report = CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
@@ -186,7 +230,12 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         distinct_keys=len(traffic.keys),
         thresholds=rows,
         recommended_threshold=recommended,
+        best_threshold=chosen.best,
+        best_precision=chosen.best_precision,
+        min_precision=options.min_precision,
         precision_method=_method(options),
+        guard=options.guard,
+        unlabelled_requests=0 if traffic.labels is None else int((traffic.labels < 0).sum()),
         focus_threshold=focus.threshold,
         intents=grouped.listed(options.intents, traffic.dollars.sum()),
         health=health(focus, entry_bytes),
@@ -202,6 +251,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         stages_s=clock.laps,
         notes=notes,
     )
+    return Simulated(report, traffic.request_ids, {r.threshold: r.hit for r in results})
 
 
 class _Clock:
@@ -281,52 +331,8 @@ def _check(options: CacheOptions) -> None:
         )
 
 
-# Which hits got a right answer: (hitting requests, the entries serving them) -> one bool each.
-Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _label_judge(labels: np.ndarray) -> Judge:
-    """A hit is right when its entry has the same label (a missing label is never right)."""
-    return lambda hits, served: (labels[hits] == labels[served]) & (labels[hits] >= 0)
-
-
-def _response_judge(
-    store: Store,
-    embedder: embedders.Embedder,
-    t: logged.Logged,
-    results: list[simulate.SimResult],
-    progress: Callable[[int, int], None] | None,
-) -> Judge:
-    """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
-    involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
-    for r in results:
-        hits = np.flatnonzero(r.hit)
-        involved[t.response_ids[hits] + 1] = True
-        involved[t.response_ids[r.served_by[hits]] + 1] = True
-    wanted = np.flatnonzero(involved[1:])
-    texts = [t.responses[i] for i in wanted.tolist()]
-    found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
-    row = np.full(len(t.responses) + 1, -1, dtype=np.int64)
-    row[wanted + 1] = np.arange(len(wanted))
-    response = row[t.response_ids + 1]
-
-    def judge(hits: np.ndarray, served: np.ndarray) -> np.ndarray:
-        a, b = response[hits], response[served]
-        logged_both = (a >= 0) & (b >= 0)
-        similar = np.einsum("ij,ij->i", found[np.maximum(a, 0)], found[np.maximum(b, 0)])
-        right: np.ndarray = logged_both & ((a == b) | (similar >= SAME_ANSWER_SIMILARITY))
-        return right
-
-    return judge
-
-
-def _measure(
-    result: simulate.SimResult,
-    t: logged.Logged,
-    judge: Judge,
-    estimated: bool,
-    entry_bytes: np.ndarray,
-) -> ThresholdResult:
+def _measure(c: judged.Checked, t: logged.Logged, entry_bytes: np.ndarray) -> ThresholdResult:
+    result = c.result
     hits = np.flatnonzero(result.hit)
     served = result.served_by[hits]
     ages = t.traffic.ts[hits] - t.traffic.ts[served]
@@ -337,8 +343,14 @@ def _measure(
         saved_usd=t.dollars.sum(hits),
         saved_tokens=int(t.tokens[hits].sum()),
         saved_latency_ms=float(t.latency_ms[hits].sum()),
-        precision=_precision(hits, served, judge),
-        precision_estimated=estimated,
+        precision=c.shown.value,
+        precision_estimated=c.estimated,
+        precision_unavailable=c.shown.unavailable,
+        judged_hits=c.shown.judged,
+        unjudged_hits=c.shown.unjudged,
+        guard_refused=c.guard_refused,
+        precision_guarded=c.guarded.value,
+        precision_unguarded=c.unguarded.value,
         reuse_age_p50_s=float(np.percentile(ages, 50)) if len(ages) else None,
         reuse_age_p95_s=float(np.percentile(ages, 95)) if len(ages) else None,
         expired_misses=result.expired_misses,
@@ -346,19 +358,6 @@ def _measure(
         live_entries_end=result.live_entries_end,
         memory_bytes=int(entry_bytes[result.live_at_end].sum()),
     )
-
-
-def _precision(hits: np.ndarray, served: np.ndarray, judge: Judge) -> float | None:
-    if not len(hits):
-        return None
-    return float(judge(hits, served).mean())
-
-
-def _recommend(rows: list[ThresholdResult], min_precision: float) -> float | None:
-    good = [r for r in rows if r.precision is not None and r.precision >= min_precision]
-    if not good:
-        return None
-    return float(max(good, key=lambda r: (r.saved_usd, r.threshold)).threshold)
 
 
 def _method(options: CacheOptions) -> str:

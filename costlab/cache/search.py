@@ -149,7 +149,7 @@ class IndexSearch(Search):
         self, vectors: npt.NDArray[np.float32], probes: int = 16, cells: int | None = None
     ) -> None:
         super().__init__(vectors)
-        faiss = _faiss()
+        faiss = faiss_library()
         dim = self.vectors.shape[1]
         self.cells = cells or max(1, min(self.n // 40, int(4 * math.sqrt(max(self.n, 1)))))
         self.probes = min(probes, self.cells)
@@ -200,7 +200,8 @@ def _joined(parts: list[Pairs]) -> Pairs:
     )
 
 
-def _faiss() -> Any:
+def faiss_library() -> Any:
+    """faiss, imported here alone (simulate-cache's index; costlab intents' assignment)."""
     try:
         import faiss
     except ImportError:

@@ -45,7 +45,7 @@ def vectors(
     distinct, first, where = np.unique(
         np.asarray(hashes, dtype=object), return_index=True, return_inverse=True
     )
-    matrix, have = _stored(store, distinct.tolist(), embedder.name)
+    matrix, have = stored(store, distinct.tolist(), embedder.name)
     todo = np.flatnonzero(~have)
     pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for start in range(0, len(todo), BATCH):
@@ -70,7 +70,7 @@ def vectors(
     return matrix[where]
 
 
-def _stored(
+def stored(
     store: Store, hashes: list[str], embedder: str
 ) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.bool_]]:
     """The stored vectors of `hashes` (distinct) as rows of one matrix, and which were found."""

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import typer
 
-from costlab.cache import fidelity, savings
+from costlab.cache import fidelity, savings, thresholds
 from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
-from costlab.errors import BadInput
 from costlab.scope import from_flags
-from costlab.settings import duration_s
 from costlab.store import Store
 
 app = typer.Typer()
@@ -79,6 +77,11 @@ def simulate_cache(
         min=1,
         help="Random texts an approximate run checks exactly to measure its own error.",
     ),
+    guard: bool = typer.Option(
+        savings.DEFAULT_GUARD,
+        "--guard/--no-guard",
+        help="Refuse hits whose texts disagree on numbers, names, negation or opposite words.",
+    ),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML page with the charts."
     ),
@@ -91,6 +94,9 @@ def simulate_cache(
     index is kept in the store, so a re-run with other thresholds, TTL, scope or capacity
     skips both. Each request's recurring intent at the recommended threshold (else the
     highest) is kept in the store, for route-replay rules over `intent` and `intent_size`.
+    The false-hit guard (on by default) refuses a hit whose request and entry disagree on
+    numbers, names, negation or opposite words; refused hits are paid, and the table shows
+    precision with and without it.
 
     Examples:
 
@@ -101,15 +107,17 @@ def simulate_cache(
       costlab simulate-cache --sweep 0.85:0.97:0.02 --embedder minilm-static --html cache.html
 
       costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
+
+      costlab simulate-cache --threshold 0.92 --no-guard --label metadata.intent
     """
     with Store.open(ctx.obj["db"], create=False) as store:
         options = savings.CacheOptions(
-            thresholds=_thresholds(threshold, sweep),
+            thresholds=thresholds.given(threshold, sweep),
             scope=from_flags(store, since, until, where),
             key=key,
             normalize=normalize,
             cache_scope=tuple(c.strip() for c in scope.split(",") if c.strip()),
-            ttl_s=_duration(ttl),
+            ttl_s=thresholds.ttl_s(ttl),
             max_entries=max_entries,
             label=label,
             embedder=embedder,
@@ -118,6 +126,7 @@ def simulate_cache(
             save_intents=save_intents,
             neighbours=neighbours,
             check_sample=check_sample,
+            guard=guard,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
             result = savings.run(store, options, bars.update)
@@ -133,6 +142,7 @@ def simulate_cache(
     render.out.print(_index_line(result), markup=False)
     spent = ", ".join(f"{stage} {seconds:,.1f} s" for stage, seconds in result.stages_s.items())
     render.out.print(f"time: {spent}", markup=False)
+    render.out.print(_verdict(result), markup=False)
     render.out.print(_curves(result), markup=False)
     render.out.print()
     render.show([_health(result.health)], "table")
@@ -144,50 +154,14 @@ def simulate_cache(
         render.out.print(note, markup=False)
 
 
-def _thresholds(given: list[float], sweep: str | None) -> list[float]:
-    values = list(given)
-    if sweep:
-        parts = sweep.split(":")
-        try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise BadInput(
-                f"--sweep {sweep}: write FROM:TO:STEP", "e.g. --sweep 0.80:0.99:0.01"
-            ) from None
-        if step <= 0 or stop < start:
-            raise BadInput(f"--sweep {sweep}: STEP must be positive and TO at least FROM")
-        count = int(round((stop - start) / step)) + 1
-        values += [round(start + i * step, 6) for i in range(count)]
-    if not values:
-        raise BadInput(
-            "give --threshold or --sweep", "e.g. --threshold 0.92 or --sweep 0.80:0.99:0.01"
-        )
-    return sorted(set(values))
-
-
-def _duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        seconds = duration_s(text)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise BadInput(f"--ttl {text}: not a duration", "e.g. --ttl 24h, 30m, 90s or 7d")
-    return seconds
-
-
 def _sheet(result: savings.CacheReport) -> Sheet:
     check = result.approximation
     deviation = {t.threshold: t.deviation for t in check.thresholds} if check else {}
     rows = []
     for r in result.thresholds:
         mark = " ◀" if r.threshold == result.recommended_threshold else ""
-        precision = (
-            "—"
-            if r.precision is None
-            else f"{r.precision:.1%}" + ("~" if r.precision_estimated else "")
-        )
+        precision = _percent(r.precision, r.precision_estimated)
+        other = r.precision_unguarded if result.guard else r.precision_guarded
         age = "—" if r.reuse_age_p50_s is None else f"{r.reuse_age_p50_s / 3600:.1f}h"
         extra = [f"{deviation[r.threshold]:+.2%}"] if deviation else []
         rows.append(
@@ -195,10 +169,12 @@ def _sheet(result: savings.CacheReport) -> Sheet:
                 f"{r.threshold:.2f}{mark}",
                 render.count(r.hits),
                 f"{r.hit_rate:.1%}",
-                render.bar(r.hit_rate, 15),
+                render.bar(r.hit_rate, 10),
                 render.money(r.saved_usd),
                 render.count(r.saved_tokens),
+                render.count(r.guard_refused),
                 precision,
+                _percent(other, r.precision_estimated),
                 age,
                 *extra,
             ]
@@ -206,10 +182,57 @@ def _sheet(result: savings.CacheReport) -> Sheet:
     title = (
         f"Semantic cache over {result.requests:,} requests "
         f"({result.distinct_keys:,} distinct keys, {result.embedder}); "
-        f"precision {result.precision_method}"
+        f"precision {result.precision_method}; "
+        + (
+            "false-hit guard on: refused hits are paid"
+            if result.guard
+            else "false-hit guard off: 'refused' and 'guarded' show what it would do"
+        )
     )
-    columns = ["threshold", "hits", "hit rate", "", "saved", "tokens saved", "precision", "age P50"]
+    columns = [
+        "threshold",
+        "hits",
+        "hit rate",
+        "",
+        "saved",
+        "tokens saved",
+        "refused",
+        "precision",
+        "unguarded" if result.guard else "guarded",
+        "age P50",
+    ]
     return Sheet(title, columns + (["±exact"] if deviation else []), rows)
+
+
+def _percent(value: float | None, estimated: bool) -> str:
+    return "—" if value is None else f"{value:.1%}" + ("~" if estimated else "")
+
+
+def _verdict(result: savings.CacheReport) -> str:
+    """Which threshold is recommended, or that none is and the best there was; what was left
+    out of precision and why a value is missing."""
+    lines = []
+    if result.recommended_threshold is not None:
+        lines.append(
+            f"recommended: {result.recommended_threshold:.2f} (the most saved at precision "
+            f"{result.min_precision:.0%} or better, ◀)"
+        )
+    elif result.best_threshold is not None:
+        lines.append(
+            f"no threshold reaches --min-precision {result.min_precision:.0%}: the best is "
+            f"{result.best_threshold:.2f} at {result.best_precision:.1%}"
+        )
+    else:
+        lines.append("no threshold recommended: no precision could be measured")
+    if result.unlabelled_requests:
+        unjudged = max((r.unjudged_hits for r in result.thresholds), default=0)
+        lines.append(
+            f"{result.unlabelled_requests:,} requests carry no label: their hits (up to "
+            f"{unjudged:,} a threshold) are left out of precision"
+        )
+    reasons = {r.precision_unavailable for r in result.thresholds if r.precision_unavailable}
+    lines += [f"precision not shown where: {why}" for why in sorted(reasons - {"no hits"})]
+    return "\n".join(lines)
 
 
 def _index_line(result: savings.CacheReport) -> str:
