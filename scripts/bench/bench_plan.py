@@ -4,8 +4,8 @@
     python scripts/bench/bench_plan.py --requests 1000000    # the issue's size (long on 2 cores)
     python scripts/bench/bench_plan.py --write               # also writes its BENCHMARKS.md section
 
-Data: `scripts/samples/scale_logs.py --requests N` (real Banking77 and CLINC150 questions, rephrased;
-gpt-4o-mini, four features), ingested once into bench_data/plan_N.duckdb. The cache's
+Data: `scripts/samples/scale_logs.py --requests N` (real Banking77 and CLINC150 questions,
+rephrased; gpt-4o-mini, four features), ingested once into bench_data/plan_N.duckdb. The cache's
 neighbour structure is stored beforehand by one `simulate-cache --threshold T` (timed apart),
 as the issue asks. Measured, each in a fresh process (wall time, peak RSS):
 
