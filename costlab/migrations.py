@@ -254,6 +254,12 @@ def _m011_intent_methods(con: Connection) -> None:
     con.execute("ALTER TABLE intents ALTER COLUMN hits DROP NOT NULL")
 
 
+def _m012_postgres_watermark(con: Connection) -> None:
+    # A run that read a PostgreSQL table keeps how far it read (costlab.postgres.watermark).
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ts TIMESTAMP")
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ids VARCHAR[]")
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -269,4 +275,5 @@ MIGRATIONS: list[Migration] = [
     ("009_embedding_imports", _m009_embedding_imports),
     ("010_ingest_offsets", _m010_ingest_offsets),
     ("011_intent_methods", _m011_intent_methods),
+    ("012_postgres_watermark", _m012_postgres_watermark),
 ]

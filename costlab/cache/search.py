@@ -166,6 +166,17 @@ class IndexSearch(Search):
         self._index.add(self.vectors)
         self._index.nprobe = self.probes
 
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to other processes (Ray workers) as faiss's own serialisation: the same index
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_index", "_quantizer")}
+        return {**state, "_index": _faiss().serialize_index(self._index)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._index = _faiss().deserialize_index(state["_index"])
+        self._index.nprobe = self.probes
+        self._quantizer = None  # the deserialised index owns its own
+
     def probes_for(self, radius: float) -> int:
         """More cells for a wider radius: pairs less similar than 0.95 lie in farther cells."""
         wider = min(WIDEST, max(1, round((1 - radius) / 0.05)))

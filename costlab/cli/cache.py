@@ -12,6 +12,8 @@ from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
+from costlab.distributed.engines import EngineChoice, opened
+from costlab.errors import BadInput
 from costlab.scope import from_flags
 from costlab.store import Store
 
@@ -85,6 +87,19 @@ def simulate_cache(
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML page with the charts."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="Where embedding and neighbour search run: local, or ray (pip install "
+        "'costlab[ray]'). The results are the same.",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="A Ray cluster (HOST:6379); default: a local instance."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Ray workers (default: every CPU of the cluster)."
+    ),
+    device: str = typer.Option("cpu", "--device", help="Where the embedder runs: cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the logged traffic through a semantic cache: hits, $ saved, hit precision.
@@ -109,8 +124,10 @@ def simulate_cache(
       costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
 
       costlab simulate-cache --threshold 0.92 --no-guard --label metadata.intent
+      costlab simulate-cache --sweep 0.80:0.99:0.01 --engine ray --ray-address 10.0.0.1:6379
     """
-    with Store.open(ctx.obj["db"], create=False) as store:
+    choice = EngineChoice(engine, ray_address, workers, device)
+    with Store.open(ctx.obj["db"], create=False) as store, opened(choice) as runner:
         options = savings.CacheOptions(
             thresholds=thresholds.given(threshold, sweep),
             scope=from_flags(store, since, until, where),
@@ -129,7 +146,7 @@ def simulate_cache(
             guard=guard,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
-            result = savings.run(store, options, bars.update)
+            result = savings.run(store, options, bars.update, runner)
     if html is not None:
         from costlab.cache import html as cache_html
 
@@ -140,6 +157,8 @@ def simulate_cache(
     render.show([_sheet(result)], "table")
     render.out.print(f"embedder: {result.embedder} ({result.embedder_reason})", markup=False)
     render.out.print(_index_line(result), markup=False)
+    if result.engine != "local":
+        render.out.print(f"engine: {result.engine}", markup=False)
     spent = ", ".join(f"{stage} {seconds:,.1f} s" for stage, seconds in result.stages_s.items())
     render.out.print(f"time: {spent}", markup=False)
     render.out.print(_verdict(result), markup=False)
