@@ -169,11 +169,11 @@ class IndexSearch(Search):
     def __getstate__(self) -> dict[str, Any]:
         # sent to other processes (Ray workers) as faiss's own serialisation: the same index
         state = {k: v for k, v in self.__dict__.items() if k not in ("_index", "_quantizer")}
-        return {**state, "_index": _faiss().serialize_index(self._index)}
+        return {**state, "_index": faiss_library().serialize_index(self._index)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._index = _faiss().deserialize_index(state["_index"])
+        self._index = faiss_library().deserialize_index(state["_index"])
         self._index.nprobe = self.probes
         self._quantizer = None  # the deserialised index owns its own
 

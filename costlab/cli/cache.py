@@ -13,7 +13,6 @@ from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.distributed.engines import EngineChoice, opened
-from costlab.errors import BadInput
 from costlab.scope import from_flags
 from costlab.store import Store
 

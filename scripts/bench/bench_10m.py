@@ -1,11 +1,11 @@
 """report and route-replay over 10,000,000 flat requests: DuckDB out of core (issue 19, item 4).
 
-    python scripts/bench/bench_10m.py --write          # ~20 min on 2 cores: generate (once), then time
+    python scripts/bench/bench_10m.py --write         # ~20 min on 2 cores: generate, then time
     python scripts/bench/bench_10m.py --rows 1000000   # a smaller run of the same steps
 
-Data: `scripts/samples/generate_logs.py --format flat --rows N` (seeded: the same file every time), made
-once in bench_data/. Each command runs once, in a fresh process, timed from process start with
-the peak RSS of its process tree (the figures are minutes, not seconds: one run each):
+Data: `scripts/samples/generate_logs.py --format flat --rows N` (seeded: the same file every
+time), made once in bench_data/. Each command runs once, in a fresh process, timed from process
+start with the peak RSS of its process tree (the figures are minutes, not seconds: one run each):
 
 1. `costlab ingest FILE` into a fresh store;
 2. `costlab report --format json` (every section);

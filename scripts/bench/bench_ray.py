@@ -8,8 +8,8 @@ same ingested store, each in a fresh process (wall time from process start, so R
 it; peak RSS of the process tree, Ray's workers included), and must report the same hits at
 every threshold:
 
-1. 100,000 requests (scripts/samples/scale_logs.py, as scripts/bench/bench_cache_scale.py), the default
-   settings: `--sweep 0.80:0.99:0.01 --label metadata.intent` (minilm-tuned, the index).
+1. 100,000 requests (scripts/samples/scale_logs.py, as scripts/bench/bench_cache_scale.py), the
+   default settings: `--sweep 0.80:0.99:0.01 --label metadata.intent` (minilm-tuned, the index).
 2. MiniLM (torch) embedding the distinct texts of the first 2,000 requests: Ray Data with one
    embedder per worker against the single process's batches.
 3. The first 20,000 requests with `--scope feature --neighbours exact`: the Ray engine splits the
