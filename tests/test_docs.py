@@ -18,7 +18,8 @@ PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 _OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 # A snippet running something else than costlab: its options are that tool's.
-_OTHER_TOOL = re.compile(r"\b(python|pip|make|mypy|ruff|pytest|duckdb|ray)\b|scripts/")
+_OTHER_TOOL = re.compile(r"\b(python|pip|make|mypy|ruff|pytest|duckdb|ray start)\b|scripts/")
+_LINK = re.compile(r"\]\(([\w-]+\.md)(?:#[\w-]*)?\)")
 
 
 def _params(command: Any) -> list[set[str]]:
@@ -34,7 +35,7 @@ def _options(command: Any) -> set[str]:
 
 
 def _commands() -> dict[str, set[str]]:
-    """Every command path ('ingest', 'tokens check', '' for the root) and its long options."""
+    """Every command path ('ingest', 'tokens check', '' for the root) and the command."""
     root = typer.main.get_command(app)
     ctx = root.make_context("costlab", [], resilient_parsing=True)
     found = {"": root}
@@ -91,10 +92,16 @@ def test_every_command_has_a_page_linked_from_the_readme(name: str) -> None:
     assert f"(docs/{name}.md)" in (ROOT / "README.md").read_text(), f"README links no {name} page"
 
 
+def _page_and_linked(name: str) -> str:
+    """A command's page and the docs pages it links to (a topic page may hold some options)."""
+    text = (DOCS / f"{name}.md").read_text()
+    linked = [DOCS / link for link in _LINK.findall(text) if (DOCS / link).is_file()]
+    return "\n".join([text, *(page.read_text() for page in linked)])
+
+
 @pytest.mark.parametrize("path", sorted(p for p in COMMANDS if p))
 def test_every_option_is_documented_on_its_commands_page(path: str) -> None:
-    text = (DOCS / f"{path.split(' ')[0]}.md").read_text()
-    written = set(_OPTION.findall(text))
+    written = set(_OPTION.findall(_page_and_linked(path.split(" ")[0])))
     missing = sorted("/".join(sorted(p)) for p in _params(CLI[path]) if not p & written)
     assert not missing, f"`costlab {path}` options missing from its page: {missing}"
 
