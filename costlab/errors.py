@@ -34,6 +34,10 @@ class StoreError(CostlabError):
     """The store could not be opened or written."""
 
 
+class EngineError(CostlabError):
+    """The engine a run asked for (a local Ray instance) could not be started."""
+
+
 class GateFailed(CostlabError):
     """A check ran and its result fails the gate (exit 1, not an input error)."""
 

@@ -242,6 +242,24 @@ def _m010_ingest_offsets(con: Connection) -> None:
     con.execute("ALTER TABLE ingest_runs ADD COLUMN head_sha256 VARCHAR")
 
 
+def _m011_intent_methods(con: Connection) -> None:
+    # `costlab intents` stores intents from an order-independent clustering beside
+    # simulate-cache's leader clusters: the set says which method made it, an intent has a
+    # cohesion (the mean similarity of its distinct prompts) and no hits (NULL) when the method
+    # replays no cache.
+    con.execute("ALTER TABLE intent_sets ADD COLUMN method VARCHAR DEFAULT 'leader'")
+    con.execute("UPDATE intent_sets SET method = 'leader'")
+    con.execute("ALTER TABLE intent_sets ALTER COLUMN method SET NOT NULL")
+    con.execute("ALTER TABLE intents ADD COLUMN cohesion DOUBLE")
+    con.execute("ALTER TABLE intents ALTER COLUMN hits DROP NOT NULL")
+
+
+def _m012_postgres_watermark(con: Connection) -> None:
+    # A run that read a PostgreSQL table keeps how far it read (costlab.postgres.watermark).
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ts TIMESTAMP")
+    con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ids VARCHAR[]")
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -256,4 +274,6 @@ MIGRATIONS: list[Migration] = [
     ("008_entry_lists", _m008_entry_lists),
     ("009_embedding_imports", _m009_embedding_imports),
     ("010_ingest_offsets", _m010_ingest_offsets),
+    ("011_intent_methods", _m011_intent_methods),
+    ("012_postgres_watermark", _m012_postgres_watermark),
 ]

@@ -28,3 +28,15 @@ def redact(text: str) -> str:
     for placeholder, pattern in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return text
+
+
+# The password of a URL's user info (`scheme://user:password@host`, up to the last `@` of the
+# authority) and a `password=` parameter (libpq reads one in the query string, or `sslpassword`).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):[^/?#\s]*@")
+_PASSWORD_PARAMETER = re.compile(r"(\b(?:ssl)?password=)[^&#\s]*", re.IGNORECASE)
+
+
+def credentials(text: str) -> str:
+    """The text with the passwords of the URLs in it masked (`user:***@host`, `password=***`)."""
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
+    return _PASSWORD_PARAMETER.sub(r"\1***", text)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from costlab.encodings import ENCODINGS
 from costlab.errors import ConfigError
 from costlab.prices import PriceOverride
+from costlab.timestamps import duration_s as duration_s
 from costlab.tokens.policy import Increase, Policy, Rule
 
 if TYPE_CHECKING:
@@ -145,18 +146,8 @@ class TokenSettings(_TokenLimits):
         return Policy(self.warn_at, self.rule(), tuple(r.rule(r.glob) for r in self.rules))
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Batch APIs promise results within this long (OpenAI and Anthropic: 24 hours).
 BATCH_WINDOW = "24h"
-
-
-def duration_s(text: str) -> float:
-    """Seconds in a duration such as 90s, 30m, 24h or 7d; ValueError naming the format."""
-    found = _DURATION.match(text)
-    if not found:
-        raise ValueError(f'"{text}": write a duration such as "30m", "24h" or "7d"')
-    return float(found.group(1)) * _SECONDS[found.group(2)]
 
 
 class BatchSettings(_Strict):

@@ -1,7 +1,9 @@
-"""Timestamps from logs (ISO 8601 text or epoch numbers) as naive UTC datetimes."""
+"""Timestamps from logs (ISO 8601 text or epoch numbers) as naive UTC datetimes, and durations
+written as 90s, 30m, 24h or 7d."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,3 +49,15 @@ def _from_epoch(value: float, field: str) -> datetime:
         return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
     except (OverflowError, OSError, ValueError):
         raise RecordError(f"'{field}' is out of range: {value:g}") from None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_s(text: str) -> float:
+    """Seconds in a duration such as 90s, 30m, 24h or 7d; ValueError naming the format."""
+    found = _DURATION.match(text)
+    if not found:
+        raise ValueError(f'"{text}": write a duration such as "30m", "24h" or "7d"')
+    return float(found.group(1)) * _SECONDS[found.group(2)]

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from costlab import prices
 from costlab.cli import app
 from costlab.store import Store
+from tests.postgres_fixtures import database, server  # noqa: F401  (one cluster per session)
 
 DATA = Path(__file__).parent / "data"
 

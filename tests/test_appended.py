@@ -6,9 +6,10 @@ import hashlib
 from pathlib import Path
 
 import orjson
+import pytest
 
 from costlab import ingest
-from costlab.ingest import FileResult, IngestOptions, sources
+from costlab.ingest import FileResult, IngestOptions, parse_pool, sources
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import flat
@@ -100,3 +101,20 @@ def test_compressed_files_and_force_read_the_whole_file(
     zipped.write_bytes(gzip.compress(_lines(range(50, 57))))
     again = _ingest(store, zipped, catalogue)
     assert (again.resumed_at, again.records_read, again.added) == (None, 7, 2)
+
+
+def test_a_few_appended_lines_of_a_large_file_are_parsed_in_process(
+    tmp_path: Path, store: Store, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(_lines(range(200)))
+    _ingest(store, path, catalogue)
+    with path.open("ab") as f:
+        f.write(_lines(range(200, 202)))
+    monkeypatch.setattr(parse_pool, "MIN_FILE_BYTES", path.stat().st_size // 2)
+
+    def no_pool(*args: object) -> None:
+        raise AssertionError("a worker pool for two appended lines")
+
+    monkeypatch.setattr(parse_pool, "parse", no_pool)
+    assert _ingest(store, path, catalogue).added == 2

@@ -18,7 +18,7 @@ PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 _OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 # A snippet running something else than costlab: its options are that tool's.
-_OTHER_TOOL = re.compile(r"\b(python|pip|make|mypy|ruff|pytest|duckdb)\b|scripts/")
+_OTHER_TOOL = re.compile(r"\b(python|pip|make|mypy|ruff|pytest|duckdb|ray)\b|scripts/")
 
 
 def _params(command: Any) -> list[set[str]]:

@@ -5,6 +5,8 @@ simulate-cache writes the intents of its focus threshold (the recommended one, e
 spend and representative prompt) and `request_intents` one row per replayed request. A later run
 replaces all three, so the store holds one set: rules read it as the columns `intent`,
 `intent_size` and `intent_prompt` (costlab.routing.derived) without loading any model.
+`costlab intents` writes the same tables from an order-independent clustering (its `method`
+names it; its intents have a cohesion and no hits).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from costlab.cache.intents import Clusters
@@ -35,21 +38,43 @@ class Source:
     ttl_s: float | None
     max_entries: int | None
     scope: Scope  # the requests replayed: --since, --until, --where
+    method: str = "leader"  # the replay's own entries; else the clustering of `costlab intents`
 
 
-def save(store: Store, clusters: Clusters, request_ids: Sequence[str], source: Source) -> None:
-    """Replace the stored intents by these (`request_ids` in the replay's order)."""
+_SET_COLUMNS = (
+    "embedder, threshold, cache_key, normalized, cache_scope, ttl_s, max_entries, since, until, "
+    "where_sql, requests, intents, recurring, built_at, method"
+)
+
+
+def save(
+    store: Store,
+    clusters: Clusters,
+    request_ids: Sequence[str],
+    source: Source,
+    cohesion: npt.NDArray[np.float64] | None = None,
+) -> None:
+    """Replace the stored intents by these (`request_ids` in the replay's order).
+
+    `cohesion`: per intent in rank order, from `costlab intents`; that replays no cache, so its
+    intents have no hits (NULL).
+    """
     ids = clusters.of_request + 1
+    leader = cohesion is None
+    count = len(clusters.requests)
     intents = pa.table(
         {
-            "intent": pa.array(np.arange(1, len(clusters.requests) + 1), pa.int32()),
+            "intent": pa.array(np.arange(1, count + 1), pa.int32()),
             "requests": pa.array(clusters.requests, pa.int64()),
-            "hits": pa.array(clusters.hits, pa.int64()),
+            "hits": pa.array(clusters.hits if leader else [None] * count, pa.int64()),
             "spend_usd": pa.array(clusters.spend_usd, _MONEY),
             "first_request_id": pa.array(
                 [request_ids[i] for i in clusters.first.tolist()], pa.string()
             ),
             "prompt": pa.array(clusters.prompts, pa.string()),
+            "cohesion": pa.array(
+                cohesion if cohesion is not None else [None] * count, pa.float64()
+            ),
         }
     )
     requests = pa.table(
@@ -63,7 +88,8 @@ def save(store: Store, clusters: Clusters, request_ids: Sequence[str], source: S
         for table in ("intent_sets", "intents", "request_intents"):
             store.execute(f"DELETE FROM {table}")
         store.execute(
-            "INSERT INTO intent_sets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO intent_sets ({_SET_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source.embedder,
                 source.threshold,
@@ -79,6 +105,7 @@ def save(store: Store, clusters: Clusters, request_ids: Sequence[str], source: S
                 len(clusters.requests),
                 clusters.recurring,
                 datetime.now(UTC).replace(tzinfo=None),
+                source.method,
             ],
         )
         store.append("intents", intents)

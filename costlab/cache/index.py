@@ -61,18 +61,27 @@ class Request:
     mode: Mode
 
 
+def searcher(vectors: npt.NDArray[np.float32], mode: Mode) -> Search:
+    """The search of `mode` over `vectors`, in this process."""
+    return ExactSearch(vectors) if mode == "exact" else IndexSearch(vectors, PROBES)
+
+
 def replay(
-    store: Store, request: Request, vectors: Vectors, progress: entries.Progress | None = None
+    store: Store,
+    request: Request,
+    vectors: Vectors,
+    progress: entries.Progress | None = None,
+    make_search: Callable[[npt.NDArray[np.float32], Mode], Search] = searcher,
 ) -> Replayed:
-    """Replay every threshold over the stored lists where they serve, else over new ones."""
+    """Replay every threshold over the stored lists where they serve, else over new ones.
+
+    `make_search`: where the searches run (another engine's, costlab.cache.engine).
+    """
     cached: dict[str, Search] = {}
 
     def search() -> Search:
         if "search" not in cached:
-            found = vectors()
-            cached["search"] = (
-                ExactSearch(found) if request.mode == "exact" else IndexSearch(found, PROBES)
-            )
+            cached["search"] = make_search(vectors(), request.mode)
         return cached["search"]
 
     stored = _stored(store, request.embedder, request.mode)

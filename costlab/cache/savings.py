@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 
 from costlab.cache import assignment, auto, fidelity, guard, index, judged, logged, simulate
 from costlab.cache import precision as judging
+from costlab.cache.engine import Engine, Local
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
 from costlab.cache.vectors import vectors
 from costlab.errors import BadInput
@@ -105,6 +107,7 @@ class CacheReport:
     approximation: fidelity.Approximation | None  # an approximate run's check of itself
     stages_s: dict[str, float]  # where the time went: load, embedder, embedding, neighbours, ...
     notes: list[str] = field(default_factory=list)
+    engine: str = "local"  # where the embedding and the neighbour search ran
 
 
 @dataclass(frozen=True)
@@ -122,9 +125,35 @@ class IndexStats:
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 
 
-def run(store: Store, options: CacheOptions, progress: Progress | None = None) -> CacheReport:
-    """Replay the traffic through the cache at every threshold."""
+@dataclass(frozen=True)
+class Simulated:
+    """A run's report and, per threshold, each request's hit (for `costlab plan`'s stacking)."""
+
+    report: CacheReport
+    request_ids: list[str]  # in replay order
+    hits: dict[float, np.ndarray]  # threshold -> one bool per request, in replay order
+
+
+def run(
+    store: Store,
+    options: CacheOptions,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+) -> CacheReport:
+    """Replay the traffic through the cache at every threshold (`engine`: where the embedding
+    and the neighbour search run; this process by default)."""
+    return with_hits(store, options, progress, engine).report
+
+
+def with_hits(
+    store: Store,
+    options: CacheOptions,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+) -> Simulated:
+    """`run`, keeping which request hit at each threshold."""
     _check(options)
+    engine = engine or Local()
     clock = _Clock()
     traffic = logged.load(
         store,
@@ -149,7 +178,8 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         if "v" not in memo:
             clock.lap("neighbours")
             stage = _stage(progress, "embedding")
-            memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes)
+            encode = partial(engine.encode, embedder)
+            memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes, encode)
             clock.lap("embedding")
         return memo["v"]
 
@@ -163,7 +193,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         settings,
         _mode(options.neighbours, len(traffic.keys)),
     )
-    replayed = index.replay(store, request, key_vectors, progress)
+    replayed = engine.replay(store, request, key_vectors, progress)
     clock.lap("neighbours")
     results = replayed.built.results
     approximation = None
@@ -180,9 +210,9 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
     if traffic.labels is not None:
         judge = judging.label_judge(traffic.labels)
     else:
-        judge = judged.response_judge(
-            store, embedder, traffic, results, _stage(progress, "responses")
-        )
+        stage = _stage(progress, "responses")
+        encode = partial(engine.encode, embedder)
+        judge = judged.response_judge(store, embedder, traffic, results, stage, encode)
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
     verdicts = guard.Memo(guard.Guard(), traffic.prompts.distinct)
     checks = [
@@ -208,7 +238,7 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
             "intent_prompt"
         )
     clock.lap("metrics")
-    return CacheReport(
+    report = CacheReport(
         requests=traffic.traffic.n,
         skipped_without_text=traffic.skipped,
         embedder=embedder.name,
@@ -236,7 +266,9 @@ def run(store: Store, options: CacheOptions, progress: Progress | None = None) -
         approximation=approximation,
         stages_s=clock.laps,
         notes=notes,
+        engine=engine.describe(),
     )
+    return Simulated(report, traffic.request_ids, {r.threshold: r.hit for r in results})
 
 
 class _Clock:

@@ -149,7 +149,7 @@ class IndexSearch(Search):
         self, vectors: npt.NDArray[np.float32], probes: int = 16, cells: int | None = None
     ) -> None:
         super().__init__(vectors)
-        faiss = _faiss()
+        faiss = faiss_library()
         dim = self.vectors.shape[1]
         self.cells = cells or max(1, min(self.n // 40, int(4 * math.sqrt(max(self.n, 1)))))
         self.probes = min(probes, self.cells)
@@ -165,6 +165,17 @@ class IndexSearch(Search):
         self._index.train(self.vectors[np.sort(sample)])
         self._index.add(self.vectors)
         self._index.nprobe = self.probes
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to other processes (Ray workers) as faiss's own serialisation: the same index
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_index", "_quantizer")}
+        return {**state, "_index": faiss_library().serialize_index(self._index)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._index = faiss_library().deserialize_index(state["_index"])
+        self._index.nprobe = self.probes
+        self._quantizer = None  # the deserialised index owns its own
 
     def probes_for(self, radius: float) -> int:
         """More cells for a wider radius: pairs less similar than 0.95 lie in farther cells."""
@@ -200,7 +211,8 @@ def _joined(parts: list[Pairs]) -> Pairs:
     )
 
 
-def _faiss() -> Any:
+def faiss_library() -> Any:
+    """faiss, imported here alone (simulate-cache's index; costlab intents' assignment)."""
     try:
         import faiss
     except ImportError:

@@ -8,7 +8,7 @@ run embeds only what is still missing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ from costlab.store import Store
 BATCH = 256  # texts per call of the embedder
 SAVE_EVERY = 8192  # vectors per write to the store
 Progress = Callable[[int, int], None]  # (embedded so far, to embed)
+# Texts to their vectors as consecutive batches, in order: where the embedding runs (an engine,
+# costlab.cache.engine); by default in this process, `BATCH` texts per call of the embedder.
+Encode = Callable[[list[str]], Iterable[npt.NDArray[np.float32]]]
 
 
 def text_hash(text: str) -> str:
@@ -33,10 +36,12 @@ def vectors(
     embedder: Embedder,
     progress: Progress | None = None,
     hashes: list[str] | None = None,
+    encode: Encode | None = None,
 ) -> npt.NDArray[np.float32]:
     """One unit vector per text, in order; texts never embedded before are embedded now.
 
-    `hashes`: the texts' `text_hash`, when the caller has them already.
+    `hashes`: the texts' `text_hash`, when the caller has them already; `encode`: where the
+    missing texts are embedded (default: here, by `embedder`).
     """
     if hashes is None:
         hashes = [text_hash(t) for t in texts]
@@ -45,12 +50,13 @@ def vectors(
     distinct, first, where = np.unique(
         np.asarray(hashes, dtype=object), return_index=True, return_inverse=True
     )
-    matrix, have = _stored(store, distinct.tolist(), embedder.name)
+    matrix, have = stored(store, distinct.tolist(), embedder.name)
     todo = np.flatnonzero(~have)
     pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
-        encoded = embedder.encode([texts[i] for i in first[batch]])
+    done = 0
+    for encoded in (encode or in_batches(embedder))([texts[i] for i in first[todo]]):
+        batch = todo[done : done + len(encoded)]
+        done += len(encoded)
         if matrix is None:
             matrix = np.zeros((len(distinct), encoded.shape[1]), dtype=np.float32)
         matrix[batch] = encoded
@@ -59,7 +65,7 @@ def vectors(
             _save(store, distinct, pending, embedder.name)
             pending = []
         if progress:
-            progress(min(start + BATCH, len(todo)), len(todo))
+            progress(done, len(todo))
     if pending:
         _save(store, distinct, pending, embedder.name)
     if matrix is None:
@@ -70,7 +76,17 @@ def vectors(
     return matrix[where]
 
 
-def _stored(
+def in_batches(embedder: Embedder) -> Encode:
+    """Embedding in this process: `BATCH` texts per call of `embedder`."""
+
+    def encode(texts: list[str]) -> Iterator[npt.NDArray[np.float32]]:
+        for start in range(0, len(texts), BATCH):
+            yield embedder.encode(texts[start : start + BATCH])
+
+    return encode
+
+
+def stored(
     store: Store, hashes: list[str], embedder: str
 ) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.bool_]]:
     """The stored vectors of `hashes` (distinct) as rows of one matrix, and which were found."""

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import typer
 
-from costlab.cache import fidelity, savings
+from costlab.cache import fidelity, savings, thresholds
 from costlab.cache.intents import Health
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
-from costlab.errors import BadInput
+from costlab.distributed.engines import EngineChoice, opened
 from costlab.scope import from_flags
-from costlab.settings import duration_s
 from costlab.store import Store
 
 app = typer.Typer()
@@ -87,6 +86,19 @@ def simulate_cache(
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML page with the charts."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="Where embedding and neighbour search run: local, or ray (pip install "
+        "'costlab[ray]'). The results are the same.",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="A Ray cluster (HOST:6379); default: a local instance."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Ray workers (default: every CPU of the cluster)."
+    ),
+    device: str = typer.Option("cpu", "--device", help="Where the embedder runs: cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the logged traffic through a semantic cache: hits, $ saved, hit precision.
@@ -111,15 +123,17 @@ def simulate_cache(
       costlab simulate-cache --sweep 0.80:0.99:0.01 --neighbours approx --check-sample 2000
 
       costlab simulate-cache --threshold 0.92 --no-guard --label metadata.intent
+      costlab simulate-cache --sweep 0.80:0.99:0.01 --engine ray --ray-address 10.0.0.1:6379
     """
-    with Store.open(ctx.obj["db"], create=False) as store:
+    choice = EngineChoice(engine, ray_address, workers, device)
+    with Store.open(ctx.obj["db"], create=False) as store, opened(choice) as runner:
         options = savings.CacheOptions(
-            thresholds=_thresholds(threshold, sweep),
+            thresholds=thresholds.given(threshold, sweep),
             scope=from_flags(store, since, until, where),
             key=key,
             normalize=normalize,
             cache_scope=tuple(c.strip() for c in scope.split(",") if c.strip()),
-            ttl_s=_duration(ttl),
+            ttl_s=thresholds.ttl_s(ttl),
             max_entries=max_entries,
             label=label,
             embedder=embedder,
@@ -131,7 +145,7 @@ def simulate_cache(
             guard=guard,
         )
         with render.ProgressBars(as_json, units="texts") as bars:
-            result = savings.run(store, options, bars.update)
+            result = savings.run(store, options, bars.update, runner)
     if html is not None:
         from costlab.cache import html as cache_html
 
@@ -142,6 +156,8 @@ def simulate_cache(
     render.show([_sheet(result)], "table")
     render.out.print(f"embedder: {result.embedder} ({result.embedder_reason})", markup=False)
     render.out.print(_index_line(result), markup=False)
+    if result.engine != "local":
+        render.out.print(f"engine: {result.engine}", markup=False)
     spent = ", ".join(f"{stage} {seconds:,.1f} s" for stage, seconds in result.stages_s.items())
     render.out.print(f"time: {spent}", markup=False)
     render.out.print(_verdict(result), markup=False)
@@ -154,39 +170,6 @@ def simulate_cache(
         render.show([_intents(result)], "table")
     for note in result.notes:
         render.out.print(note, markup=False)
-
-
-def _thresholds(given: list[float], sweep: str | None) -> list[float]:
-    values = list(given)
-    if sweep:
-        parts = sweep.split(":")
-        try:
-            start, stop, step = (float(p) for p in parts)
-        except ValueError:
-            raise BadInput(
-                f"--sweep {sweep}: write FROM:TO:STEP", "e.g. --sweep 0.80:0.99:0.01"
-            ) from None
-        if step <= 0 or stop < start:
-            raise BadInput(f"--sweep {sweep}: STEP must be positive and TO at least FROM")
-        count = int(round((stop - start) / step)) + 1
-        values += [round(start + i * step, 6) for i in range(count)]
-    if not values:
-        raise BadInput(
-            "give --threshold or --sweep", "e.g. --threshold 0.92 or --sweep 0.80:0.99:0.01"
-        )
-    return sorted(set(values))
-
-
-def _duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        seconds = duration_s(text)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise BadInput(f"--ttl {text}: not a duration", "e.g. --ttl 24h, 30m, 90s or 7d")
-    return seconds
 
 
 def _sheet(result: savings.CacheReport) -> Sheet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import typer
@@ -11,7 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from costlab import ingest as library
-from costlab import prices
+from costlab import postgres, prices
 from costlab.cli import render
 from costlab.errors import BadInput, CostlabError, GateFailed, NothingLoaded
 from costlab.formats import FORMATS
@@ -25,7 +26,9 @@ app = typer.Typer()
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., help="Files, directories, globs, or - for stdin."),
+    paths: list[str] = typer.Argument(
+        ..., help="Files, directories, globs, - for stdin, or postgresql:// URLs."
+    ),
     log_format: str | None = typer.Option(
         None, "--format", help=f"Skip detection and read every record as: {', '.join(FORMATS)}."
     ),
@@ -49,14 +52,26 @@ def ingest(
         max=MAX_TOKENS_CEILING,
         help="Reject a record with a token count above this [default: ingest.max_tokens, 1e8].",
     ),
+    table: str = typer.Option(
+        postgres.DEFAULT_TABLE, "--table", help="The spend-log table of a postgresql:// URL."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Read a database table whole again, not only its new rows."
+    ),
+    overlap_minutes: int = typer.Option(
+        60, "--overlap-minutes", min=0, help="Re-read this much before the last watermark."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load LLM request logs (JSONL, JSON, .gz, .zst; formats detected per record).
 
     Also reads a Parquet dataset written by `costlab export` (a folder with manifest.json: every
-    row as it was, in one transaction) and Parquet files of the flat shape.
+    row as it was, in one transaction), Parquet files of the flat shape, and a LiteLLM proxy's
+    PostgreSQL database (its new spend-log rows since the last run; docs/postgres.md).
 
     Example: costlab ingest logs/ 'archive/*.jsonl.gz' --map feature=metadata.app_feature
+
+    Example: costlab ingest postgresql://costlab_reader@db.internal/litellm
     """
     settings: Settings = ctx.obj["settings"]
     options = library.IngestOptions(
@@ -68,7 +83,12 @@ def ingest(
         field_map={**settings.ingest.map, **_parse_map(field_map)},
         max_tokens=max_tokens or settings.ingest.max_tokens,
     )
-    split = parquet.split(paths)  # Parquet (costlab.ingest.parquet) or logs
+    databases = [
+        postgres.DatabaseSource(p, table, full, timedelta(minutes=overlap_minutes))
+        for p in paths
+        if postgres.is_url(p)
+    ]
+    split = parquet.split([p for p in paths if not postgres.is_url(p)])  # Parquet, or logs
     _check_dataset_flags(split, bool(log_format or field_map or redact or no_text))
     inputs = sources.expand(split.logs) if split.logs else []
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
@@ -79,6 +99,11 @@ def ingest(
     ):
         result = library.ingest(store, inputs + flat, options, catalogue, bars.update)
         result.files += [parquet.load(store, d, result.run_id, force) for d in split.datasets]
+        with render.ProgressBars(as_json, units="rows") as rows:
+            result.files += [
+                postgres.ingest(store, d, options, catalogue, result.run_id, rows.update)
+                for d in databases
+            ]
     failure = _failure(result, strict)
     if as_json:
         render.print_json(_as_dict(result) | render.error_json(failure))
@@ -189,12 +214,13 @@ def _print_summary(result: library.IngestResult) -> None:
 
 def _short_names(sources: list[str]) -> dict[str, str]:
     """File names relative to the folder they share, so the table stays narrow."""
-    paths = [os.path.abspath(s) for s in sources if not s.startswith("<")]
+    files = [s for s in sources if not s.startswith("<") and "://" not in s]  # a URL: as is
+    paths = [os.path.abspath(s) for s in files]
     common = (
         os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     )
     return {
-        s: os.path.relpath(os.path.abspath(s), common) if not s.startswith("<") and common else s
+        s: os.path.relpath(os.path.abspath(s), common) if s in files and common else s
         for s in sources
     }
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from costlab import calibration, plot, prices
+from costlab import plot, prices
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
 from costlab.errors import BadInput
-from costlab.routing import charts, compare, frontier, outcomes, policy, sweep, tables
+from costlab.routing import charts, compare, frontier, outcomes, policy, run, sweep, tables
 from costlab.scope import from_flags
 from costlab.settings import Settings
 from costlab.store import Store
@@ -68,30 +68,19 @@ def route_replay(
     settings: Settings = ctx.obj["settings"]
     catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
     loaded = [policy.load(path, catalogue) for path in policy_files]
-    plain = [p for p in loaded if p.swept is None]
     values = _sweep_flag(sweep_values)
     with Store.open(ctx.obj["db"], create=False) as store:
         scope = from_flags(store, since, until, where)
-        ratios = calibration.ratios(store)  # measured once for every policy and sweep
-        options = compare.CompareOptions(scope, min_quality, resamples, seed, ratios)
-        result = compare.run(store, catalogue, plain, options) if plain or not loaded else None
-        sweeps = [
-            sweep.run(store, catalogue, p, sweep.SweepOptions(scope, values, calibrate, ratios))
-            for p in loaded
-            if p.swept is not None
-        ]
-    points = frontier.candidates(result, sweeps)
+        options = run.RunOptions(scope, min_quality, resamples, seed, values, calibrate)
+        replayed = run.run(store, catalogue, loaded, options)
+    result, sweeps, points = replayed.comparison, replayed.sweeps, replayed.points
     if html is not None:
         from costlab.routing import html as routing_html
 
         page = routing_html.Replay(result, sweeps, points, recommend)
         render.write_page(html, routing_html.render(page))
     if as_json:
-        data = dataclasses.asdict(result) if result else {}
-        on = [dataclasses.asdict(p) for p in points if p.on_frontier]
-        render.print_json(
-            data | {"sweeps": [dataclasses.asdict(s) for s in sweeps], "frontier": on}
-        )
+        render.print_json(replayed.as_json())
         return
     render.show([sheet for s in sweeps for sheet in _sweep_sheets(s)], "table")
     for note in dict.fromkeys(n for s in sweeps for n in s.notes):

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from costlab import dataset
 from costlab.errors import BadInput, StoreError
-from costlab.ingest.results import FileResult
+from costlab.ingest.results import RUN_COLUMNS, FileResult
 from costlab.ingest.sources import LOG_SUFFIXES, Source
 from costlab.store import Store
 
@@ -275,8 +275,7 @@ def _insert_new(
 
 def _record(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs (run_id, source_file, sha256, started_at, finished_at, "
-        "records_read, added, duplicate, rejected, flagged, no_timestamp, status) "
+        f"INSERT INTO ingest_runs ({RUN_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'loaded')",
         [
             run_id,

@@ -38,6 +38,15 @@ class Chunk:
     calls: int = 0
 
 
+# Records of a stream (a database table) below which a pool costs more than it saves.
+MIN_RECORDS = 20_000
+
+
+def workers_for_records(records: int | None) -> int:
+    """How many worker processes a stream of this many records deserves (0: in-process)."""
+    return workers_for(MIN_FILE_BYTES) if records is not None and records >= MIN_RECORDS else 0
+
+
 def workers_for(size_bytes: int | None) -> int:
     """How many worker processes a file of this size deserves (0: parse in-process)."""
     cores = os.cpu_count() or 1

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+# The columns of `ingest_runs` every run fills (later migrations add some only some inputs fill).
+RUN_COLUMNS = (
+    "run_id, source_file, sha256, started_at, finished_at, records_read, added, duplicate, "
+    "rejected, flagged, no_timestamp, status"
+)
+
 
 @dataclass
 class FileResult:

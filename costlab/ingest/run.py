@@ -18,8 +18,8 @@ from costlab import prices
 from costlab.errors import BadInput, NotALog
 from costlab.ingest import appended, bulk, conflicts, landing, parse_pool, rejects
 from costlab.ingest.options import MAPPABLE, IngestOptions
-from costlab.ingest.results import FileResult, IngestResult
-from costlab.ingest.sources import Line, Reader, Source, sha256
+from costlab.ingest.results import RUN_COLUMNS, FileResult, IngestResult
+from costlab.ingest.sources import Line, Reader, Source, Stream, sha256
 from costlab.ingest.staging import RejectBatch, RejectRow, StageBatch, empty_stage
 from costlab.store import Store
 
@@ -28,6 +28,18 @@ BATCH_ROWS = 50_000
 REJECT_EXAMPLES = 5
 
 Progress = Callable[[str, int, int | None], None]
+
+
+def ingest_stream(
+    store: Store,
+    stream: Stream,
+    options: IngestOptions,
+    catalogue: prices.Catalogue,
+    run_id: str,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Load a stream of records in one transaction, as one more input of the run `run_id`."""
+    return _Run(store, options, catalogue, run_id, progress).stream(stream)
 
 
 class _StrictRollback(Exception):
@@ -84,11 +96,7 @@ class _Run:
                     raise _StrictRollback
                 self._finish(out, rejected, started)
         except _StrictRollback:
-            out.status = "rolled_back"
-            out.added = out.duplicate = out.conflicting = 0
-            out.spend_usd = Decimal(0)
-            with self.store.transaction():  # the reasons are kept, so they can be listed
-                self._finish(out, rejected, started)
+            self._roll_back(out, rejected, started)
         except NotALog as err:
             self._refuse(out, err, started)
         self._done(source, out)
@@ -118,6 +126,29 @@ class _Run:
             out.status = "skipped"
         return None
 
+    def stream(self, stream: Stream) -> FileResult:
+        """Load a stream in one transaction; an empty one is a run that found nothing new."""
+        out = FileResult(source=stream.label)
+        started = _now()
+        rejected = RejectBatch(self.options, stream.label, self.run_id)
+        try:
+            with self.store.transaction():
+                self._begin_stage()
+                stage = StageBatch(self.options, stream.label, self.run_id)
+                position = lambda: (stream.read(), stream.records)  # noqa: E731
+                load = _FileLoad(self, stream.label, position, stage, rejected, out)
+                load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
+                self._land(out, stage, rejected)
+                if self.options.strict and out.rejected:
+                    raise _StrictRollback
+                self._finish(out, rejected, started)
+                stream.commit(self.store, self.run_id)
+        except _StrictRollback:
+            self._roll_back(out, rejected, started)
+        if self.progress:
+            self.progress(stream.label, out.records_read, out.records_read)
+        return out
+
     def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
         options = self.options
         if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
@@ -135,6 +166,13 @@ class _Run:
         if self.progress and out.status != "skipped":
             size = source.path.stat().st_size if source.path else 0
             self.progress(source.label, size, size)
+
+    def _roll_back(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
+        out.status = "rolled_back"
+        out.added = out.duplicate = out.conflicting = 0
+        out.spend_usd = Decimal(0)
+        with self.store.transaction():  # the reasons are kept, so they can be listed
+            self._finish(out, rejected, started)
 
     def _finish(self, out: FileResult, rejected: RejectBatch, started: datetime) -> None:
         """Keep the file's rejects (replacing those of an earlier read) and record the run."""
@@ -160,15 +198,16 @@ class _Run:
         rejects: RejectBatch,
         resume: appended.Resume | None,
     ) -> None:
-        store = self.store
         stage = StageBatch(self.options, source.label, self.run_id)
-        store.register("_empty", empty_stage())
-        store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
-        store.unregister("_empty")
+        self._begin_stage()
         reader = Reader(source, *((resume.offset, resume.lines) if resume else (0, 0)))
-        load = _FileLoad(self, source, reader, stage, rejects, out)
+        position = lambda: (reader.bytes_read, _size(source))  # noqa: E731
+        load = _FileLoad(self, source.label, position, stage, rejects, out)
         if bulk_read is None:
-            load.records(reader.lines(), parse_pool.workers_for(load.total_bytes))
+            # An appended file: only what follows the part already read is to be parsed.
+            size = _size(source)
+            to_read = None if size is None else size - (resume.offset if resume else 0)
+            load.records(reader.lines(), parse_pool.workers_for(to_read))
         else:
             load.records(self._bulk(bulk_read, stage, out), workers=0)
         if resume is not None:
@@ -177,6 +216,16 @@ class _Run:
             out.sha256 = out.head_sha256 = resume.extended(source.path, reader.line_end)
         if out.sha256 is None:
             out.sha256 = reader.digest.hexdigest()
+        self._land(out, stage, rejects)
+
+    def _begin_stage(self) -> None:
+        self.store.register("_empty", empty_stage())
+        self.store.execute("CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _empty")
+        self.store.unregister("_empty")
+
+    def _land(self, out: FileResult, stage: StageBatch, rejects: RejectBatch) -> None:
+        """The staged rows, priced, into `requests`; the counts of what happened to them."""
+        store = self.store
         out.rejected = rejects.count
         out.formats = dict(stage.formats)
         conflicts.record(store, self.options.no_text)  # before landing: against earlier rows
@@ -190,12 +239,10 @@ class _Run:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
         target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
         leftovers = bulk.stage(self.store, bulk_read, target)
-        row = self.store.row("SELECT count(*) FROM _stage")
-        staged = int(row[0]) if row else 0
-        out.records_read += staged
-        stage.calls += staged
-        if staged:
-            stage.formats["flat"] += staged
+        for name, staged in self.store.rows("SELECT format, count(*) FROM _stage GROUP BY 1"):
+            out.records_read += staged
+            stage.calls += staged
+            stage.formats[name] += staged
         return leftovers
 
     def _append(self, table_name: str, rows: Any) -> None:
@@ -203,32 +250,32 @@ class _Run:
             self.store.append(table_name, rows)
 
 
+def _size(source: Source) -> int | None:
+    return source.path.stat().st_size if source.path else None
+
+
 @dataclass
 class _FileLoad:
-    """The records of one file on their way to `_stage` (or `rejects`)."""
+    """The records of one file (or stream) on their way to `_stage` (or `rejects`)."""
 
     run: _Run
-    source: Source
-    reader: Reader
+    label: str
+    position: Callable[[], tuple[int, int | None]]  # done and total: bytes, or records
     stage: StageBatch
     rejects: RejectBatch
     out: FileResult
-
-    @property
-    def total_bytes(self) -> int | None:
-        return self.source.path.stat().st_size if self.source.path else None
 
     def records(self, lines: Iterator[Line], workers: int) -> None:
         """Stage every line, in this process or on `workers` worker processes."""
         if workers:
             options, run_id = self.run.options, self.run.run_id
-            for chunk in parse_pool.parse(lines, options, self.source.label, run_id, workers):
+            for chunk in parse_pool.parse(lines, options, self.label, run_id, workers):
                 self._chunk(chunk)
         else:
             for line in lines:
                 self._line(line)
         self.run._append("_stage", self.stage.take())
-        self.run.working(self.source.label)  # read; landing comes next
+        self.run.working(self.label)  # read; landing comes next
 
     def _line(self, line: Line) -> None:
         self.out.records_read += 1
@@ -254,7 +301,7 @@ class _FileLoad:
 
     def _progress(self) -> None:
         if self.run.progress:
-            self.run.progress(self.source.label, self.reader.bytes_read, self.total_bytes)
+            self.run.progress(self.label, *self.position())
 
 
 def _check_is_log(out: FileResult, rejected: RejectBatch) -> None:
@@ -310,7 +357,8 @@ def _summarise(store: Store, run_id: str, out: FileResult, staged: int) -> None:
 
 def _record_run(store: Store, run_id: str, out: FileResult, started: datetime) -> None:
     store.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO ingest_runs ({RUN_COLUMNS}, bytes_read, head_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             out.source,

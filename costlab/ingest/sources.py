@@ -11,12 +11,16 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Protocol
 
 import orjson
 import zstandard
 
 from costlab.errors import BadInput, NotALog
+from costlab.redact import credentials
+
+if TYPE_CHECKING:
+    from costlab.store import Store
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".gz", ".zst", ".log")
 # A record longer than this is rejected, not parsed: no LLM log record is this large.
@@ -55,6 +59,23 @@ class Line:
     value: object = None  # already decoded (JSON array elements)
 
 
+class Stream(Protocol):
+    """Records from elsewhere than a file (a database table), framed as lines of JSON.
+
+    They are read like a file's lines (the same parsing, pricing, rejects, one transaction);
+    `commit` runs inside that transaction, after the run's row of `ingest_runs` is written.
+    """
+
+    label: str
+    records: int | None  # how many are coming (progress, and whether worker processes pay)
+
+    def lines(self) -> Iterator[Line]: ...
+
+    def read(self) -> int: ...  # records read so far
+
+    def commit(self, store: Store, run_id: str) -> None: ...
+
+
 def expand(args: list[str]) -> list[Source]:
     """The inputs named by paths, directories (recursive), globs and '-'; sorted, no repeats."""
     sources: list[Source] = []
@@ -73,19 +94,20 @@ def expand(args: list[str]) -> list[Source]:
 
 def _paths(arg: str) -> list[Path]:
     path = Path(arg)
+    shown = credentials(arg)  # a database URL given by mistake: its password is never echoed
     if path.is_dir():
         found = [p for p in sorted(path.rglob("*")) if p.is_file() and _is_log(p)]
         if not found:
-            raise BadInput(f"{arg}: no log files in this directory", f"looked for {LOG_SUFFIXES}")
+            raise BadInput(f"{shown}: no log files in this directory", f"looked for {LOG_SUFFIXES}")
         return found
     if path.is_file():
         return [path]
     if path.is_symlink():
-        raise BadInput(f"{arg}: a symbolic link that loops or points nowhere")
+        raise BadInput(f"{shown}: a symbolic link that loops or points nowhere")
     matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
     if matches:
         return matches
-    raise BadInput(f"{arg}: no such file, directory or glob match")
+    raise BadInput(f"{shown}: no such file, directory or glob match")
 
 
 def _is_log(path: Path) -> bool:

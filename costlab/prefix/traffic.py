@@ -10,6 +10,7 @@ encoding named for all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -68,14 +69,25 @@ class Traffic:
         return "; ".join(f"{name} for {', '.join(ms)}" for name, ms in by_encoding.items())
 
 
-def load(store: Store, scope: Scope, encoding: str) -> Traffic:
-    """Every request in scope, in time order, its prompt tokenized with `encoding` (or `AUTO`)."""
+def load(
+    store: Store,
+    scope: Scope,
+    encoding: str,
+    source: str = "requests",
+    rewrite: Mapping[str, str] | None = None,
+) -> Traffic:
+    """Every request in scope, in time order, its prompt tokenized with `encoding` (or `AUTO`).
+
+    `source` is a relation with the columns of requests (`costlab plan` gives the requests as
+    routed); `rewrite` replaces a segment's text by another (plan: a compressed template).
+    """
     if encoding != AUTO:
         encodings.load(encoding)  # an unknown or unavailable encoding is an error up front
     where, params = scope.sql()
     table = store.arrow(
-        f"SELECT {_COLUMNS} FROM requests{where} ORDER BY ts NULLS LAST, request_id", params
+        f"SELECT {_COLUMNS} FROM {source}{where} ORDER BY ts NULLS LAST, request_id", params
     )
+    swap = rewrite or {}
     col = {name: table.column(name).to_pylist() for name in table.column_names}
     model_encodings = {m: _encoding(m, encoding) for m in set(col["model"])}
     segment_index: dict[tuple[str, str], int] = {}
@@ -90,7 +102,7 @@ def load(store: Store, scope: Scope, encoding: str) -> Traffic:
     ):  # fmt: skip
         ids = parsed.get(key)
         if ids is None:
-            texts = segments(*key[:4])
+            texts = [swap.get(t, t) for t in segments(*key[:4])]
             ids = tuple(segment_index.setdefault((key[4], t), len(segment_index)) for t in texts)
             parsed[key] = ids
         if ids:

@@ -99,7 +99,7 @@ def run(
     """Replay every policy over the scoped requests and compare them."""
     if not policies:
         raise BadInput("no policy to replay", "give --policy FILE (repeatable)")
-    _check_names(policies)
+    check_names(policies)
     replay.prepare(store, policies)
     ratios = options.ratios or calibration.ratios(store)
     models = replay.materialise(store, catalogue, policies, options.scope, ratios=ratios)
@@ -128,7 +128,8 @@ def run(
     )  # fmt: skip
 
 
-def _check_names(policies: Sequence[Policy]) -> None:
+def check_names(policies: Sequence[Policy]) -> None:
+    """Refuse two policies of one name, or one model priced two ways (BadInput)."""
     seen: dict[str, str] = {}
     prices: dict[str, tuple[str, Any]] = {}
     for p in policies:

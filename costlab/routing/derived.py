@@ -11,7 +11,8 @@
   and lines (4 = full), 0.25 when the prompt asks for depth (step by step, prove, compare,
   analyse, design, in detail, ...).
 - `intent`, `intent_size`, `intent_prompt`: the request's recurring intent as the last
-  `costlab simulate-cache` stored it (at its recommended threshold, else its highest): the
+  `costlab simulate-cache` (at its recommended threshold, else its highest) or `costlab intents`
+  (an order-independent clustering) stored it: the
   intent's id (1 is the largest, as that report lists them), how many requests it holds, and its
   representative prompt. Read from the store, no model loaded. NULL for every request when no
   intents are stored, and for the requests that run did not replay (ingested since, outside its
@@ -33,7 +34,7 @@ VIEW = "routing_requests"
 INTENT_COLUMNS = ("intent", "intent_size", "intent_prompt")
 DERIVED_COLUMNS = ("prompt_tokens", "task_type", "complexity", *INTENT_COLUMNS)
 INTENTS_HINT = (
-    "run `costlab simulate-cache --sweep 0.80:0.99:0.01` (or --threshold 0.92) first: it "
+    "run `costlab intents` (or `costlab simulate-cache --sweep 0.80:0.99:0.01`) first: it "
     "stores each request's recurring intent for rules to use"
 )
 
@@ -107,7 +108,7 @@ def create_view(store: Store) -> str:
 
 
 def intents_stored(store: Store) -> bool:
-    """Whether a simulate-cache run has stored recurring intents."""
+    """Whether simulate-cache or `costlab intents` has stored recurring intents."""
     row = store.row("SELECT count(*) FROM intent_sets")
     return bool(row and row[0])
 
@@ -133,14 +134,19 @@ def intent_notes(store: Store, predicates: Sequence[str], scope: Scope) -> list[
     many requests in scope have none (NULL)."""
     if not any(intent_columns(store, p) for p in predicates):
         return []
-    source = store.row("SELECT threshold, embedder, cache_key, built_at FROM intent_sets")
+    source = store.row("SELECT threshold, embedder, cache_key, built_at, method FROM intent_sets")
     if source is None:
         return []
     where, params = scope.sql()
     counted = store.row(f"SELECT count(*), count(intent) FROM {VIEW}{where}", params)
     total, covered = counted if counted else (0, 0)
+    made_by = (
+        f"simulate-cache at threshold {source[0]:g}"
+        if source[4] == "leader"
+        else f"costlab intents --method {source[4]} at similarity {source[0]:g}"
+    )
     note = (
-        f"intent columns from simulate-cache at threshold {source[0]:g} ({source[1]}, "
+        f"intent columns from {made_by} ({source[1]}, "
         f"--key {source[2]}, stored {source[3]:%Y-%m-%d %H:%M} UTC)"
     )
     if covered < total:

@@ -42,7 +42,10 @@ def read(path: Path) -> Source:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise BadInput(f"--policy {path}: cannot read: {err.strerror}") from None
+        raise BadInput(
+            f"--policy {path}: cannot read: {err.strerror}",
+            "check the path: a policy is a TOML or YAML file",
+        ) from None
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 text", HINT) from None
     if path.suffix.lower() in {".yaml", ".yml"}:

@@ -18,8 +18,8 @@ from typing import Any
 
 from costlab.calibration import Ratios
 from costlab.prices import Catalogue
-from costlab.routing import derived, kinds, outcomes, repricing
-from costlab.routing.policy import LOGGED, Candidate, Policy, QualityAware
+from costlab.routing import derived, kinds, outcomes, repricing, routes
+from costlab.routing.policy import Candidate, Policy
 from costlab.scope import Scope, checked_predicate
 from costlab.store import Store
 
@@ -206,28 +206,9 @@ def replay_all(
 
     if not policies:
         return []
-    index = {m.name: k for k, m in enumerate(models)}
-    rates = kinds.escalation_rates(store, TABLE, policies)
-    rules, fields, params = [], [], []
-    for j, policy in enumerate(policies):
-        last = len(policy.targets()) - 1
-        rule_sql = " ".join(f"WHEN m_{j} & {1 << i} <> 0 THEN {i}" for i in range(last))
-        rules.append(f"CASE {rule_sql} ELSE {last} END" if rule_sql else "0")
-        if isinstance(policy.router, QualityAware):
-            validator = kinds.validator_column(policies, j, len(models))
-            text, values = _escalating_struct(policy, j, index, validator, rates[j])
-        else:
-            text, values = _policy_struct(policy, j, index, models)
-        fields.append(text)
-        params += values
+    ctes, params = routes.routed(store, policies, models, TABLE)
     sql = f"""
-    WITH t AS (SELECT *{"".join(f", {r} AS rule_{j}" for j, r in enumerate(rules))} FROM {TABLE}),
-    u AS (SELECT unnest([{", ".join(fields)}], recursive := true) FROM t),
-    v AS (
-        SELECT *, coalesce(q_exact, q_profile * n) AS q_after,
-            before_usd IS NOT NULL AND after_usd IS NOT NULL AS priced
-        FROM u
-    )
+    {ctes}
     SELECT grouping(rule, routed_model) > 0 AS is_group, policy, rule, routed_model, boot_group,
         sum(before_usd) FILTER (WHERE priced), sum(after_usd) FILTER (WHERE priced),
         sum(q_after - q_before), sum(n) FILTER (WHERE q_after - q_before IS NOT NULL),
@@ -291,122 +272,6 @@ def _matched(store: Store, policies: Sequence[Policy]) -> list[list[int]]:
     row = store.row(f"SELECT {', '.join(sums)} FROM {TABLE}") if sums else ()
     values = iter([int(v or 0) for v in row or ()])
     return [[next(values) for _ in p.rules] for p in policies]
-
-
-def _policy_struct(
-    policy: Policy, j: int, index: dict[str, int], models: Sequence[Candidate]
-) -> tuple[str, list[Any]]:
-    """Policy `j`'s row of a cell as a struct literal over `rule_j`, with its bound values.
-
-    Money and exact quality are the cell's sums; `q_profile` is a mean (the declared profile).
-    """
-    targets = policy.targets()
-    params: list[Any] = []
-
-    def per_rule(pick: Any) -> str:
-        branches = [f"WHEN {i} THEN {pick(target)}" for i, target in enumerate(targets)]
-        return f"CASE rule_{j} " + " ".join(branches) + " END"
-
-    def profile(candidate: Candidate | None) -> str:
-        return _profile(candidate, params)
-
-    def logged_profile() -> str:
-        return _logged_profile(policy, params)
-
-    def model_of(target: str) -> str:
-        if target == LOGGED:
-            return "logged_model"
-        params.append(target)
-        return "?::VARCHAR"
-
-    by_name = {m.name: m for m in models} | dict(policy.models)
-    routed = per_rule(model_of)
-    after = per_rule(lambda t: "cost_usd" if t == LOGGED else f"c_{index[t]}")
-    exact = per_rule(lambda t: "q_logged" if t == LOGGED else f"q_{index[t]}")
-    prof = per_rule(lambda t: logged_profile() if t == LOGGED else profile(by_name.get(t)))
-    estimated = per_rule(lambda t: "false" if t == LOGGED else f"e_{index[t]}")
-    before_q = f"coalesce(q_logged, {logged_profile()} * requests)"
-    struct = (
-        f"{{'policy': {j}, 'rule': rule_{j}, 'routed_model': {routed}, 'n': requests, "
-        "'boot_group': boot_group, 'bucket': bucket, 'before_usd': cost_usd::DECIMAL(38, 18), "
-        f"'after_usd': ({after})::DECIMAL(38, 18), 'q_exact': ({exact})::DOUBLE, "
-        f"'q_profile': ({prof})::DOUBLE, 'input_estimated': ({estimated})::BOOLEAN, "
-        f"'q_before': ({before_q})::DOUBLE}}"
-    )
-    return struct, params
-
-
-def _profile(candidate: Candidate | None, params: list[Any]) -> str:
-    """A candidate's declared quality for the cell's task type (a mean: × requests)."""
-    if candidate is None or not candidate.quality:
-        return "NULL::DOUBLE"
-    parts = []
-    for task in derived.TASK_TYPES:
-        parts.append(f"WHEN '{task}' THEN ?::DOUBLE")
-        params.append(candidate.profile(task))
-    return "CASE task_type " + " ".join(parts) + " END"
-
-
-def _logged_profile(policy: Policy, params: list[Any]) -> str:
-    declared = [c for c in policy.models.values() if c.quality]
-    if not declared:
-        return "NULL::DOUBLE"
-    parts = []
-    for c in declared:
-        params.append(c.name)
-        parts.append(f"WHEN ? THEN {_profile(c, params)}")
-    return "CASE logged_model " + " ".join(parts) + " END"
-
-
-def _escalating_struct(
-    policy: Policy, j: int, index: dict[str, int], validator: str, rate: Decimal
-) -> tuple[str, list[Any]]:
-    """A quality_aware policy's row of a cell (see `kinds`): cheap + validator + strong × p,
-    where p is 0 (passed), 1 (escalated) or the escalation rate (no outcome for the cheap model).
-    """
-    router = policy.router
-    assert isinstance(router, QualityAware)
-    cheap, strong = index[router.cheap], index[router.strong]
-    params: list[Any] = [router.cheap, router.strong, f"{router.cheap} + {router.strong}"]
-
-    def by_route(passed: str, escalated: str, mix: str, *rates: object) -> str:
-        params.extend(rates)
-        return (
-            f"CASE rule_{j} WHEN {kinds.PASSED} THEN {passed} "
-            f"WHEN {kinds.ESCALATED} THEN {escalated} ELSE {mix} END"
-        )
-
-    routed = by_route("?", "?", "?")
-    r = float(rate)
-    # strong × rate, exact to 1e-18: whole dollars and the fraction apart, so neither overflows
-    x = f"c_{strong}"
-    expected = (
-        f"floor({x})::DECIMAL(38, 0) * ?::DECIMAL(38, 18) "
-        f"+ (({x} - floor({x})) * ?::DECIMAL(38, 18))::DECIMAL(38, 18)"
-    )
-    after = f"c_{cheap} + {validator} + " + by_route("0", x, expected, rate, rate)
-    exact = by_route(
-        f"q_{cheap}", f"q_{strong}", f"q_{cheap} * (1 - ?::DOUBLE) + q_{strong} * ?::DOUBLE", r, r
-    )
-    # each use of a profile binds its own values, in the order they appear in the text
-    cheap_q, strong_q = policy.models[router.cheap], policy.models[router.strong]
-    passed, escalated = _profile(cheap_q, params), _profile(strong_q, params)
-    mix = f"({_profile(cheap_q, params)}) * (1 - ?::DOUBLE)"
-    params.append(r)
-    mix += f" + ({_profile(strong_q, params)}) * ?::DOUBLE"
-    params.append(r)
-    prof = by_route(passed, escalated, mix)
-    checker = validator.replace("c_", "e_")
-    estimated = f"e_{cheap} OR {checker} OR (rule_{j} <> {kinds.PASSED} AND e_{strong})"
-    before_q = f"coalesce(q_logged, {_logged_profile(policy, params)} * requests)"
-    struct = (
-        f"{{'policy': {j}, 'rule': rule_{j}, 'routed_model': ({routed})::VARCHAR, "
-        "'n': requests, 'boot_group': boot_group, 'bucket': bucket, "
-        f"'before_usd': cost_usd::DECIMAL(38, 18), 'after_usd': ({after})::DECIMAL(38, 18), "
-        f"'q_exact': ({exact})::DOUBLE, 'q_profile': ({prof})::DOUBLE, "
-        f"'input_estimated': ({estimated})::BOOLEAN, 'q_before': ({before_q})::DOUBLE}}"
-    )
-    return struct, params
 
 
 def logged_totals(store: Store) -> tuple[int, Decimal, int]:

@@ -83,7 +83,7 @@ def teacher(db: Path) -> tuple[list[str], np.ndarray]:
     with Store.open(str(db), read_only=True) as store:
         prompts = [r[0] for r in store.rows("SELECT prompt FROM requests ORDER BY ts, request_id")]
         keys = list(dict.fromkeys(normalize.normalize(p) for p in prompts if p))
-        found = vectors._stored(store, sorted({vectors.text_hash(k) for k in keys}), TEACHER)
+        found = vectors.stored(store, sorted({vectors.text_hash(k) for k in keys}), TEACHER)
     keys = [k for k in keys if vectors.text_hash(k) in found]
     return keys, np.stack([found[vectors.text_hash(k)] for k in keys])
 

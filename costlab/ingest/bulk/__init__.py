@@ -9,13 +9,13 @@ same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
-from costlab.ingest.bulk import flat
+from costlab.ingest.bulk import flat, openai_chat
 from costlab.ingest.bulk.flat import KeySet
 from costlab.ingest.sources import Line, Source
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
@@ -23,18 +23,32 @@ from costlab.store import Store
 
 # Left-over lines worth a second look for key sets the sample did not show.
 RESAMPLE_MIN_LINES = 1000
+# Lines a fast path's INSERT maps at once (each JSON record is unpacked into many values).
+CHUNK_LINES = 250
+
+
+# SQL mappings of other formats, exact (tests/test_bulk_formats.py) but not yet faster: the OpenAI
+# chat one re-parses the nested JSON in each of its many json_extract calls and measured ~3.5x
+# slower than the per-record path (BENCHMARKS.md). One typed parse per record is the next step.
+MAPPINGS = {openai_chat.NAME: openai_chat.insert_sql}
+# The formats whose fast path is used, besides flat.
+FAST: dict[str, Callable[[int], str]] = {}
 
 
 @dataclass(frozen=True)
 class BulkRead:
-    """A file DuckDB has read into `_bulk`, and the flat key sets its sample showed."""
+    """A file DuckDB has read into `_bulk`: the flat key sets and the other formats its sample
+    showed that have a fast path."""
 
     key_sets: list[KeySet]
+    formats: tuple[str, ...] = ()
 
 
 def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
     """Whether a file may take the fast path: on disk, JSON lines, no per-record rewrites."""
-    if source.path is None or redact or mapped or forced_format not in (None, FlatRecord.name):
+    if source.path is None or redact or mapped:
+        return False
+    if forced_format not in (None, FlatRecord.name, *FAST):
         return False
     name = source.path.name.removesuffix(".gz").removesuffix(".zst")
     return not name.endswith(".json")
@@ -47,15 +61,16 @@ def read(store: Store, source: Source) -> BulkRead | None:
     huge line, a corrupt stream): the per-record path then reads it and explains each problem.
     """
     store.execute("DROP TABLE IF EXISTS _bulk")
-    key_sets = flat.sampled_key_sets(source)
-    if not key_sets or (sources.compressed(source) and not sources.intact(source)):
+    key_sets, others = flat.sample(source)
+    formats = tuple(name for name in FAST if name in others)
+    if not (key_sets or formats) or (sources.compressed(source) and not sources.intact(source)):
         return None
     try:
         store.execute(_READ_SQL, [str(source.path)])
     except StoreError:
         store.execute("DROP TABLE IF EXISTS _bulk")
         return None
-    return BulkRead(key_sets)
+    return BulkRead(key_sets, formats)
 
 
 @dataclass(frozen=True)
@@ -68,13 +83,17 @@ class Target:
 
 
 def stage(store: Store, bulk_read: BulkRead, target: Target) -> Iterator[Line]:
-    """Stage the flat records of `_bulk` into `_stage`; yield the lines left for Python."""
-    keys = _union(bulk_read.key_sets)
-    _stage_keys(store, keys, target)
-    if _left_over(store) >= RESAMPLE_MIN_LINES:
-        more = flat.left_over_key_sets(store, set(keys))
-        if more:
-            _stage_keys(store, _union([keys, *more]), target)
+    """Stage the records of `_bulk` a fast path maps into `_stage`; yield the lines left for
+    Python."""
+    for name in bulk_read.formats:
+        _stage_chunks(store, FAST[name](target.max_tokens), target)
+    if bulk_read.key_sets:
+        keys = _union(bulk_read.key_sets)
+        _stage_sql(store, flat.insert_sql(keys, target.max_tokens), target)
+        if _left_over(store) >= RESAMPLE_MIN_LINES:
+            more = flat.left_over_key_sets(store, set(keys))
+            if more:
+                _stage_sql(store, flat.insert_sql(_union([keys, *more]), target.max_tokens), target)
     return _leftovers(store)
 
 
@@ -82,9 +101,23 @@ def _union(key_sets: list[KeySet]) -> KeySet:
     return tuple(sorted(set().union(*key_sets)))
 
 
-def _stage_keys(store: Store, keys: KeySet, target: Target) -> None:
-    """Stage the records whose keys are all among `keys`; `_bulk` keeps the lines still left."""
-    store.execute(flat.insert_sql(keys, target.max_tokens), [target.source_file, target.run_id])
+def _stage_chunks(store: Store, insert: str, target: Target) -> None:
+    """Stage what an INSERT takes, `CHUNK_LINES` lines at a time: its JSON work stays in memory."""
+    row = store.row("SELECT max(line_no) FROM _bulk")
+    last = int(row[0]) if row and row[0] is not None else 0
+    for start in range(0, last, CHUNK_LINES):
+        store.execute(insert, [start, start + CHUNK_LINES, target.source_file, target.run_id])
+    _keep_left_over(store)
+
+
+def _stage_sql(store: Store, insert: str, target: Target) -> None:
+    """Stage the records an INSERT takes; `_bulk` keeps the lines still left."""
+    store.execute(insert, [target.source_file, target.run_id])
+    _keep_left_over(store)
+
+
+def _keep_left_over(store: Store) -> None:
+    """`_bulk` keeps the lines no fast path staged."""
     store.execute(
         "CREATE OR REPLACE TEMP TABLE _bulk_left AS SELECT b.line_no, b.raw FROM _bulk b "
         f"ANTI JOIN _stage s ON s.row_key = b.line_no * {MAX_CALLS_PER_RECORD} "

@@ -10,7 +10,6 @@ here.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections import Counter
 
@@ -18,6 +17,7 @@ import orjson
 
 from costlab.formats import Detector
 from costlab.formats.flat import MAPPED_KEYS, FlatRecord
+from costlab.ingest.bulk.sql import EPOCH_MS, ISO_UTC, json_text, sql_text
 from costlab.ingest.sources import Reader, Source
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 from costlab.store import Store
@@ -54,9 +54,6 @@ _TEXT_KEYS = (
     "system_prompt",
     "response",
 )
-# A timestamp DuckDB reads exactly as Python's datetime.fromisoformat does: UTC or naive.
-_ISO_UTC = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)?"
-_EPOCH_MS = 100_000_000_000  # above this an epoch number is in ms (timestamps.py agrees)
 
 # Keys a quoted JSON path names as they are (no empty key, quote, backslash or control character).
 _PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f]+')
@@ -77,18 +74,23 @@ def _flat_key_set(record: object, detector: Detector) -> KeySet | None:
     return tuple(sorted(record))
 
 
-def sampled_key_sets(source: Source) -> list[KeySet]:
-    """The key sets of the flat records among the first lines, most frequent first."""
+def sample(source: Source) -> tuple[list[KeySet], set[str]]:
+    """The key sets of the flat records among the first lines, most frequent first; and the
+    formats of the other records there."""
     detector = Detector()
     seen: Counter[KeySet] = Counter()
+    others: set[str] = set()
     for line in itertools.islice(Reader(source).lines(), SAMPLE_LINES):
         try:
-            keys = _flat_key_set(orjson.loads(line.raw), detector)
-        except orjson.JSONDecodeError:
+            record = orjson.loads(line.raw)
+            keys = _flat_key_set(record, detector)
+            if keys is None:
+                others.add(detector.format_of(record).name)
+        except Exception:  # noqa: BLE001 - a bad record is the per-record path's business
             continue
         if keys is not None:
             seen[keys] += 1
-    return [keys for keys, _ in seen.most_common()]
+    return [keys for keys, _ in seen.most_common()], others
 
 
 def left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
@@ -107,15 +109,6 @@ def left_over_key_sets(store: Store, done: set[str]) -> list[KeySet]:
         if keys is not None and not done.issuperset(keys):
             found.append(keys)
     return found
-
-
-def _json_text(text: str) -> str:
-    """A JSON string as orjson writes it (non-ASCII kept): also how a JSON path names a key."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class _Mapping:
@@ -180,8 +173,8 @@ class _Mapping:
             ),
             self.optional(
                 "timestamp",
-                f"regexp_full_match({ts}, '\"{_ISO_UTC}\"') OR ({self.is_count('timestamp')} "
-                f"AND TRY_CAST({ts} AS BIGINT) < {_EPOCH_MS * 1000})",
+                f"regexp_full_match({ts}, '\"{ISO_UTC}\"') OR ({self.is_count('timestamp')} "
+                f"AND TRY_CAST({ts} AS BIGINT) < {EPOCH_MS * 1000})",
             ),
             *(self.optional(key, self.is_string(key)) for key in _TEXT_KEYS),
         ]
@@ -193,7 +186,7 @@ class _Mapping:
             f"CASE WHEN {self.absent('timestamp')} THEN NULL "
             f"WHEN {self.is_string('timestamp')} THEN TRY_CAST(regexp_replace("
             f"substr({ts}, 2, length({ts}) - 2), '(Z|\\+00:00)$', '') AS TIMESTAMP) "
-            f"WHEN {epoch} > {_EPOCH_MS} THEN make_timestamp({epoch} * 1000) "
+            f"WHEN {epoch} > {EPOCH_MS} THEN make_timestamp({epoch} * 1000) "
             f"ELSE make_timestamp({epoch} * 1000000) END"
         )
 
@@ -203,14 +196,14 @@ class _Mapping:
         if not extras:
             return "'{}'"
         pairs = ", ".join(
-            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {_sql_text(_json_text(k) + ':')} "
+            f"CASE WHEN {self.field(k)} IS NOT NULL THEN {sql_text(json_text(k) + ':')} "
             f"|| {self.field(k)} END"
             for k in extras
         )
         return f"'{{' || concat_ws(',', {pairs}) || '}}'"
 
     def paths(self) -> str:
-        return "[" + ", ".join(_sql_text("$." + _json_text(k)) for k in self.keys) + "]"
+        return "[" + ", ".join(sql_text("$." + json_text(k)) for k in self.keys) + "]"
 
 
 def insert_sql(keys: KeySet, max_tokens: int) -> str:

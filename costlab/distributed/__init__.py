@@ -1,0 +1,1 @@
+"""simulate-cache past one machine: where its heavy stages run (`engines`), on Ray."""

@@ -1,0 +1,204 @@
+"""Reading a spend-log table: psycopg 3, one read-only transaction, a server-side cursor.
+
+Each row comes as the JSON object PostgreSQL makes of it (`row_to_json`: every column by name,
+`jsonb` columns as JSON, timestamps as ISO text), so the file format `litellm_spend_log` parses
+it exactly as it parses an exported row. psycopg is imported here only, when a database is read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from costlab.errors import BadInput
+from costlab.postgres.target import Target
+from costlab.postgres.watermark import Window
+
+# The columns the mapping needs, present in every LiteLLM version with this table; the later
+# ones (custom_llm_provider, status, messages, response, ...) are read when they are there.
+REQUIRED_COLUMNS = (
+    "request_id",
+    "call_type",
+    "spend",
+    "total_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "startTime",
+    "endTime",
+    "model",
+    "user",
+    "metadata",
+)
+# PostgreSQL writes a float8 with no fraction as an integer (`"spend":0`), an export made by
+# Python as `0.0`: the logged cost's text feeds the content hash that tells a duplicate from a
+# conflict, so the DB's row is given the export's text. (Top level only: JSONB writes ": ".)
+_INTEGRAL_SPEND = re.compile(rb'"spend":(-?\d+)([,}])')
+# Rows fetched per round trip of the server-side cursor.
+FETCH_ROWS = 5_000
+CONNECT_TIMEOUT_S = 10
+_AUTH_STATES = ("28P01", "28000")  # invalid password, invalid authorization
+_NO_DRIVER_HINT = "pip install 'costlab[postgres]' (psycopg 3), then run this again"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise BadInput(
+            "reading a PostgreSQL database needs the 'postgres' extra (psycopg 3)", _NO_DRIVER_HINT
+        ) from None
+    return psycopg
+
+
+@contextmanager
+def session(target: Target) -> Iterator[Table]:
+    """A read-only, repeatable-read transaction on the target's table, checked for its shape."""
+    psycopg = _psycopg()
+    try:
+        conn = psycopg.connect(
+            target.url, connect_timeout=CONNECT_TIMEOUT_S, application_name="costlab"
+        )
+    except psycopg.Error as err:
+        raise _connect_error(target, err) from None
+    try:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            conn.execute("SET LOCAL TimeZone = 'UTC'")
+            table = Table(target, conn)
+            table.check()
+            yield table
+    except psycopg.Error as err:
+        raise _query_error(target, err) from None
+    finally:
+        conn.close()
+
+
+class Table:
+    """The spend-log table inside an open transaction."""
+
+    def __init__(self, target: Target, conn: Any) -> None:
+        self.target = target
+        self._conn = conn
+        sql = _psycopg().sql
+        parts = [target.schema, target.table] if target.schema else [target.table]
+        self._name = sql.Identifier(*parts)
+
+    def check(self) -> None:
+        """BadInput when the table is missing, not readable, or of another shape."""
+        shown = self.target.label
+        name = self._name.as_string(self._conn)
+        found = self._conn.execute("SELECT to_regclass(%s)::oid", [name]).fetchone()
+        if found is None or found[0] is None:
+            raise BadInput(
+                f"{shown}: no table {name} in this database",
+                "name the spend-log table with --table (LiteLLM's is LiteLLM_SpendLogs)",
+            )
+        columns = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
+                "AND NOT attisdropped",
+                [found[0]],
+            )
+        }
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise BadInput(
+                f"{shown}: table {name} is not a LiteLLM spend-log table: no column "
+                + ", ".join(missing),
+                f"it needs {', '.join(REQUIRED_COLUMNS)}",
+            )
+        readable = self._conn.execute("SELECT has_table_privilege(%s, 'SELECT')", [found[0]])
+        if not readable.fetchone()[0]:
+            raise BadInput(f"{shown}: permission denied to read table {name}", _grant_hint(name))
+
+    def count(self, window: Window) -> int:
+        """How many rows the window holds (for progress)."""
+        condition, values = window.where()
+        query = self._sql("SELECT count(*) FROM {table} WHERE " + condition)
+        row = self._conn.execute(query, values).fetchone()
+        return int(row[0])
+
+    def rows(self, window: Window) -> Iterator[tuple[datetime | None, str | None, bytes]]:
+        """(startTime, request_id, the row as JSON) in (startTime, request_id) order."""
+        condition, values = window.where()
+        query = self._sql(
+            'SELECT t."startTime", t.request_id, row_to_json(t)::text FROM {table} t WHERE '
+            + condition
+            + ' ORDER BY t."startTime", t.request_id'
+        )
+        with self._conn.cursor(name="costlab_spend_logs") as cursor:
+            cursor.adapters.register_loader("text", _bytes_loader())  # JSON text, undecoded
+            cursor.itersize = FETCH_ROWS
+            cursor.execute(query, values)
+            for start, request_id, raw in cursor:
+                yield (
+                    _utc(start),
+                    _text(request_id),
+                    _INTEGRAL_SPEND.sub(rb'"spend":\1.0\2', raw, 1),
+                )
+
+    def _sql(self, text: str) -> Any:
+        sql = _psycopg().sql
+        return sql.SQL(text).format(table=self._name)
+
+
+def _bytes_loader() -> Any:
+    """A psycopg loader that hands text over as the bytes that came (the parser reads bytes)."""
+
+    class Bytes(_psycopg().adapt.Loader):  # type: ignore[misc]
+        def load(self, data: Any) -> bytes:
+            return bytes(data)
+
+    return Bytes
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
+
+
+def _grant_hint(name: str) -> str:
+    return f"GRANT SELECT ON {name} TO <the role of the URL> (docs/postgres.md shows a role)"
+
+
+def _connect_error(target: Target, err: Exception) -> BadInput:
+    """A failed connection, said in one line that names the label, never the password."""
+    detail = target.scrub(_first_line(err))
+    if getattr(err, "sqlstate", None) in _AUTH_STATES or "authentication failed" in detail:
+        return BadInput(
+            f"{target.label}: authentication failed ({detail})",
+            "check the user and password (URL, PGPASSWORD or ~/.pgpass)",
+        )
+    if "password" in detail and ("no password" in detail or "supplied" in detail):
+        return BadInput(
+            f"{target.label}: authentication failed: the server asks for a password ({detail})",
+            "give it in the URL, PGPASSWORD or ~/.pgpass",
+        )
+    return BadInput(
+        f"{target.label}: cannot reach the database server ({detail})",
+        "check the host, port (or ?host=/socket/dir) and that the server is running",
+    )
+
+
+def _query_error(target: Target, err: Exception) -> BadInput:
+    detail = target.scrub(_first_line(err))
+    if getattr(err, "sqlstate", None) == "42501":
+        return BadInput(f"{target.label}: permission denied ({detail})", _grant_hint(target.table))
+    return BadInput(f"{target.label}: reading the table failed ({detail})")
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
