@@ -268,7 +268,8 @@ def with_hits(
         notes=notes,
         engine=engine.describe(),
     )
-    return Simulated(report, traffic.request_ids, {r.threshold: r.hit for r in results})
+    counted = {c.result.threshold: c.result.hit for c in checks}  # guard-refused hits: misses
+    return Simulated(report, traffic.request_ids, counted)
 
 
 class _Clock:
