@@ -131,7 +131,7 @@ class Simulated:
 
     report: CacheReport
     request_ids: list[str]  # in replay order
-    hits: dict[float, np.ndarray]  # threshold -> one bool per request, in replay order
+    hits: dict[float, np.ndarray]  # threshold -> each request hit, as counted (guard included)
 
 
 def run(
@@ -268,8 +268,9 @@ def with_hits(
         notes=notes,
         engine=engine.describe(),
     )
-    counted = {c.result.threshold: c.result.hit for c in checks}  # guard-refused hits: misses
-    return Simulated(report, traffic.request_ids, counted)
+    return Simulated(
+        report, traffic.request_ids, {c.result.threshold: c.result.hit for c in checks}
+    )
 
 
 class _Clock:
