@@ -240,3 +240,31 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
     if progress is None:
         return None
     return lambda done, total: progress(stage, done, total)
+
+
+def inserted(lists: Neighbours, extra: Pairs) -> Neighbours:
+    """`lists` with the pairs `extra` added, as `assemble` of both would give: only the lists
+    that gain a pair are sorted again, the others are copied as they are."""
+    touched = np.unique(extra[0])
+    if not len(touched):
+        return lists
+    owner, position = lists.gather(touched)
+    part = assemble(
+        lists.n, (touched[owner], lists.index[position], lists.similarity[position]), extra
+    )
+    del owner, position
+    lengths = np.diff(lists.offsets)
+    unchanged = np.ones(lists.n, dtype=np.bool_)
+    unchanged[touched] = False
+    old_items = np.repeat(unchanged, lengths)
+    lengths[touched] = np.diff(part.offsets)[touched]
+    offsets = np.zeros(lists.n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    new_items = np.repeat(unchanged, lengths)
+    index = np.empty(int(offsets[-1]), dtype=np.int64)
+    similarity = np.empty(int(offsets[-1]), dtype=np.float32)
+    index[new_items] = lists.index[old_items]
+    similarity[new_items] = lists.similarity[old_items]
+    index[~new_items] = part.index
+    similarity[~new_items] = part.similarity
+    return Neighbours(ANY, offsets, index, similarity, complete=False)
