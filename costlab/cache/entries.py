@@ -166,8 +166,9 @@ def extend(
     """
     old = current.lists
     owner = np.repeat(np.arange(old.n, dtype=np.int64), np.diff(old.offsets))
-    found: list[Pairs] = [(owner, old.index, old.similarity)]
+    found: list[Pairs] = []
     held = np.sort(owner * old.n + old.index)
+    del owner
     complete_from = current.complete_from.copy()
     for radius in np.unique(need):  # one search per radius: the thresholds asked for
         group = keys[need == radius]
@@ -186,7 +187,17 @@ def extend(
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
         bound = float32_up(np.array([radius]))[0]
         complete_from[done] = np.minimum(complete_from[done], bound)
-    return EntryLists(assemble(old.n, *found), complete_from, current.seeded_from)
+    return EntryLists(inserted(old, _joined(found)), complete_from, current.seeded_from)
+
+
+def _joined(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int64),
+        np.concatenate([p[2] for p in parts]).astype(np.float32),
+    )
 
 
 def _held(held: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

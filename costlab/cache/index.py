@@ -228,11 +228,12 @@ def _new_keys(
 
 
 def _read(store: Store, embedder: str, count: int) -> EntryLists:
-    table = store.arrow(
-        "SELECT complete_from, seeded_from, neighbours, similarities FROM entry_lists "
-        "WHERE embedder = ? ORDER BY key",
-        [embedder],
-    )
+    with store.lean():  # the lists are held here as numpy: DuckDB keeps no copy of them
+        table = store.arrow(
+            "SELECT complete_from, seeded_from, neighbours, similarities FROM entry_lists "
+            "WHERE embedder = ? ORDER BY key",
+            [embedder],
+        )
     column = table.column("neighbours").combine_chunks()
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.zeros(count + 1, dtype=np.int64)

@@ -168,6 +168,7 @@ def with_hits(
             "no requests with prompt text in this scope",
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
+    store.trim()  # what DuckDB kept of reading the requests: not needed again
     clock.lap("load")
     choice = auto.choose(store, options.embedder, traffic.keys, traffic.key_hashes, progress)
     clock.lap("embedder")
@@ -180,6 +181,7 @@ def with_hits(
             stage = _stage(progress, "embedding")
             encode = partial(engine.encode, embedder)
             memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes, encode)
+            store.trim()  # the vectors just written or read are held here, not twice
             clock.lap("embedding")
         return memo["v"]
 
@@ -200,6 +202,7 @@ def with_hits(
     if request.mode == "approx":
         exact = _exact_sample(store, request, replayed, options.check_sample, key_vectors)
         approximation = fidelity.checked(exact, replayed.built, traffic.traffic, thresholds, settings)
+    memo.clear()  # the vectors are not needed past the check (the response judge has its own)
     clock.lap("check")
     if traffic.labels is not None:
         judge = judging.label_judge(traffic.labels)
