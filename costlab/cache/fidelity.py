@@ -79,7 +79,7 @@ class Sample:
 
     def serves(self, keys: int, drawn: npt.NDArray[np.int64], thresholds: Sequence[float]) -> bool:
         """Whether these lists answer a check of `drawn` among `keys` at `thresholds`."""
-        return (
+        return bool(
             self.keys == keys
             and np.array_equal(self.drawn, drawn)
             and at_least(self.floor) <= at_least(min(thresholds, default=1.0))

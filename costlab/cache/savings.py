@@ -201,7 +201,9 @@ def with_hits(
     approximation = None
     if request.mode == "approx":
         exact = _exact_sample(store, request, replayed, options.check_sample, key_vectors)
-        approximation = fidelity.checked(exact, replayed.built, traffic.traffic, thresholds, settings)
+        approximation = fidelity.checked(
+            exact, replayed.built, traffic.traffic, thresholds, settings
+        )
     memo.clear()  # the vectors are not needed past the check (the response judge has its own)
     clock.lap("check")
     if traffic.labels is not None:
