@@ -122,3 +122,23 @@ def test_a_refuted_keys_kept_search_answers_later_rounds_alike(
         assert_same(a, b)
     assert np.array_equal(with_balls.entry_lists.lists.index, without.entry_lists.lists.index)
     assert np.array_equal(with_balls.entry_lists.complete_from, without.entry_lists.complete_from)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.integers(0, 5),
+            st.sampled_from([0.5, 0.9, -0.0, 0.0, 1.0, -0.25, 0.90000004]),
+        ),
+        max_size=60,
+    )
+)
+def test_the_list_order_is_lexsorts_ties_and_signed_zeros_included(
+    pairs: list[tuple[int, int, float]],
+) -> None:
+    u = np.array([p[0] for p in pairs], np.int64)
+    v = np.array([p[1] for p in pairs], np.int64)
+    s = np.array([p[2] for p in pairs], np.float32)
+    assert np.array_equal(entries.list_order(u, v, s), np.lexsort((v, -s, u)))
