@@ -26,7 +26,7 @@ DEFAULT_PATH = "costlab.duckdb"
 MEMORY_LIMIT = "1GB"
 # What DuckDB may hold while a large table is read into this process (costlab.cache's vectors
 # and neighbour lists): blocks already read are dropped as it goes, not kept beside the copy.
-LEAN_LIMIT = "128MB"
+LEAN_LIMIT = "512MB"
 
 
 def _spill_folder() -> Path:
