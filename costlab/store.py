@@ -27,6 +27,7 @@ MEMORY_LIMIT = "1GB"
 # What DuckDB may hold while a large table is read into this process (costlab.cache's vectors
 # and neighbour lists): blocks already read are dropped as it goes, not kept beside the copy.
 LEAN_LIMIT = "512MB"
+TRIM_LIMIT = "64MB"  # what `trim` leaves DuckDB of its cache
 
 
 def _spill_folder() -> Path:
@@ -123,8 +124,8 @@ class Store:
             self._con.execute("CHECKPOINT")
         except duckdb.Error:
             pass  # read only, or inside a transaction: nothing of ours to write
-        with self.lean():
-            pass
+        self._set_limit(TRIM_LIMIT)
+        self._set_limit(MEMORY_LIMIT)
 
     def _set_limit(self, limit: str) -> None:
         try:

@@ -93,4 +93,4 @@ def test_a_lean_read_holds_duckdb_low_and_gives_back_what_it_cached(tmp_path: Pa
         s.trim()  # written data checkpointed, the cache handed back: the data is all there
         assert limit(s) == normal and s.rows("SELECT count(*) FROM t") == [(200_000,)]
         cached = s.rows("SELECT sum(memory_usage_bytes) FROM duckdb_memory()")[0][0]
-        assert cached <= 512 * 2**20
+        assert cached <= 64 * 2**20
