@@ -260,6 +260,19 @@ def _m012_postgres_watermark(con: Connection) -> None:
     con.execute("ALTER TABLE ingest_runs ADD COLUMN watermark_ids VARCHAR[]")
 
 
+def _m013_entry_samples(con: Connection) -> None:
+    # An approximate run's check (costlab.cache.fidelity) needs the exact lists of a random
+    # sample of keys; kept beside the entry lists, a re-run checks itself without the vectors.
+    con.execute(
+        """
+        CREATE TABLE entry_samples (
+            embedder VARCHAR NOT NULL, keys BIGINT NOT NULL, floor FLOAT NOT NULL,
+            key INTEGER NOT NULL, neighbours INTEGER[] NOT NULL, similarities FLOAT[] NOT NULL
+        )
+        """
+    )
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -276,4 +289,5 @@ MIGRATIONS: list[Migration] = [
     ("010_ingest_offsets", _m010_ingest_offsets),
     ("011_intent_methods", _m011_intent_methods),
     ("012_postgres_watermark", _m012_postgres_watermark),
+    ("013_entry_samples", _m013_entry_samples),
 ]

@@ -24,6 +24,10 @@ from costlab.processes import alive
 DEFAULT_PATH = "costlab.duckdb"
 
 MEMORY_LIMIT = "1GB"
+# What DuckDB may hold while a large table is read into this process (costlab.cache's vectors
+# and neighbour lists): blocks already read are dropped as it goes, not kept beside the copy.
+LEAN_LIMIT = "512MB"
+TRIM_LIMIT = "64MB"  # what `trim` leaves DuckDB of its cache
 
 
 def _spill_folder() -> Path:
@@ -99,6 +103,35 @@ class Store:
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:
             pass  # no ICU extension: timestamps are naive UTC anyway
+
+    @contextmanager
+    def lean(self) -> Iterator[None]:
+        """DuckDB held to `LEAN_LIMIT` meanwhile; afterwards what it still caches is handed back.
+
+        For reading a large table into this process: DuckDB would otherwise keep the blocks it
+        read (up to `MEMORY_LIMIT`) beside the copy the caller made of them.
+        """
+        self._set_limit(LEAN_LIMIT)
+        try:
+            yield
+        finally:
+            self._set_limit(MEMORY_LIMIT)
+
+    def trim(self) -> None:
+        """Hand back the memory DuckDB caches (blocks read or written, freed buffers): written
+        data is checkpointed first, and whatever is read again later is read from the file."""
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error:
+            pass  # read only, or inside a transaction: nothing of ours to write
+        self._set_limit(TRIM_LIMIT)
+        self._set_limit(MEMORY_LIMIT)
+
+    def _set_limit(self, limit: str) -> None:
+        try:
+            self._con.execute(f"SET memory_limit = '{limit}'")
+        except duckdb.Error:
+            pass  # more is pinned than the lower limit allows: it stays where it was
 
     def _migrate(self) -> None:
         self._con.execute(

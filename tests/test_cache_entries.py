@@ -80,3 +80,65 @@ def test_a_search_is_made_only_when_a_key_needs_one() -> None:
     built = entries.build(traffic, [0.9], CacheSettings(), start, refuse)
     assert built.rounds == 1 and built.searched == 0
     assert not built.results[0].hit.any()
+
+
+class Counting(IndexSearch):
+    """The index, counting the keys it is asked to search within a radius."""
+
+    searched = 0
+
+    def within_blocks(self, queries, radius, progress=None):  # type: ignore[no-untyped-def]
+        Counting.searched += len(queries)
+        return super().within_blocks(queries, radius, progress)
+
+
+def test_a_refuted_keys_kept_search_answers_later_rounds_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(40, 16))
+    v = centres[rng.integers(40, size=3000)] + 0.25 * rng.normal(size=(3000, 16))
+    vectors = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    n = 9000  # a TTL far shorter than the log: keys become entries again and again
+    traffic = Traffic(
+        np.sort(rng.uniform(0, 90_000, n)), rng.integers(0, 2, n), rng.integers(0, 3000, n)
+    )
+    ttl = CacheSettings(ttl_s=3600.0)
+    thresholds = [0.8, 0.85, 0.9, 0.95]
+    index = Counting(vectors, probes=2, cells=40)  # narrow: not every pair is found
+    start = entries.seed(index)
+
+    def built() -> tuple[entries.Built, int]:
+        Counting.searched = 0
+        out = entries.build(traffic, thresholds, ttl, start, lambda: index)
+        return out, Counting.searched
+
+    with_balls, searched = built()
+    monkeypatch.setattr(entries, "BALL_PAIRS", 0)  # nothing kept: every key searched anew
+    without, searched_anew = built()
+    assert searched < searched_anew  # the kept searches answered some keys
+    assert with_balls.rounds == without.rounds and with_balls.searched == without.searched
+    for a, b in zip(with_balls.results, without.results, strict=True):
+        assert_same(a, b)
+    assert np.array_equal(with_balls.entry_lists.lists.index, without.entry_lists.lists.index)
+    assert np.array_equal(with_balls.entry_lists.complete_from, without.entry_lists.complete_from)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.integers(0, 5),
+            st.sampled_from([0.5, 0.9, -0.0, 0.0, 1.0, -0.25, 0.90000004]),
+        ),
+        max_size=60,
+    )
+)
+def test_the_list_order_is_lexsorts_ties_and_signed_zeros_included(
+    pairs: list[tuple[int, int, float]],
+) -> None:
+    u = np.array([p[0] for p in pairs], np.int64)
+    v = np.array([p[1] for p in pairs], np.int64)
+    s = np.array([p[2] for p in pairs], np.float32)
+    assert np.array_equal(entries.list_order(u, v, s), np.lexsort((v, -s, u)))

@@ -50,3 +50,25 @@ def test_an_index_that_finds_everything_checks_clean() -> None:
     check = fidelity.check(v, built, traffic, THRESHOLDS, CacheSettings(), sample=500)
     assert check.within_goal and check.max_deviation == 0
     assert all(row.pair_recall in (None, 1.0) for row in check.thresholds)
+
+
+def test_kept_exact_lists_check_as_the_vectors_do_without_them() -> None:
+    v = clustered(3000, dim=32, seed=9)
+    rng = np.random.default_rng(1)
+    traffic = Traffic(
+        np.sort(rng.uniform(0, 1000, 4000)), np.zeros(4000, np.int64), rng.integers(0, 3000, 4000)
+    )
+    narrow = replayed(IndexSearch(v, probes=1, cells=60), traffic)
+    from_vectors = fidelity.check(v, narrow, traffic, THRESHOLDS, CacheSettings(), sample=600)
+    assert from_vectors.max_deviation > 0  # the check has something to find
+
+    drawn = fidelity.draw(3000, 600)
+    kept = fidelity.exact_sample(v, drawn, 0.65)  # lower than the run asks: serves it
+    assert kept.serves(3000, drawn, THRESHOLDS) and not kept.serves(3000, drawn, [0.6, 0.9])
+    assert not kept.serves(3001, drawn, THRESHOLDS)
+    assert not kept.serves(3000, fidelity.draw(3000, 500), THRESHOLDS)
+    assert fidelity.checked(kept, narrow, traffic, THRESHOLDS, CacheSettings()) == from_vectors
+    u, w, s = kept.pairs  # every pair at least the floor similar, each scored as the lists are
+    product = v[drawn] @ v.T
+    assert len(u) == int((product >= np.float32(0.65)).sum())
+    assert np.all(s >= np.float32(0.65)) and set(np.unique(u)) <= set(drawn)

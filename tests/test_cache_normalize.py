@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from costlab.cache.normalize import normalize
+from costlab.cache.normalize import _RULES, normalize
 
 
 @pytest.mark.parametrize(
@@ -23,3 +25,20 @@ def test_variable_parts_normalise_to_the_same_key(a: str, b: str) -> None:
 def test_different_questions_stay_different() -> None:
     assert normalize("How do I close my account?") != normalize("How do I open an account?")
     assert normalize("  What IS   the fee?? ") == "what is the fee"
+
+
+def _every_rule(text: str) -> str:
+    text = text.lower()
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+@given(st.text(alphabet=st.sampled_from("aZ0٣@-._ é<>!?\n\t#/"), max_size=40))
+def test_skipping_the_rules_that_cannot_match_changes_no_key(text: str) -> None:
+    assert normalize(text) == _every_rule(text)
+
+
+def test_the_shortcut_keeps_letter_ids_and_unicode_digits() -> None:
+    assert normalize("ref abcdefab-abcd-abcd-abcd-abcdefabcdef ok") == "ref <id> ok"
+    assert normalize("code ٣٤") == "code <num>"

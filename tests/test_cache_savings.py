@@ -161,3 +161,29 @@ def test_the_cli_shows_the_index_and_the_check(cli: Cli, fake_embedder: FakeEmbe
     assert exact["approximation"] is None and exact["index"]["neighbours"] == "exact"
     bad = cli(*args[:-2], "--neighbours", "fast")
     assert bad.exit_code == 2 and "--neighbours fast" in bad.stderr
+
+
+def test_an_approximate_rerun_checks_itself_from_the_store_without_vectors(
+    banking: Store, fake_embedder: FakeEmbedder
+) -> None:
+    label = "metadata.intent"  # no response to embed for the precision
+    first = savings.run(banking, _options(thresholds=[0.9, 0.95], neighbours="approx", label=label))
+    assert first.approximation is not None
+    assert banking.row("SELECT count(DISTINCT key) FROM entry_samples") == (
+        first.approximation.sample_keys,
+    )
+    embedded = fake_embedder.texts
+    banking.execute("DELETE FROM embeddings")  # a run that reads a vector must embed it again
+    other = _options(thresholds=[0.95], neighbours="approx", label=label)  # needs no search
+    again = savings.run(banking, other)
+    assert fake_embedder.texts == embedded and again.approximation is not None
+    assert again.index.reused and again.index.searched == 0
+
+    banking.execute("DELETE FROM entry_samples")  # the same check, from the vectors
+    fresh = savings.run(banking, other)
+    assert fake_embedder.texts > embedded
+    assert fresh.approximation == again.approximation
+    assert [t.hits for t in fresh.thresholds] == [t.hits for t in again.thresholds]
+    lower = savings.run(banking, _options(thresholds=[0.8], neighbours="approx", label=label))
+    assert lower.approximation is not None  # below the kept floor: made again from the vectors
+    assert banking.row("SELECT min(floor) FROM entry_samples") == (np.float32(0.8),)

@@ -77,3 +77,20 @@ def test_row_reads_its_result_to_the_end(store: Store) -> None:
     assert store.rows("SELECT x FROM _after") == [(1,)]
     store.unregister("_after")
     assert store.row("SELECT 1 WHERE false") is None
+
+
+def test_a_lean_read_holds_duckdb_low_and_gives_back_what_it_cached(tmp_path: Path) -> None:
+    def limit(s: Store) -> str:
+        return str(s.rows("SELECT current_setting('memory_limit')")[0][0])
+
+    with Store.open(tmp_path / "lean.duckdb") as s:
+        normal = limit(s)
+        s.execute("CREATE TABLE t AS SELECT range AS x, repeat('v', 200) AS y FROM range(200000)")
+        with s.lean():
+            assert limit(s) != normal  # held at LEAN_LIMIT while the table is read
+            assert s.rows("SELECT count(*), sum(length(y)) FROM t") == [(200_000, 40_000_000)]
+        assert limit(s) == normal
+        s.trim()  # written data checkpointed, the cache handed back: the data is all there
+        assert limit(s) == normal and s.rows("SELECT count(*) FROM t") == [(200_000,)]
+        cached = s.rows("SELECT sum(memory_usage_bytes) FROM duckdb_memory()")[0][0]
+        assert cached <= 64 * 2**20

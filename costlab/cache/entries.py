@@ -28,6 +28,7 @@ the keys.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ from costlab.cache.neighbours import Neighbours
 from costlab.cache.search import Pairs, Search
 
 SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
-MAX_ROUNDS = 20  # the fixed point is reached in 2-4 rounds on real traffic
+MAX_ROUNDS = 60  # 2-6 rounds without a TTL; a TTL of a day over a month took 19 at 300,000
+BALL_PAIRS = 1 << 25  # pairs of refuted keys' searches kept for later rounds (256 MiB at most)
 UNKNOWN = np.float32(math.inf)
 ANY = float(np.nextafter(0.0, 1.0))  # lists with no minimum of their own: what a pair holds decides
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
@@ -115,7 +117,7 @@ def build(
     progress: Progress | None = None,
 ) -> Built:
     """Steps 2-4 from `start`; `search` is made only when a key needs one."""
-    current, made, searched = start, None, 0
+    current, made, searched, balls = start, None, 0, Balls()
     for rounds in range(1, MAX_ROUNDS + 1):
         results = simulate.replay(current.lists, traffic, thresholds, settings)
         need = needs(results, traffic, current.lists.n)
@@ -125,7 +127,7 @@ def build(
             return Built(results, current, rounds, searched)
         made = made or search()
         entered = {r.threshold: _entered(r, traffic, current.lists.n) for r in results}
-        current = extend(current, made, short, need[short], entered, progress)
+        current = extend(current, made, short, need[short], entered, progress, balls)
         searched += len(short)
     raise RuntimeError(f"neighbour lists did not settle in {MAX_ROUNDS} rounds")
 
@@ -155,6 +157,7 @@ def extend(
     need: npt.NDArray[np.float64],
     entered: dict[float, Entered] | None = None,
     progress: Progress | None = None,
+    balls: Balls | None = None,
 ) -> EntryLists:
     """Step 3: `keys` searched down to their `need`; the keys found get them in their lists.
 
@@ -162,18 +165,30 @@ def extend(
     served by an earlier entry its own list missed is *refuted* instead: it gets those entries
     in its list, which is all the next replay needs if it then stops being an entry (else it
     is searched again and kept). This keeps the keys that early rounds make entries only for
-    want of a pair from flooding the lists with their neighbours.
+    want of a pair from flooding the lists with their neighbours. With `balls`, a refuted key's
+    search is kept, and answers its search in a later round (at a radius as high or higher,
+    scanning alike) without searching again.
     """
     old = current.lists
-    owner = np.repeat(np.arange(old.n, dtype=np.int64), np.diff(old.offsets))
-    found: list[Pairs] = [(owner, old.index, old.similarity)]
-    held = np.sort(owner * old.n + old.index)
+    found: list[Pairs] = []
+    # the pairs the searched keys' lists hold (only theirs are asked about below)
+    asked = np.unique(keys)
+    owner, position = old.gather(asked)
+    held = np.sort(asked[owner] * old.n + old.index[position])
+    del owner, position
     complete_from = current.complete_from.copy()
     for radius in np.unique(need):  # one search per radius: the thresholds asked for
         group = keys[need == radius]
         first = None if entered is None else entered.get(float(radius))
         refuted: list[npt.NDArray[np.int64]] = []
-        for v, u, s in search.within_blocks(group, float(radius), _stage(progress, "entries")):
+        scan = search.scan(float(radius))
+        known = (
+            np.zeros(len(group), np.bool_) if balls is None else balls.holds(group, radius, scan)
+        )
+        blocks = search.within_blocks(group[~known], float(radius), _stage(progress, "entries"))
+        if balls is not None and known.any():
+            blocks = itertools.chain([balls.take(group[known], radius)], blocks)
+        for v, u, s in blocks:
             wrong = np.zeros(0, np.int64)
             if first is not None:
                 missed = ~_held(held, v * old.n + u)
@@ -181,12 +196,74 @@ def extend(
                 fix = np.isin(v, wrong) & (first[u] < NEVER) & missed
                 found.append((v[fix], u[fix], s[fix]))
                 refuted.append(wrong)
+                if balls is not None and len(wrong):
+                    balls.keep(v, u, s, wrong, radius, scan)
             kept = ~np.isin(v, wrong)
             found.append((u[kept], v[kept], s[kept]))
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
         bound = float32_up(np.array([radius]))[0]
         complete_from[done] = np.minimum(complete_from[done], bound)
-    return EntryLists(assemble(old.n, *found), complete_from, current.seeded_from)
+    return EntryLists(inserted(old, _joined(found)), complete_from, current.seeded_from)
+
+
+class Balls:
+    """The searches of refuted keys (costlab.cache.entries.extend), kept for a later round: key
+    v's pairs at least `radius` similar, found scanning `scan`. Bounded by `BALL_PAIRS`."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[float, int, npt.NDArray[np.int32], npt.NDArray[np.float32]]]
+        self._found = {}
+        self.pairs = 0
+
+    def holds(self, keys: npt.NDArray[np.int64], radius: float, scan: int) -> npt.NDArray[np.bool_]:
+        """Which keys' kept search answers one at `radius` scanning `scan`."""
+        out = np.zeros(len(keys), np.bool_)
+        for i, k in enumerate(keys.tolist()):
+            kept = self._found.get(k)
+            out[i] = kept is not None and kept[0] <= radius and kept[1] == scan
+        return out
+
+    def take(self, keys: npt.NDArray[np.int64], radius: float) -> Pairs:
+        """The kept (key, neighbour, similarity) of `keys` at least `radius` similar; the keys
+        are let go (a key refuted again is kept again)."""
+        parts = [self._found.pop(k) for k in keys.tolist()]
+        self.pairs -= sum(len(p[2]) for p in parts)
+        v = np.repeat(keys, [len(p[2]) for p in parts])
+        u = np.concatenate([np.zeros(0, np.int32), *(p[2] for p in parts)]).astype(np.int64)
+        s = np.concatenate([np.zeros(0, np.float32), *(p[3] for p in parts)])
+        kept = s >= float32_up(np.array([radius]))[0]
+        return v[kept], u[kept], s[kept]
+
+    def keep(
+        self,
+        v: npt.NDArray[np.int64],
+        u: npt.NDArray[np.int64],
+        s: npt.NDArray[np.float32],
+        keys: npt.NDArray[np.int64],
+        radius: float,
+        scan: int,
+    ) -> None:
+        """Keep the pairs of `keys` among the search's (v, u, s), while the bound allows."""
+        mine = np.isin(v, keys)
+        v, u, s = v[mine], u[mine], s[mine]
+        if self.pairs + len(v) > BALL_PAIRS:
+            return
+        order = np.argsort(v, kind="stable")
+        v, u, s = v[order], u[order], s[order]
+        starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]])[: len(v)]).tolist()
+        for a, b in zip(starts, [*starts[1:], len(v)], strict=True):
+            self._found[int(v[a])] = (float(radius), scan, u[a:b].astype(np.int32), s[a:b])
+        self.pairs += len(v)
+
+
+def _joined(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int64),
+        np.concatenate([p[2] for p in parts]).astype(np.float32),
+    )
 
 
 def _held(held: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
@@ -225,7 +302,7 @@ def assemble(n: int, *parts: Pairs) -> Neighbours:
         s = np.concatenate([p[2] for p in parts]).astype(np.float32)
     else:
         u, v, s = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    order = np.lexsort((v, -s, u))
+    order = list_order(u, v, s)
     u, v, s = u[order], v[order], s[order]
     if len(u):  # a pair found twice (seed and search) is kept once
         fresh = np.ones(len(u), dtype=np.bool_)
@@ -236,7 +313,55 @@ def assemble(n: int, *parts: Pairs) -> Neighbours:
     return Neighbours(ANY, offsets, v, s, complete=False)
 
 
+def list_order(
+    u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], s: npt.NDArray[np.float32]
+) -> npt.NDArray[np.int64]:
+    """`np.lexsort((v, -s, u))`, faster: one stable sort of (u, -s) packed in 64 bits (quick on
+    lists already in order, as most are), then the rare runs of equal (u, s) by v."""
+    if len(u) and (u.min() < 0 or u.max() >= 1 << 31):
+        return np.lexsort((v, -s, u))
+    bits = (-(s.astype(np.float32)) + np.float32(0.0)).view(np.uint32)  # -0.0 sorts as 0.0
+    flip = np.where(bits >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+    key = (u.astype(np.uint64) << np.uint64(32)) | (bits ^ flip).astype(np.uint64)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(tied):
+        at = np.unique(np.concatenate([tied, tied + 1]))
+        within = order[at]
+        order[at] = within[np.lexsort((v[within], ordered[at]))]
+    return order
+
+
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
     if progress is None:
         return None
     return lambda done, total: progress(stage, done, total)
+
+
+def inserted(lists: Neighbours, extra: Pairs) -> Neighbours:
+    """`lists` with the pairs `extra` added, as `assemble` of both would give: only the lists
+    that gain a pair are sorted again, the others are copied as they are."""
+    touched = np.unique(extra[0])
+    if not len(touched):
+        return lists
+    owner, position = lists.gather(touched)
+    part = assemble(
+        lists.n, (touched[owner], lists.index[position], lists.similarity[position]), extra
+    )
+    del owner, position
+    lengths = np.diff(lists.offsets)
+    unchanged = np.ones(lists.n, dtype=np.bool_)
+    unchanged[touched] = False
+    old_items = np.repeat(unchanged, lengths)
+    lengths[touched] = np.diff(part.offsets)[touched]
+    offsets = np.zeros(lists.n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    new_items = np.repeat(unchanged, lengths)
+    index = np.empty(int(offsets[-1]), dtype=np.int64)
+    similarity = np.empty(int(offsets[-1]), dtype=np.float32)
+    index[new_items] = lists.index[old_items]
+    similarity[new_items] = lists.similarity[old_items]
+    index[~new_items] = part.index
+    similarity[~new_items] = part.similarity
+    return Neighbours(ANY, offsets, index, similarity, complete=False)

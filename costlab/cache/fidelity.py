@@ -20,11 +20,12 @@ import numpy.typing as npt
 
 from costlab.cache import entries, simulate
 from costlab.cache.neighbours import Neighbours
-from costlab.cache.search import BLOCK, Pairs, score
+from costlab.cache.search import Pairs, at_least, score
 
 SAMPLE = 1000
 ROUNDS = 4
 GOAL = 0.005  # hits within 0.5 % of the exact replay's
+PRODUCT_FLOATS = 1 << 24  # similarities computed at once by the exact sample (64 MiB)
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,81 @@ def check(
     seed: int = 0,
 ) -> Approximation:
     """The replay again with `sample` keys' lists made exact; the hits it moved, scaled up."""
+    drawn = draw(built.entry_lists.lists.n, sample, seed)
+    exact = exact_sample(vectors, drawn, min(thresholds, default=1.0))
+    return checked(exact, built, traffic, thresholds, settings)
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """The exact lists of some keys: every key at least `floor` similar to each drawn key.
+
+    They serve the check of any run over the same keys whose thresholds are all at least
+    `floor`, with no vector read: an entry at its need is in them when it is near enough.
+    """
+
+    keys: int  # how many keys the sample was drawn from
+    drawn: npt.NDArray[np.int64]  # sorted
+    floor: float
+    pairs: Pairs  # (drawn key, key, similarity), similarity the float32 `score` of the two
+
+    def serves(self, keys: int, drawn: npt.NDArray[np.int64], thresholds: Sequence[float]) -> bool:
+        """Whether these lists answer a check of `drawn` among `keys` at `thresholds`."""
+        return bool(
+            self.keys == keys
+            and np.array_equal(self.drawn, drawn)
+            and at_least(self.floor) <= at_least(min(thresholds, default=1.0))
+        )
+
+
+def draw(keys: int, sample: int = SAMPLE, seed: int = 0) -> npt.NDArray[np.int64]:
+    """The keys a check draws: `sample` of `keys` at random (seeded), sorted."""
+    chosen = np.random.default_rng(seed).choice(keys, min(sample, keys), replace=False)
+    return np.sort(chosen).astype(np.int64)
+
+
+def exact_sample(
+    vectors: npt.NDArray[np.float32], drawn: npt.NDArray[np.int64], floor: float
+) -> Sample:
+    """Every key at least `floor` similar to each drawn key, by products against every key."""
+    n = len(vectors)
+    cutoff = at_least(floor)
+    rows_per_block = max(1, PRODUCT_FLOATS // max(n, 1))  # bounds the product's memory
+    parts: list[Pairs] = []
+    for start in range(0, len(drawn), rows_per_block):
+        rows = drawn[start : start + rows_per_block]
+        product = vectors[rows] @ vectors.T
+        r, v = np.nonzero(product >= cutoff - 1e-5)
+        del product
+        u = rows[r]
+        s = score(vectors, u, v.astype(np.int64))
+        kept = s >= cutoff
+        parts.append((u[kept], v[kept].astype(np.int64), s[kept]))
+    return Sample(n, drawn, floor, _joined(parts))
+
+
+def checked(
+    sample: Sample,
+    built: entries.Built,
+    traffic: simulate.Traffic,
+    thresholds: Sequence[float],
+    settings: simulate.CacheSettings,
+) -> Approximation:
+    """The check of `built` against the exact lists of `sample`'s keys (see the module)."""
     lists = built.entry_lists.lists
     n = lists.n
-    drawn = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
-    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(lists.offsets))
-    patches: list[Pairs] = [(owner, lists.index, lists.similarity)]
+    drawn = sample.drawn
     patched, again = lists, built.results
+    extra: list[Pairs] = []
     recall: tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None = None
     for _ in range(ROUNDS):  # a patched replay can make new entries: patch again for them
-        (u, v, s), found = _exact_pairs(vectors, patched, entries.needs(again, traffic, n), drawn)
+        need = entries.needs(again, traffic, n)
+        (u, v, s), found = _exact_pairs(sample, patched, need)
         recall = recall or (s, found)
         if found.all():
             break
-        patches.append((u[~found], v[~found], s[~found]))
-        patched = entries.assemble(n, *patches)
+        extra.append((u[~found], v[~found], s[~found]))
+        patched = entries.inserted(lists, _joined(extra))
         again = simulate.replay(patched, traffic, thresholds, settings)
     s, found = recall if recall is not None else (np.zeros(0, np.float32), np.zeros(0, bool))
     scale = n / max(len(drawn), 1)
@@ -98,27 +160,25 @@ def check(
 
 
 def _exact_pairs(
-    vectors: npt.NDArray[np.float32],
-    lists: Neighbours,
-    need: npt.NDArray[np.float64],
-    drawn: npt.NDArray[np.int64],
+    sample: Sample, lists: Neighbours, need: npt.NDArray[np.float64]
 ) -> tuple[Pairs, npt.NDArray[np.bool_]]:
     """Every (drawn key, entry, similarity) at least the entry's need; and which the lists hold."""
-    entry = np.flatnonzero(np.isfinite(need))
-    floor = entries.float32_up(need[entry])
-    parts: list[Pairs] = []
-    for start in range(0, len(drawn), BLOCK // 4):
-        rows = drawn[start : start + BLOCK // 4]
-        product = vectors[rows] @ vectors[entry].T
-        r, e = np.nonzero(product >= floor - 1e-5)
-        u, v = rows[r], entry[e]
-        s = score(vectors, u, v)
-        kept = s >= floor[e]
-        parts.append((u[kept], v[kept], s[kept]))
-    u = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    v = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    s = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
-    owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
-    mine = np.isin(owner, drawn)
-    held = np.isin(u * lists.n + v, owner[mine] * lists.n + lists.index[mine])
+    u, v, s = sample.pairs
+    kept = s >= entries.float32_up(need[v])  # +inf need (no entry): never
+    u, v, s = u[kept], v[kept], s[kept]
+    owner, position = lists.gather(sample.drawn)
+    held_codes = np.sort(sample.drawn[owner] * lists.n + lists.index[position])
+    codes = u * lists.n + v
+    at = np.minimum(np.searchsorted(held_codes, codes), max(len(held_codes) - 1, 0))
+    held = held_codes[at] == codes if len(held_codes) else np.zeros(len(codes), np.bool_)
     return (u, v, s), held
+
+
+def _joined(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int64),
+        np.concatenate([p[2] for p in parts]).astype(np.float32),
+    )

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costlab.cache import entries, simulate
+from costlab.cache import entries, fidelity, simulate
 from costlab.cache.entries import EntryLists
 from costlab.cache.neighbours import Neighbours
 from costlab.cache.search import ExactSearch, IndexSearch, Search
@@ -47,6 +47,7 @@ class Replayed:
     mode: Mode
     reused: bool  # the stored lists were read (and extended where they had to be)
     new_keys: int  # keys the stored set did not hold, added to it
+    whole: bool = False  # the stored set now holds exactly this run's keys, numbered alike
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,58 @@ def replay(
         request.traffic, request.thresholds, request.settings, start, search, progress
     )
     covers = stored is None or int((known >= 0).sum()) == stored or len(request.hashes) >= stored
-    if covers and (built.searched > 0 or new > 0 or not reused):
+    written = covers and (built.searched > 0 or new > 0 or not reused)
+    if written:
         need = entries.needs(built.results, request.traffic, len(request.hashes))
         _write(store, request, entries.prune(built.entry_lists, need))
-    return Replayed(built, request.mode, reused, new)
+    whole = written or (stored == len(request.hashes) and new == 0 and bool((known >= 0).all()))
+    return Replayed(built, request.mode, reused, new, whole)
+
+
+def sample(store: Store, embedder: str, keys: int) -> fidelity.Sample | None:
+    """The exact lists of the check's sample kept for the stored set of `keys` keys, if any."""
+    table = store.arrow(
+        "SELECT floor, key, neighbours, similarities FROM entry_samples "
+        "WHERE embedder = ? AND keys = ? ORDER BY key",
+        [embedder, keys],
+    )
+    if table.num_rows == 0:
+        return None
+    drawn = table.column("key").to_numpy().astype(np.int64)
+    column = table.column("neighbours").combine_chunks()
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
+    v = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64)
+    similarities = pc.list_flatten(table.column("similarities").combine_chunks())
+    s = similarities.to_numpy(zero_copy_only=False).astype(np.float32)
+    floor = float(table.column("floor")[0].as_py())
+    return fidelity.Sample(keys, drawn, floor, (np.repeat(drawn, lengths), v, s))
+
+
+def save_sample(store: Store, embedder: str, exact: fidelity.Sample) -> None:
+    """Keep the check's sample for the stored set (a set of `exact.keys` keys, as written)."""
+    u, v, s = exact.pairs
+    order = np.lexsort((v, u))
+    u, v, s = u[order], v[order], s[order]
+    counts = np.bincount(np.searchsorted(exact.drawn, u), minlength=len(exact.drawn))
+    offsets = np.zeros(len(exact.drawn) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    rows = pa.table(
+        {
+            "embedder": pa.array([embedder] * len(exact.drawn), pa.string()),
+            "keys": pa.array(np.full(len(exact.drawn), exact.keys), pa.int64()),
+            "floor": pa.array(np.full(len(exact.drawn), exact.floor), pa.float32()),
+            "key": pa.array(exact.drawn, pa.int32()),
+            "neighbours": pa.LargeListArray.from_arrays(
+                pa.array(offsets, pa.int64()), pa.array(v.astype(np.int32), pa.int32())
+            ),
+            "similarities": pa.LargeListArray.from_arrays(
+                pa.array(offsets, pa.int64()), pa.array(s, pa.float32())
+            ),
+        }
+    )
+    with store.transaction():
+        store.execute("DELETE FROM entry_samples WHERE embedder = ?", [embedder])
+        store.append("entry_samples", rows)
 
 
 def _stored(store: Store, embedder: str, mode: Mode) -> int | None:
@@ -179,11 +228,12 @@ def _new_keys(
 
 
 def _read(store: Store, embedder: str, count: int) -> EntryLists:
-    table = store.arrow(
-        "SELECT complete_from, seeded_from, neighbours, similarities FROM entry_lists "
-        "WHERE embedder = ? ORDER BY key",
-        [embedder],
-    )
+    with store.lean():  # the lists are held here as numpy: DuckDB keeps no copy of them
+        table = store.arrow(
+            "SELECT complete_from, seeded_from, neighbours, similarities FROM entry_lists "
+            "WHERE embedder = ? ORDER BY key",
+            [embedder],
+        )
     column = table.column("neighbours").combine_chunks()
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.zeros(count + 1, dtype=np.int64)
@@ -221,6 +271,11 @@ def _write(store: Store, request: Request, built: EntryLists) -> None:
         }
     )
     with store.transaction():
+        # a sample kept for another set of keys numbers them otherwise: it goes
+        store.execute(
+            "DELETE FROM entry_samples WHERE embedder = ? AND keys <> ?",
+            [request.embedder, lists.n],
+        )
         store.execute("DELETE FROM entry_sets WHERE embedder = ?", [request.embedder])
         store.execute("DELETE FROM entry_lists WHERE embedder = ?", [request.embedder])
         store.execute(

@@ -21,9 +21,14 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every rule but the last two needs an @, a hyphen or a digit to match: most prompts hold none,
+# and skip them (a million prompts are normalised per run).
+_VARIABLE = re.compile(r"[@\-\d]")
+
+
 def normalize(text: str) -> str:
     """The text as a cache key: lowercase, no punctuation, variable parts as placeholders."""
     text = text.lower()
-    for pattern, replacement in _RULES:
+    for pattern, replacement in _RULES if _VARIABLE.search(text) else _RULES[-2:]:
         text = pattern.sub(replacement, text)
     return text.strip()

@@ -168,6 +168,7 @@ def with_hits(
             "no requests with prompt text in this scope",
             "ingest logs with their prompts (not --no-text), or widen --since/--until/--where",
         )
+    store.trim()  # what DuckDB kept of reading the requests: not needed again
     clock.lap("load")
     choice = auto.choose(store, options.embedder, traffic.keys, traffic.key_hashes, progress)
     clock.lap("embedder")
@@ -180,6 +181,7 @@ def with_hits(
             stage = _stage(progress, "embedding")
             encode = partial(engine.encode, embedder)
             memo["v"] = vectors(store, traffic.keys, embedder, stage, traffic.key_hashes, encode)
+            store.trim()  # the vectors just written or read are held here, not twice
             clock.lap("embedding")
         return memo["v"]
 
@@ -198,14 +200,11 @@ def with_hits(
     results = replayed.built.results
     approximation = None
     if request.mode == "approx":
-        approximation = fidelity.check(
-            key_vectors(),
-            replayed.built,
-            traffic.traffic,
-            thresholds,
-            settings,
-            options.check_sample,
+        exact = _exact_sample(store, request, replayed, options.check_sample, key_vectors)
+        approximation = fidelity.checked(
+            exact, replayed.built, traffic.traffic, thresholds, settings
         )
+    memo.clear()  # the vectors are not needed past the check (the response judge has its own)
     clock.lap("check")
     if traffic.labels is not None:
         judge = judging.label_judge(traffic.labels)
@@ -284,6 +283,26 @@ class _Clock:
         now = time.perf_counter()
         self.laps[stage] = round(self.laps.get(stage, 0.0) + now - self._last, 2)
         self._last = now
+
+
+def _exact_sample(
+    store: Store,
+    request: index.Request,
+    replayed: index.Replayed,
+    sample: int,
+    key_vectors: Callable[[], np.ndarray],
+) -> fidelity.Sample:
+    """The check's exact lists: those kept for the stored set when they serve (no vector is
+    read), else computed from the vectors and kept when the stored set is this run's keys."""
+    keys = len(request.hashes)
+    drawn = fidelity.draw(keys, sample)
+    kept = index.sample(store, request.embedder, keys) if replayed.whole else None
+    if kept is not None and kept.serves(keys, drawn, request.thresholds):
+        return kept
+    exact = fidelity.exact_sample(key_vectors(), drawn, min(request.thresholds))
+    if replayed.whole:
+        index.save_sample(store, request.embedder, exact)
+    return exact
 
 
 def _mode(neighbours: str, keys: int) -> index.Mode:

@@ -69,6 +69,11 @@ class Search(ABC):
     def n(self) -> int:
         return len(self.vectors)
 
+    def scan(self, radius: float) -> int:
+        """What a search at `radius` looks through (0: every key): two searches that scan alike
+        find the same pairs above the higher of their radii."""
+        return 0
+
     @abstractmethod
     def _candidates(
         self, queries: npt.NDArray[np.int64], radius: float | None, k: int
@@ -176,6 +181,9 @@ class IndexSearch(Search):
         self._index = faiss_library().deserialize_index(state["_index"])
         self._index.nprobe = self.probes
         self._quantizer = None  # the deserialised index owns its own
+
+    def scan(self, radius: float) -> int:
+        return self.probes_for(radius)
 
     def probes_for(self, radius: float) -> int:
         """More cells for a wider radius: pairs less similar than 0.95 lie in farther cells."""

@@ -259,13 +259,20 @@ class _Lists:
         _, scope = np.unique(traffic.scope, return_inverse=True)
         codes, slot = np.unique(scope.astype(np.int64) * keys + traffic.keys, return_inverse=True)
         slot_scope, slot_key = codes // max(keys, 1), codes % max(keys, 1)
+        # one array per pair at a time where it can be: a long log has tens of millions of pairs
         owner, position = neighbours.gather(slot_key)
-        wanted = slot_scope[owner] * keys + neighbours.index[position]
-        found = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+        wanted = slot_scope[owner]
+        wanted *= keys
+        wanted += neighbours.index[position]
+        found = np.searchsorted(codes, wanted)
+        np.minimum(found, max(len(codes) - 1, 0), out=found)
         kept = codes[found] == wanted if len(codes) else np.zeros(0, dtype=np.bool_)
+        del wanted
         offsets = np.zeros(len(codes) + 1, dtype=np.int64)
         np.cumsum(np.bincount(owner[kept], minlength=len(codes)), out=offsets[1:])
+        del owner
         similarity = neighbours.similarity[position[kept]].astype(np.float64)
+        del position
         return cls(slot.astype(np.int64), offsets, found[kept], similarity, traffic.ts)
 
     @property

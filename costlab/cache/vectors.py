@@ -19,6 +19,7 @@ from costlab.store import Store
 
 BATCH = 256  # texts per call of the embedder
 SAVE_EVERY = 8192  # vectors per write to the store
+READ_ROWS = 16_384  # stored vectors per batch read (~25 MiB of 384 floats)
 Progress = Callable[[int, int], None]  # (embedded so far, to embed)
 # Texts to their vectors as consecutive batches, in order: where the embedding runs (an engine,
 # costlab.cache.engine); by default in this process, `BATCH` texts per call of the embedder.
@@ -98,21 +99,23 @@ def stored(
     )
     store.register("_wanted", wanted)
     matrix: npt.NDArray[np.float32] | None = None
-    try:  # in batches into one matrix: the vectors are held once, not once per copy
-        for batch in store.batches(
-            "SELECT w.at, e.dim, e.vector FROM embeddings e "
-            "JOIN _wanted w USING (text_hash) WHERE e.embedder = ?",
-            [embedder],
-        ):
-            if batch.num_rows == 0:
-                continue
-            dim = int(batch.column(1)[0].as_py())
-            if matrix is None:
-                matrix = np.zeros((len(hashes), dim), dtype=np.float32)
-            at = batch.column(0).to_numpy()
-            flat = batch.column(2).flatten().to_numpy(zero_copy_only=False)
-            matrix[at] = flat.reshape(-1, dim)
-            have[at] = True
+    try:  # in small batches into one matrix, DuckDB kept lean: the vectors are held once
+        with store.lean():
+            for batch in store.batches(
+                "SELECT w.at, e.dim, e.vector FROM embeddings e "
+                "JOIN _wanted w USING (text_hash) WHERE e.embedder = ?",
+                [embedder],
+                rows=READ_ROWS,
+            ):
+                if batch.num_rows == 0:
+                    continue
+                dim = int(batch.column(1)[0].as_py())
+                if matrix is None:
+                    matrix = np.zeros((len(hashes), dim), dtype=np.float32)
+                at = batch.column(0).to_numpy()
+                flat = batch.column(2).flatten().to_numpy(zero_copy_only=False)
+                matrix[at] = flat.reshape(-1, dim)
+                have[at] = True
     finally:
         store.unregister("_wanted")
     return matrix, have
@@ -136,4 +139,5 @@ def _save(
             "vector": pa.FixedSizeListArray.from_arrays(flat, dim).cast(pa.list_(pa.float32())),
         }
     )
-    store.append("embeddings", table)
+    with store.lean():  # the vectors written are held by the caller: DuckDB keeps no copy
+        store.append("embeddings", table)
