@@ -207,7 +207,7 @@ def _traffic(tokens: list[list[int]], ts: list[float]) -> Traffic:
         sequence=np.arange(n, dtype=np.int64),
         tokens=[np.asarray(t, np.uint32) for t in tokens],
         segment_ends=[[len(t)] for t in tokens], segment_ids=[(i,) for i in range(n)],
-        segment_texts=[""] * n,
+        segment_texts=[""] * n, short=np.zeros(n, bool),
     )  # fmt: skip
 
 

@@ -107,12 +107,17 @@ def run(
     options: PrefixOptions,
     catalogue: prices.Catalogue,
     progress: Callable[[str, int, int | None], None] | None = None,
+    memo: traffic.Memo | None = None,
 ) -> PrefixReport:
-    """Replay the requests in scope under the prefix-caching rules, and price every what-if."""
+    """Replay the requests in scope under the prefix-caching rules, and price every what-if.
+
+    `memo`: token ids already made in this run, shared with its other loads (`costlab plan`).
+    """
     table = rules.with_overrides(list(options.overrides))
     tick = progress or (lambda label, done, total: None)
     tick("tokenizing", 0, None)
-    found = traffic.load(store, options.scope, options.encoding)
+    below = rules.smallest_prefix(table)
+    found = traffic.load(store, options.scope, options.encoding, below=below, memo=memo)
     if not len(found):
         raise BadInput(
             "no requests to replay: the store (or the --since/--until/--where scope) is empty",
