@@ -55,6 +55,9 @@ class CacheOptions:
     save_intents: bool = True  # keep each request's intent in the store for route-replay
     neighbours: str = "auto"  # exact, approx, or auto (exact up to EXACT_UP_TO keys)
     check_sample: int = fidelity.SAMPLE  # keys an approximate run checks exactly
+    # an approximate run's check of itself (reads every vector; no hit depends on it): plan
+    # skips it, as it reports none of it
+    self_check: bool = True
     guard: bool = DEFAULT_GUARD  # refuse hits whose texts disagree (costlab.cache.guard)
 
 
@@ -197,7 +200,7 @@ def with_hits(
     clock.lap("neighbours")
     results = replayed.built.results
     approximation = None
-    if request.mode == "approx":
+    if request.mode == "approx" and options.self_check:
         approximation = fidelity.check(
             key_vectors(),
             replayed.built,

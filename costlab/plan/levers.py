@@ -84,7 +84,9 @@ def cache(store: Store, scope: Scope, options: savings.CacheOptions) -> Cache | 
         )
     given = bool(options.thresholds)
     thresholds = list(options.thresholds) or list(DEFAULT_SWEEP)
-    run = savings.with_hits(store, replace(options, scope=scope, thresholds=thresholds))
+    # the approximate search's self-check reads every vector and moves no hit: plan reports none
+    chosen = replace(options, scope=scope, thresholds=thresholds, self_check=False)
+    run = savings.with_hits(store, chosen)
     report = run.report
     if given and len(thresholds) == 1:
         threshold, how = thresholds[0], "--threshold"
