@@ -163,9 +163,7 @@ def _stack(
             stack.compression(store, templates, _removed(templates, known))
             rewrite = {t.original: t.compressed for t in templates}
         clock.lap("prefix cache")
-        step = prefix_step.apply(
-            store, known, rewrite, options.rules, options.rule_overrides, memo
-        )
+        step = prefix_step.apply(store, known, rewrite, options.rules, options.rule_overrides, memo)
         clock.lap("batch")
         no_batch_price = stack.batch(store, list(options.batch_features))
         clock.lap("totals")

@@ -88,7 +88,7 @@ def rule_for(provider: str | None, model: str | None, choice: RuleChoice) -> Rul
 
 
 def smallest_prefix(table: dict[RuleName, Rule]) -> int:
-    """The fewest tokens any rule of `table` caches, for any model: a shorter prompt gets nothing."""
+    """The fewest tokens any rule of `table` caches for any model: a shorter prompt gets none."""
     return min(min(r.min_tokens, r.small_model_min_tokens) for r in table.values())
 
 

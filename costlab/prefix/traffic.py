@@ -76,7 +76,7 @@ class Traffic:
         return "; ".join(f"{name} for {', '.join(ms)}" for name, ms in by_encoding.items())
 
     def first_segment(self, row: int) -> np.ndarray:
-        """The token ids of a request's first segment (tokenized here when its sequence is short)."""
+        """A request's first segment as token ids (tokenized here when its sequence is short)."""
         s = int(self.sequence[row])
         if not self.short[s]:
             return self.tokens[s][: self.segment_ends[s][0]]
