@@ -112,3 +112,28 @@ def test_the_report_is_the_same_as_before_on_real_logs(logs: Path) -> None:
     assert sum((f.spend.saved_usd for f in result.features), ZERO) == result.total.saved_usd
     assert sum(f.spend.requests for f in result.features) == result.requests
     assert sum(t.spend.requests for t in result.templates) == result.replayed
+
+
+@pytest.mark.parametrize("choice", ["auto", "openai", "anthropic"])
+def test_templates_are_grouped_as_one_request_at_a_time_would(
+    choice: rules.RuleChoice, logs: Path
+) -> None:
+    catalogue = prices.Catalogue.load()
+    with Store.open(logs) as store:
+        found = traffic.load(store, Scope(), traffic.AUTO)
+    rule_of = [rules.rule_for(p, m, choice) for p, m in zip(found.providers, found.models)]
+    by_model = {m: rules.RULES[r] for m, r in zip(found.models, rule_of, strict=True) if r}
+    units = money.unit_prices(money.filled_points(catalogue, by_model))
+    replayed = replay.replay(found, rule_of, rules.RULES, units)
+    groups: dict[tuple[str, int], list[int]] = {}
+    first_rule: dict[tuple[str, int], str | None] = {}
+    for i in range(len(found)):  # the reference: the loop the replay grouped with before
+        s = int(found.sequence[i])
+        if rule_of[i] is None or s < 0 or found.ts_s[i] is None or found.models[i] not in units:
+            continue
+        key = (found.models[i], found.segment_ids[s][0])
+        first_rule.setdefault(key, rule_of[i])
+        groups.setdefault(key, []).append(i)
+    got = [((t.model, t.first_segment), t.rule, t.rows) for t in replayed.templates]
+    assert got == [(key, first_rule[key], rows) for key, rows in groups.items()]
+    assert len(got) > 10

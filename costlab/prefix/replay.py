@@ -72,19 +72,7 @@ def replay(
         np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), [],
         np.full(n, -1, np.int64),
     )  # fmt: skip
-    groups: dict[tuple[str, int], Template] = {}
-    for i in range(n):
-        rule, s, model = rule_of[i], int(traffic.sequence[i]), traffic.models[i]
-        if rule is None or s < 0 or traffic.ts_s[i] is None or model not in prices:
-            continue
-        key = (model, traffic.segment_ids[s][0])
-        template = groups.get(key)
-        if template is None:
-            template = groups[key] = Template(model, rule, key[1])
-            out.templates.append(template)
-        template.rows.append(i)
-    for k, template in enumerate(out.templates):
-        out.template_of[template.rows] = k
+    _group(traffic, rule_of, prices, out)
     automatic = [t for t in out.templates if rules[t.rule].kind == "automatic"]
     if automatic:
         _automatic(traffic, automatic, rules, out)
@@ -93,6 +81,44 @@ def replay(
         if rules[template.rule].kind == "breakpoint":
             _choose(traffic, template, rules[template.rule], prices[template.model], segments, out)
     return out
+
+
+def _group(
+    traffic: Traffic,
+    rule_of: list[RuleName | None],
+    prices: dict[str, UnitPrices],
+    out: Replayed,
+) -> None:
+    """Requests that can be replayed, grouped by model and first segment into templates (in
+    order of their first request, with its rule), written into `out`."""
+    n = len(traffic)
+    replayable = np.fromiter(
+        (r is not None and t is not None and m in prices
+         for r, t, m in zip(rule_of, traffic.ts_s, traffic.models, strict=True)), bool, n,
+    ) & (traffic.sequence >= 0)  # fmt: skip
+    rows = np.flatnonzero(replayable)
+    if not len(rows):
+        return
+    codes = {m: k for k, m in enumerate(dict.fromkeys(traffic.models))}
+    model = np.fromiter((codes[m] for m in traffic.models), np.int64, n)
+    first_segment = np.fromiter((ids[0] for ids in traffic.segment_ids), np.int64)
+    segment = first_segment[traffic.sequence[rows]]
+    key = model[rows] * (len(traffic.segment_texts) + 1) + segment
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    by_start = np.argsort(first)  # templates in order of their first request
+    number = np.empty_like(by_start)
+    number[by_start] = np.arange(len(by_start))
+    out.template_of[rows] = number[inverse.reshape(-1)]
+    ordered = rows[np.argsort(out.template_of[rows], kind="stable")]
+    ends = np.cumsum(np.bincount(out.template_of[rows], minlength=len(first)))
+    for k, start in enumerate(rows[first[by_start]].tolist()):
+        rule = rule_of[start]
+        assert rule is not None
+        template = Template(
+            traffic.models[start], rule, int(first_segment[traffic.sequence[start]])
+        )
+        template.rows = ordered[ends[k - 1] if k else 0 : ends[k]].tolist()
+        out.templates.append(template)
 
 
 def _automatic(
@@ -111,6 +137,8 @@ def _automatic(
         last_used: dict[int, float] = {}
         for i in sorted(rows):
             s = int(traffic.sequence[i])
+            if traffic.short[s]:
+                continue  # under the first block: no node to read or write, nothing cached
             path = paths.get(s)
             if path is None:
                 path = paths[s] = trie.path(traffic.tokens[s])
