@@ -67,7 +67,9 @@ def test_column_sums_equal_adding_one_request_at_a_time(
     table = rules.RULES
     with Store.open(logs) as store:
         found = traffic.load(store, Scope(), traffic.AUTO)
-        rule_of = [rules.rule_for(p, m, choice) for p, m in zip(found.providers, found.models)]
+        rule_of = [
+            rules.rule_for(p, m, choice) for p, m in zip(found.providers, found.models, strict=True)
+        ]
         by_model = {m: table[r] for m, r in zip(found.models, rule_of, strict=True) if r}
         points = money.filled_points(catalogue, by_model)
         replayed = replay.replay(found, rule_of, table, money.unit_prices(points))
@@ -121,7 +123,9 @@ def test_templates_are_grouped_as_one_request_at_a_time_would(
     catalogue = prices.Catalogue.load()
     with Store.open(logs) as store:
         found = traffic.load(store, Scope(), traffic.AUTO)
-    rule_of = [rules.rule_for(p, m, choice) for p, m in zip(found.providers, found.models)]
+    rule_of = [
+        rules.rule_for(p, m, choice) for p, m in zip(found.providers, found.models, strict=True)
+    ]
     by_model = {m: rules.RULES[r] for m, r in zip(found.models, rule_of, strict=True) if r}
     units = money.unit_prices(money.filled_points(catalogue, by_model))
     replayed = replay.replay(found, rule_of, rules.RULES, units)

@@ -65,7 +65,7 @@ class Columns:
             summed.append([ZERO + v for v in at] if column.dtype == object else at)
         out = [Spend() for _ in range(groups)]
         for g, values in zip(filled.tolist(), zip(*summed, strict=True), strict=True):
-            out[g] = Spend(*values)  # type: ignore[arg-type]
+            out[g] = Spend(*values)
         return out
 
     def total(self) -> Spend:
