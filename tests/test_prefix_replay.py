@@ -211,8 +211,14 @@ def _traffic(tokens: list[list[int]], ts: list[float]) -> Traffic:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("seed", range(5))
-def test_the_trie_replay_equals_the_naive_pairwise_replay(seed: int) -> None:
+def test_the_trie_replay_equals_the_naive_pairwise_replay(
+    seed: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled:  # the walk numba compiles, as a large replay runs it
+        pytest.importorskip("numba")
+        monkeypatch.setattr(replay, "COMPILE_FROM", 0)
     rng = random.Random(seed)
     stems = [[rng.randrange(3) for _ in range(12)] for _ in range(3)]
     tokens = [rng.choice(stems)[: rng.randrange(4, 13)] + [rng.randrange(3)] for _ in range(60)]

@@ -11,8 +11,11 @@ back at most `lookback_blocks` boundaries) and writes the rest up to the breakpo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
+from itertools import chain
 
 import numpy as np
 
@@ -124,35 +127,78 @@ def _group(
 def _automatic(
     traffic: Traffic, templates: list[Template], rules: dict[RuleName, Rule], out: Replayed
 ) -> None:
-    """One replay per automatic rule over all its requests (templates share the cache)."""
-    by_rule: dict[RuleName, list[int]] = defaultdict(list)
+    """One replay per automatic rule and model over all its requests (templates share the cache;
+    an entry is one model's, so models replay apart)."""
+    by_group: dict[tuple[RuleName, str], list[int]] = defaultdict(list)
     for template in templates:
-        by_rule[template.rule].extend(template.rows)
-    models = {m: k for k, m in enumerate(dict.fromkeys(traffic.models))}
-    width = len(models)
-    for name, rows in by_rule.items():
+        by_group[(template.rule, template.model)].extend(template.rows)
+    for (name, _), rows in by_group.items():
         rule = rules[name]
+        order = np.sort(np.asarray(rows, np.int64))
+        # a short sequence has no whole block: it reads and writes nothing, and caches nothing
+        order = order[~traffic.short[traffic.sequence[order]]]
+        if not len(order):
+            continue
         trie = BlockTrie(rule.min_tokens, rule.increment_tokens)
-        paths: dict[int, list[int]] = {}
-        last_used: dict[int, float] = {}
-        for i in sorted(rows):
-            s = int(traffic.sequence[i])
-            if traffic.short[s]:
-                continue  # under the first block: no node to read or write, nothing cached
-            path = paths.get(s)
-            if path is None:
-                path = paths[s] = trie.path(traffic.tokens[s])
-            t, m = traffic.ts_s[i], models[traffic.models[i]]
-            assert t is not None
-            depth = 0
-            for node in path:
-                seen = last_used.get(node * width + m)
-                if seen is None or t - seen > rule.idle_expiry_s:
-                    break
-                depth += 1
-            for node in path:
-                last_used[node * width + m] = t
-            out.cached[i] = min(trie.length(depth), int(traffic.input_tokens[i]))
+        distinct, local = np.unique(traffic.sequence[order], return_inverse=True)
+        paths = [trie.path(traffic.tokens[s]) for s in distinct.tolist()]
+        offsets = np.zeros(len(paths) + 1, np.int64)
+        np.cumsum([len(p) for p in paths], out=offsets[1:])
+        nodes = np.fromiter(chain.from_iterable(paths), np.int64, int(offsets[-1]))
+        ts = np.fromiter((traffic.ts_s[i] for i in order.tolist()), np.float64, len(order))
+        visits = int((offsets[1:] - offsets[:-1])[local].sum())
+        walk = _compiled_walk() if visits >= COMPILE_FROM else _walk
+        out.cached[order] = walk(
+            local.reshape(-1).astype(np.int64), ts, offsets, nodes, len(trie),
+            float(rule.idle_expiry_s), trie.first, trie.step, traffic.input_tokens[order],
+        )  # fmt: skip
+
+
+# Below this many trie nodes visited the walk runs as plain Python: importing numba and loading
+# the compiled walk costs more than the walk.
+COMPILE_FROM = 200_000
+
+
+@cache
+def _compiled_walk() -> Callable[..., np.ndarray]:
+    """The walk compiled by numba (cached on disk), or the plain one without numba."""
+    try:
+        from numba import njit
+    except ImportError:
+        return _walk
+    compiled: Callable[..., np.ndarray] = njit(cache=True, nogil=True)(_walk)
+    return compiled
+
+
+def _walk(
+    sequence: np.ndarray,
+    ts: np.ndarray,
+    offsets: np.ndarray,
+    nodes: np.ndarray,
+    node_count: int,
+    idle_s: float,
+    first: int,
+    step: int,
+    available: np.ndarray,
+) -> np.ndarray:
+    """The automatic rule over one model's requests in time order: each reads the deepest node of
+    its path whose ancestors and itself were used within `idle_s`, then uses its whole path.
+    `sequence[r]` is request r's path, `nodes[offsets[p]:offsets[p + 1]]` path p's nodes."""
+    last = np.full(node_count, np.nan)
+    cached = np.zeros(len(sequence), np.int64)
+    for r in range(len(sequence)):
+        p, t = sequence[r], ts[r]
+        depth = 0
+        for k in range(offsets[p], offsets[p + 1]):
+            seen = last[nodes[k]]
+            if np.isnan(seen) or t - seen > idle_s:
+                break
+            depth += 1
+        for k in range(offsets[p], offsets[p + 1]):
+            last[nodes[k]] = t
+        length = 0 if depth == 0 else first + (depth - 1) * step
+        cached[r] = min(length, available[r])
+    return cached
 
 
 def _choose(
