@@ -141,3 +141,14 @@ def test_templates_are_grouped_as_one_request_at_a_time_would(
     got = [((t.model, t.first_segment), t.rule, t.rows) for t in replayed.templates]
     assert got == [(key, first_rule[key], rows) for key, rows in groups.items()]
     assert len(got) > 10
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_template_head_is_clipped_as_from_the_whole_text(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = ["a", "bb", " ", "  ", "\n", "\t", "ü", "word", "x" * 50]
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 200)))
+        flat = " ".join(text.split())
+        expected = flat if len(flat) <= 80 else flat[:79] + "…"
+        assert report._clip(text, 80) == expected

@@ -231,9 +231,11 @@ def with_hits(
     )
     recommended = chosen.recommended
     focus = _focus([c.result for c in checks], recommended)
-    grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
+    grouped = None  # the intents, made only when they are listed or saved (plan does neither)
+    if options.save_intents or options.intents > 0:
+        grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
     notes = _notes(traffic)
-    if options.save_intents:
+    if options.save_intents and grouped is not None:
         assignment.save(store, grouped, traffic.request_ids, _source(options, embedder.name, focus))
         notes.append(
             f"each request's intent at {focus.threshold:g} is stored for route-replay "
@@ -256,7 +258,7 @@ def with_hits(
         guard=options.guard,
         unlabelled_requests=0 if traffic.labels is None else int((traffic.labels < 0).sum()),
         focus_threshold=focus.threshold,
-        intents=grouped.listed(options.intents, traffic.dollars.sum()),
+        intents=[] if grouped is None else grouped.listed(options.intents, traffic.dollars.sum()),
         health=health(focus, entry_bytes),
         index=IndexStats(
             neighbours=request.mode,

@@ -249,5 +249,9 @@ def _notes(
 
 
 def _clip(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    # the flattened start of a text is the start of the flattened text: flatten a long text's
+    # start only, unless that comes out short
+    flat = " ".join(text[: width * 4].split())
+    if len(flat) <= width:
+        flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
