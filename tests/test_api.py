@@ -113,6 +113,26 @@ def test_intents_and_route_replay_are_the_cli_json(db: Cli, tmp_path: Path) -> N
     assert routed.rules["took"].sum() == 12
 
 
+def test_plan_is_the_cli_json_one_row_per_lever(db: Cli, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"  # plan stores no intents: the rule cannot use them
+    policy.write_text(POLICY.replace(" AND intent_size > 1", ""), encoding="utf-8")
+    args = ["--threshold", "0.9", "--embedder", "fake", "--policy", str(policy),
+            "--batch-feature", "chat", "--resamples", "20"]  # fmt: skip
+    shown = cli_json(db, "plan", *args)
+    api = costlab.open(db.db).plan(
+        0.9, embedder="fake", policies=policy, batch_features=["chat"], resamples=20
+    )
+    found = api.to_dict()
+    found.pop("stages_s"), shown.pop("stages_s")
+    assert found == shown
+    frame = api.to_pandas()
+    assert frame["lever"].tolist() == [s["lever"] for s in shown["steps"]]
+    assert frame["saved_usd"].tolist() == [float(s["saved_usd"]) for s in shown["steps"]]
+    applied = {s["lever"] for s in shown["steps"] if s["status"] == "applied"}
+    assert {"cache", "routing"} <= applied
+    assert str(api.totals["after_usd"]) == shown["after_usd"]
+
+
 def test_reads_never_write_the_store(db: Cli, tmp_path: Path) -> None:
     store = costlab.open(db.db)
     store.simulate_cache(0.95, embedder="fake")  # writes: vectors, lists, intents
@@ -148,6 +168,12 @@ def test_reads_never_write_the_store(db: Cli, tmp_path: Path) -> None:
         (lambda s: s.intents(), "no stored embeddings"),
         (lambda s: s.intents(method="kmeans"), "unknown"),
         (lambda s: s.route_replay("missing.toml"), "missing.toml"),
+        (lambda s: s.plan(0.9, embedder="fake", rules="google"), "--rules"),
+        (lambda s: s.plan(0.9, embedder="fake", compress_top=0), "--compress-top"),
+        (lambda s: s.plan(0.9, embedder="fake", resamples=-1), "--resamples"),
+        (lambda s: s.plan(0.9, embedder="fake", policies="missing.toml"), "missing.toml"),
+        (lambda s: s.plan(1.5, embedder="fake"), "outside"),
+        (lambda s: s.plan(0.9, embedder="fake", rule_overrides=["openai.nope=1"]), "nope"),
     ],
 )
 def test_bad_arguments_are_costlab_errors_with_a_hint(db: Cli, call: Any, message: str) -> None:

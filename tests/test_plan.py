@@ -252,3 +252,44 @@ def test_after_routing_the_prefix_cache_follows_the_routed_provider(
     data = _json(cli, "plan", "--no-cache", "--resamples", "0", "--policy", str(claude))
     notes = " ".join(_steps(data)["prefix"]["notes"])
     assert "(anthropic " in notes and "openai" not in notes  # every miss under Claude's rule
+
+
+def test_the_fast_prefix_path_gives_the_plan_of_the_reference_path(
+    cli: Cli, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sample_logs/ and the Banking77 sample (short prompts, under every rule's minimum): the plan
+    with short prompts left untokenized and one token memo equals the plan tokenizing all."""
+    from costlab.prefix import rules
+
+    banking = Path(__file__).parent / "data" / "banking77" / "support_sample.jsonl"
+    assert cli("ingest", str(banking)).exit_code == 0
+    claude = tmp_path / "claude.toml"  # routed misses replay under the other rule too
+    claude.write_text('name = "all-sonnet"\ndefault = "claude-sonnet-4-5"\n')
+    args = ["plan", "--embedder", "fake", "--threshold", "0.95", "--policy", str(samples),
+            "--policy", str(claude), "--batch-feature", "summarize",
+            "--resamples", "20"]  # fmt: skip
+    fast = _json(cli, *args)
+    monkeypatch.setattr(rules, "smallest_prefix", lambda table: 0)  # tokenize every prompt
+    reference = _json(cli, *args)
+    fast.pop("stages_s"), reference.pop("stages_s")
+    assert fast == reference
+    assert Decimal(_steps(fast)["prefix"]["standalone_saved_usd"]) > 0
+
+
+def test_the_cache_self_check_moves_no_hit(cli: Cli, samples: Path) -> None:
+    """plan skips an approximate run's self-check: the hits and figures are those with it."""
+    import dataclasses
+
+    from costlab.cache import savings
+    from costlab.store import Store
+
+    options = savings.CacheOptions(
+        thresholds=[0.9, 0.95], embedder="fake", neighbours="approx", save_intents=False
+    )
+    with Store.open(cli.db) as store:
+        checked = savings.with_hits(store, options)
+        unchecked = savings.with_hits(store, dataclasses.replace(options, self_check=False))
+    assert checked.report.approximation is not None and unchecked.report.approximation is None
+    assert checked.report.thresholds == unchecked.report.thresholds
+    assert all((checked.hits[t] == unchecked.hits[t]).all() for t in (0.9, 0.95))
+    assert sum(int(h.sum()) for h in checked.hits.values()) > 0

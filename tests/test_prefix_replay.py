@@ -207,12 +207,18 @@ def _traffic(tokens: list[list[int]], ts: list[float]) -> Traffic:
         sequence=np.arange(n, dtype=np.int64),
         tokens=[np.asarray(t, np.uint32) for t in tokens],
         segment_ends=[[len(t)] for t in tokens], segment_ids=[(i,) for i in range(n)],
-        segment_texts=[""] * n,
+        segment_texts=[""] * n, short=np.zeros(n, bool),
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("seed", range(5))
-def test_the_trie_replay_equals_the_naive_pairwise_replay(seed: int) -> None:
+def test_the_trie_replay_equals_the_naive_pairwise_replay(
+    seed: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled:  # the walk numba compiles, as a large replay runs it
+        pytest.importorskip("numba")
+        monkeypatch.setattr(replay, "COMPILE_FROM", 0)
     rng = random.Random(seed)
     stems = [[rng.randrange(3) for _ in range(12)] for _ in range(3)]
     tokens = [rng.choice(stems)[: rng.randrange(4, 13)] + [rng.randrange(3)] for _ in range(60)]

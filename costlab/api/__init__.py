@@ -6,9 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from costlab.api.handle import Costlab
-from costlab.api.results import CacheResult, IntentsResult, ReportResult, RoutingResult
+from costlab.api.results import (
+    CacheResult,
+    IntentsResult,
+    PlanResult,
+    ReportResult,
+    RoutingResult,
+)
 
-__all__ = ["CacheResult", "Costlab", "IntentsResult", "ReportResult", "RoutingResult", "open"]
+__all__ = [
+    "CacheResult",
+    "Costlab",
+    "IntentsResult",
+    "PlanResult",
+    "ReportResult",
+    "RoutingResult",
+    "open",
+]
 
 
 def open(path: str | Path = "costlab.duckdb", config: str | Path | None = None) -> Costlab:

@@ -2,9 +2,9 @@
 
 Each method opens the store for the length of the call, as a command does, so a notebook never
 holds it locked between cells. The read-only methods (`requests`, `sql`, `report`,
-`route_replay`) open it read-only: they cannot write, whatever they are given. `simulate_cache`
-and `intents` write what their commands write (vectors, neighbour lists, intents). Every method
-builds the same options from the same arguments as its command and calls the same library
+`route_replay`) open it read-only: they cannot write, whatever they are given. `simulate_cache`,
+`intents` and `plan` write what their commands write (vectors, neighbour lists, intents). Every
+method builds the same options from the same arguments as its command and calls the same library
 function, so a result here is the command's `--json`, figure for figure.
 """
 
@@ -21,11 +21,18 @@ import pandas as pd
 from costlab import intents as intents_library
 from costlab import prices, settings
 from costlab import report as report_library
-from costlab.api.results import CacheResult, IntentsResult, ReportResult, RoutingResult
+from costlab.api.results import (
+    CacheResult,
+    IntentsResult,
+    PlanResult,
+    ReportResult,
+    RoutingResult,
+)
 from costlab.cache import auto, fidelity, savings, thresholds
 from costlab.errors import BadInput, StoreError
 from costlab.intents import agglomerative
 from costlab.migrations import MIGRATIONS
+from costlab.plan import request as plan_request
 from costlab.routing import compare, policy
 from costlab.routing import run as routing_run
 from costlab.scope import Scope, from_flags, parse_day
@@ -197,6 +204,44 @@ class Costlab:
                 calibrate,
             )
             return RoutingResult(routing_run.run(store, catalogue, loaded, options))
+
+    def plan(
+        self,
+        threshold: float | Sequence[float] | None = None,
+        *,
+        policies: str | Path | Sequence[str | Path] = (),
+        min_precision: float = savings.DEFAULT_MIN_PRECISION,
+        embedder: str = auto.AUTO,
+        label: str | None = None,
+        cache: bool = True,
+        min_quality: float | None = None,
+        compress_methods: Sequence[str] = ("minify",),
+        compress_top: int = 20,
+        rules: str = "auto",
+        rule_overrides: Sequence[str] = (),
+        batch_features: Sequence[str] = (),
+        resamples: int = compare.DEFAULT_RESAMPLES,
+        seed: int = 0,
+        since: Day = None,
+        until: Day = None,
+        where: str | None = None,
+        emit: str | Path | None = None,
+        force: bool = False,
+    ) -> PlanResult:
+        """One plan across every lever, stacked and ranked, as `costlab plan --json`: one row per
+        lever (`to_pandas`). `threshold` None: the best one that keeps `min_precision`."""
+        given = [threshold] if isinstance(threshold, int | float) else list(threshold or [])
+        paths = [policies] if isinstance(policies, str | Path) else list(policies)
+        args = plan_request.PlanArgs(
+            thresholds=[float(t) for t in given], min_precision=min_precision, embedder=embedder,
+            label=label, cache=cache, policies=[Path(p) for p in paths], min_quality=min_quality,
+            compress_methods=tuple(compress_methods), compress_top=compress_top, rules=rules,
+            rule_overrides=tuple(rule_overrides), batch_features=tuple(batch_features),
+            resamples=resamples, seed=seed, since=_text(since), until=_text(until), where=where,
+            emit=None if emit is None else Path(emit), force=force,
+        )  # fmt: skip
+        with self._open(read_only=False) as store:  # the cache lever stores what it builds
+            return PlanResult(plan_request.plan(store, self.settings, args))
 
     def intents(
         self,

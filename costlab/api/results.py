@@ -18,6 +18,7 @@ import pandas as pd
 from costlab import intents as intents_library
 from costlab import report as report_library
 from costlab.cache import savings
+from costlab.plan import result as plan_result
 from costlab.routing import run as routing_run
 
 T = TypeVar("T")
@@ -157,3 +158,29 @@ class IntentsResult(Result[intents_library.IntentsReport]):
     def agreement(self) -> dict[str, Any] | None:
         found = self.result.agreement
         return dataclasses.asdict(found) if found else None
+
+
+class PlanResult(Result[plan_result.Plan]):
+    """plan: one row per lever (`to_pandas`), the totals and the ranking; `to_dict` is
+    `costlab plan --json`."""
+
+    def to_pandas(self) -> pd.DataFrame:
+        rows = [
+            {k: v for k, v in dataclasses.asdict(s).items() if k not in ("risk", "setting")}
+            | {
+                "risk": None if s.risk is None else f"{s.risk.measure}: {s.risk.value}",
+                "rank": self.result.ranking.index(s.lever) + 1,
+            }
+            for s in self.result.steps
+        ]
+        return frame(rows)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """Logged and after spend (exact Decimals), the interval, the "do this first"."""
+        p = self.result
+        return {"logged_usd": p.logged_usd, "after_usd": p.after_usd,
+                "after_usd_ci": p.after_usd_ci, "first": p.first}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result.as_dict()

@@ -55,6 +55,9 @@ class CacheOptions:
     save_intents: bool = True  # keep each request's intent in the store for route-replay
     neighbours: str = "auto"  # exact, approx, or auto (exact up to EXACT_UP_TO keys)
     check_sample: int = fidelity.SAMPLE  # keys an approximate run checks exactly
+    # an approximate run's check of itself (reads every vector; no hit depends on it): plan
+    # skips it, as it reports none of it
+    self_check: bool = True
     guard: bool = DEFAULT_GUARD  # refuse hits whose texts disagree (costlab.cache.guard)
 
 
@@ -199,7 +202,7 @@ def with_hits(
     clock.lap("neighbours")
     results = replayed.built.results
     approximation = None
-    if request.mode == "approx":
+    if request.mode == "approx" and options.self_check:
         exact = _exact_sample(store, request, replayed, options.check_sample, key_vectors)
         approximation = fidelity.checked(
             exact, replayed.built, traffic.traffic, thresholds, settings
@@ -227,9 +230,11 @@ def with_hits(
     )
     recommended = chosen.recommended
     focus = _focus([c.result for c in checks], recommended)
-    grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
+    grouped = None  # the intents, made only when they are listed or saved (plan does neither)
+    if options.save_intents or options.intents > 0:
+        grouped = clusters(focus, traffic.traffic.keys, traffic.prompts, traffic.dollars)
     notes = _notes(traffic)
-    if options.save_intents:
+    if options.save_intents and grouped is not None:
         assignment.save(store, grouped, traffic.request_ids, _source(options, embedder.name, focus))
         notes.append(
             f"each request's intent at {focus.threshold:g} is stored for route-replay "
@@ -252,7 +257,7 @@ def with_hits(
         guard=options.guard,
         unlabelled_requests=0 if traffic.labels is None else int((traffic.labels < 0).sum()),
         focus_threshold=focus.threshold,
-        intents=grouped.listed(options.intents, traffic.dollars.sum()),
+        intents=[] if grouped is None else grouped.listed(options.intents, traffic.dollars.sum()),
         health=health(focus, entry_bytes),
         index=IndexStats(
             neighbours=request.mode,

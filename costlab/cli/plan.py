@@ -6,16 +6,13 @@ from pathlib import Path
 
 import typer
 
-from costlab import prices
 from costlab.cache import savings
 from costlab.cli import render
 from costlab.cli.flags import SinceFlag, UntilFlag, WhereFlag
 from costlab.cli.render import Sheet
-from costlab.errors import BadInput
-from costlab.plan import run
+from costlab.plan import request
 from costlab.plan.result import Plan
-from costlab.routing import compare, policy
-from costlab.scope import from_flags
+from costlab.routing import compare
 from costlab.settings import Settings
 from costlab.store import Store
 
@@ -67,26 +64,16 @@ def plan(
       costlab plan --threshold 0.92 --batch-feature summarize --emit plan/ --html plan.html
     """
     settings: Settings = ctx.obj["settings"]
-    if rules not in ("auto", "openai", "anthropic"):
-        raise BadInput(f"--rules {rules}: unknown", "use auto, openai or anthropic")
-    catalogue = prices.Catalogue.load(overrides=settings.price_overrides())
-    policies = tuple(policy.load(path, catalogue) for path in policy_files)
-    eligible = settings.batch.eligible()
-    eligible.update({f: "--batch-feature" for f in batch_feature if f not in eligible})
+    args = request.PlanArgs(
+        thresholds=threshold, min_precision=min_precision, embedder=embedder, label=label,
+        cache=not no_cache, policies=policy_files, min_quality=min_quality,
+        compress_methods=compress_method, compress_top=compress_top, rules=rules,
+        rule_overrides=rule, batch_features=batch_feature, resamples=resamples, seed=seed,
+        since=since, until=until, where=where, emit=emit, force=force,
+    )  # fmt: skip
     with Store.open(ctx.obj["db"], create=False) as store:
-        scope = from_flags(store, since, until, where)
-        cache = None if no_cache else savings.CacheOptions(
-            thresholds=threshold, embedder=embedder, label=label, min_precision=min_precision,
-            save_intents=False, intents=0,
-        )  # fmt: skip
-        options = run.PlanOptions(
-            scope, cache, policies, min_quality,
-            tuple(m for given in compress_method for m in given.split(",") if m),
-            compress_top, rules=rules, rule_overrides=tuple(rule),  # type: ignore[arg-type]
-            batch_features=eligible, resamples=resamples, seed=seed, emit=emit, force=force,
-        )  # fmt: skip
         with render.ProgressBars(as_json, units="steps") as bars:
-            result = run.run(store, catalogue, options, lambda s: bars.update(s, 0, None))
+            result = request.plan(store, settings, args, lambda s: bars.update(s, 0, None))
     if html is not None:
         from costlab.plan import html as plan_html
 

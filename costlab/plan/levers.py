@@ -16,6 +16,7 @@ from costlab.cache import savings
 from costlab.compress import from_store
 from costlab.compress import run as compress_run
 from costlab.prefix import report as prefix_report
+from costlab.prefix import traffic
 from costlab.routing import compare
 from costlab.routing.policy import Policy
 from costlab.scope import Scope
@@ -83,7 +84,9 @@ def cache(store: Store, scope: Scope, options: savings.CacheOptions) -> Cache | 
         )
     given = bool(options.thresholds)
     thresholds = list(options.thresholds) or list(DEFAULT_SWEEP)
-    run = savings.with_hits(store, replace(options, scope=scope, thresholds=thresholds))
+    # the approximate search's self-check reads every vector and moves no hit: plan reports none
+    chosen = replace(options, scope=scope, thresholds=thresholds, self_check=False)
+    run = savings.with_hits(store, chosen)
     report = run.report
     if given and len(thresholds) == 1:
         threshold, how = thresholds[0], "--threshold"
@@ -182,10 +185,13 @@ def compression(
 
 
 def prefix(
-    store: Store, catalogue: prices.Catalogue, options: prefix_report.PrefixOptions
+    store: Store,
+    catalogue: prices.Catalogue,
+    options: prefix_report.PrefixOptions,
+    memo: traffic.Memo,
 ) -> prefix_report.PrefixReport:
-    """simulate-prefix-cache, with its batch rows."""
-    return prefix_report.run(store, options, catalogue)
+    """simulate-prefix-cache, with its batch rows (its token ids kept in `memo` for the stack)."""
+    return prefix_report.run(store, options, catalogue, memo=memo)
 
 
 def batch_saved(report: prefix_report.PrefixReport) -> Decimal:

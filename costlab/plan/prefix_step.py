@@ -36,8 +36,10 @@ def apply(
     rewrite: Mapping[str, str],
     choice: rules.RuleChoice,
     overrides: tuple[str, ...],
+    memo: traffic.Memo | None = None,
 ) -> PrefixStep:
-    """Replay the routed misses and write `saved_prefix` per request."""
+    """Replay the routed misses and write `saved_prefix` per request (`memo`: the token ids the
+    standalone replay made, shared)."""
     import pyarrow as pa
 
     table = rules.with_overrides(list(overrides))
@@ -51,7 +53,9 @@ def apply(
         """
     )
     try:
-        found_traffic = traffic.load(store, Scope(), traffic.AUTO, _VIEW, rewrite)
+        found_traffic = traffic.load(
+            store, Scope(), traffic.AUTO, _VIEW, rewrite, rules.smallest_prefix(table), memo
+        )
     finally:
         store.execute(f"DROP VIEW IF EXISTS {_VIEW}")
     if not len(found_traffic):

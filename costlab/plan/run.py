@@ -16,7 +16,7 @@ from costlab.errors import BadInput
 from costlab.plan import emit, interval, levers, prefix_step, rank, stack, tariffs
 from costlab.plan.result import Plan, Risk, Step
 from costlab.prefix import report as prefix_report
-from costlab.prefix import rules
+from costlab.prefix import rules, traffic
 from costlab.routing import compare, replay
 from costlab.routing.policy import Policy
 from costlab.scope import Scope
@@ -139,8 +139,9 @@ def _stack(
     if isinstance(cache, levers.Cache):
         stack.cache(store, cache.hit_ids)
     clock.lap("prefix standalone")
+    memo: traffic.Memo = {}  # token ids, made once for both prefix replays
     found = _Levers(cache, levers.Skipped("", ""), levers.Skipped("", ""),
-                    _prefix(store, catalogue, options))  # fmt: skip
+                    _prefix(store, catalogue, options, memo))  # fmt: skip
     clock.lap("routing")
     found.routing = levers.routing(store, catalogue, list(options.policies), _compare(options))
     policy = None
@@ -162,7 +163,7 @@ def _stack(
             stack.compression(store, templates, _removed(templates, known))
             rewrite = {t.original: t.compressed for t in templates}
         clock.lap("prefix cache")
-        step = prefix_step.apply(store, known, rewrite, options.rules, options.rule_overrides)
+        step = prefix_step.apply(store, known, rewrite, options.rules, options.rule_overrides, memo)
         clock.lap("batch")
         no_batch_price = stack.batch(store, list(options.batch_features))
         clock.lap("totals")
@@ -193,7 +194,7 @@ def _cache(store: Store, options: PlanOptions) -> levers.Cache | levers.Skipped:
 
 
 def _prefix(
-    store: Store, catalogue: prices.Catalogue, options: PlanOptions
+    store: Store, catalogue: prices.Catalogue, options: PlanOptions, memo: traffic.Memo
 ) -> prefix_report.PrefixReport:
     return levers.prefix(
         store,
@@ -205,6 +206,7 @@ def _prefix(
             batch_features=options.batch_features,
             top=0,
         ),
+        memo,
     )
 
 

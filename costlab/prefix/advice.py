@@ -132,7 +132,9 @@ def template_changes(
     for (model, feature), versions in by_feature.items():
         versions.sort()
         for (_, before, rule_name), (start, after, _) in zip(versions, versions[1:], strict=False):
-            old, new = _first_segment(traffic, before), _first_segment(traffic, after)
+            if traffic.short[traffic.sequence[before]]:
+                continue  # fewer tokens than any rule caches: no cached prefix to break
+            old, new = traffic.first_segment(before), traffic.first_segment(after)
             shared = common_prefix(old, new)
             if len(old) < rules[rule_name].min_for(model) or shared >= len(old):
                 continue
@@ -143,11 +145,6 @@ def template_changes(
                 f"broke at token {shared:,}. Put edits after the static part to keep it cached."
             )
     return warnings
-
-
-def _first_segment(traffic: Traffic, row: int) -> np.ndarray:
-    s = int(traffic.sequence[row])
-    return traffic.tokens[s][: traffic.segment_ends[s][0]]
 
 
 def compression(

@@ -11,8 +11,11 @@ back at most `lookback_blocks` boundaries) and writes the rest up to the breakpo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
+from itertools import chain
 
 import numpy as np
 
@@ -72,19 +75,7 @@ def replay(
         np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), [],
         np.full(n, -1, np.int64),
     )  # fmt: skip
-    groups: dict[tuple[str, int], Template] = {}
-    for i in range(n):
-        rule, s, model = rule_of[i], int(traffic.sequence[i]), traffic.models[i]
-        if rule is None or s < 0 or traffic.ts_s[i] is None or model not in prices:
-            continue
-        key = (model, traffic.segment_ids[s][0])
-        template = groups.get(key)
-        if template is None:
-            template = groups[key] = Template(model, rule, key[1])
-            out.templates.append(template)
-        template.rows.append(i)
-    for k, template in enumerate(out.templates):
-        out.template_of[template.rows] = k
+    _group(traffic, rule_of, prices, out)
     automatic = [t for t in out.templates if rules[t.rule].kind == "automatic"]
     if automatic:
         _automatic(traffic, automatic, rules, out)
@@ -95,36 +86,119 @@ def replay(
     return out
 
 
+def _group(
+    traffic: Traffic,
+    rule_of: list[RuleName | None],
+    prices: dict[str, UnitPrices],
+    out: Replayed,
+) -> None:
+    """Requests that can be replayed, grouped by model and first segment into templates (in
+    order of their first request, with its rule), written into `out`."""
+    n = len(traffic)
+    replayable = np.fromiter(
+        (r is not None and t is not None and m in prices
+         for r, t, m in zip(rule_of, traffic.ts_s, traffic.models, strict=True)), bool, n,
+    ) & (traffic.sequence >= 0)  # fmt: skip
+    rows = np.flatnonzero(replayable)
+    if not len(rows):
+        return
+    codes = {m: k for k, m in enumerate(dict.fromkeys(traffic.models))}
+    model = np.fromiter((codes[m] for m in traffic.models), np.int64, n)
+    first_segment = np.fromiter((ids[0] for ids in traffic.segment_ids), np.int64)
+    segment = first_segment[traffic.sequence[rows]]
+    key = model[rows] * (len(traffic.segment_texts) + 1) + segment
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    by_start = np.argsort(first)  # templates in order of their first request
+    number = np.empty_like(by_start)
+    number[by_start] = np.arange(len(by_start))
+    out.template_of[rows] = number[inverse.reshape(-1)]
+    ordered = rows[np.argsort(out.template_of[rows], kind="stable")]
+    ends = np.cumsum(np.bincount(out.template_of[rows], minlength=len(first)))
+    for k, start in enumerate(rows[first[by_start]].tolist()):
+        rule = rule_of[start]
+        assert rule is not None
+        template = Template(
+            traffic.models[start], rule, int(first_segment[traffic.sequence[start]])
+        )
+        template.rows = ordered[ends[k - 1] if k else 0 : ends[k]].tolist()
+        out.templates.append(template)
+
+
 def _automatic(
     traffic: Traffic, templates: list[Template], rules: dict[RuleName, Rule], out: Replayed
 ) -> None:
-    """One replay per automatic rule over all its requests (templates share the cache)."""
-    by_rule: dict[RuleName, list[int]] = defaultdict(list)
+    """One replay per automatic rule and model over all its requests (templates share the cache;
+    an entry is one model's, so models replay apart)."""
+    by_group: dict[tuple[RuleName, str], list[int]] = defaultdict(list)
     for template in templates:
-        by_rule[template.rule].extend(template.rows)
-    models = {m: k for k, m in enumerate(dict.fromkeys(traffic.models))}
-    width = len(models)
-    for name, rows in by_rule.items():
+        by_group[(template.rule, template.model)].extend(template.rows)
+    for (name, _), rows in by_group.items():
         rule = rules[name]
+        order = np.sort(np.asarray(rows, np.int64))
+        # a short sequence has no whole block: it reads and writes nothing, and caches nothing
+        order = order[~traffic.short[traffic.sequence[order]]]
+        if not len(order):
+            continue
         trie = BlockTrie(rule.min_tokens, rule.increment_tokens)
-        paths: dict[int, list[int]] = {}
-        last_used: dict[int, float] = {}
-        for i in sorted(rows):
-            s = int(traffic.sequence[i])
-            path = paths.get(s)
-            if path is None:
-                path = paths[s] = trie.path(traffic.tokens[s])
-            t, m = traffic.ts_s[i], models[traffic.models[i]]
-            assert t is not None
-            depth = 0
-            for node in path:
-                seen = last_used.get(node * width + m)
-                if seen is None or t - seen > rule.idle_expiry_s:
-                    break
-                depth += 1
-            for node in path:
-                last_used[node * width + m] = t
-            out.cached[i] = min(trie.length(depth), int(traffic.input_tokens[i]))
+        distinct, local = np.unique(traffic.sequence[order], return_inverse=True)
+        paths = [trie.path(traffic.tokens[s]) for s in distinct.tolist()]
+        offsets = np.zeros(len(paths) + 1, np.int64)
+        np.cumsum([len(p) for p in paths], out=offsets[1:])
+        nodes = np.fromiter(chain.from_iterable(paths), np.int64, int(offsets[-1]))
+        ts = np.fromiter((traffic.ts_s[i] for i in order.tolist()), np.float64, len(order))
+        visits = int((offsets[1:] - offsets[:-1])[local].sum())
+        walk = _compiled_walk() if visits >= COMPILE_FROM else _walk
+        out.cached[order] = walk(
+            local.reshape(-1).astype(np.int64), ts, offsets, nodes, len(trie),
+            float(rule.idle_expiry_s), trie.first, trie.step, traffic.input_tokens[order],
+        )  # fmt: skip
+
+
+# Below this many trie nodes visited the walk runs as plain Python: importing numba and loading
+# the compiled walk costs more than the walk.
+COMPILE_FROM = 200_000
+
+
+@cache
+def _compiled_walk() -> Callable[..., np.ndarray]:
+    """The walk compiled by numba (cached on disk), or the plain one without numba."""
+    try:
+        from numba import njit
+    except ImportError:
+        return _walk
+    compiled: Callable[..., np.ndarray] = njit(cache=True, nogil=True)(_walk)
+    return compiled
+
+
+def _walk(
+    sequence: np.ndarray,
+    ts: np.ndarray,
+    offsets: np.ndarray,
+    nodes: np.ndarray,
+    node_count: int,
+    idle_s: float,
+    first: int,
+    step: int,
+    available: np.ndarray,
+) -> np.ndarray:
+    """The automatic rule over one model's requests in time order: each reads the deepest node of
+    its path whose ancestors and itself were used within `idle_s`, then uses its whole path.
+    `sequence[r]` is request r's path, `nodes[offsets[p]:offsets[p + 1]]` path p's nodes."""
+    last = np.full(node_count, np.nan)
+    cached = np.zeros(len(sequence), np.int64)
+    for r in range(len(sequence)):
+        p, t = sequence[r], ts[r]
+        depth = 0
+        for k in range(offsets[p], offsets[p + 1]):
+            seen = last[nodes[k]]
+            if np.isnan(seen) or t - seen > idle_s:
+                break
+            depth += 1
+        for k in range(offsets[p], offsets[p + 1]):
+            last[nodes[k]] = t
+        length = 0 if depth == 0 else first + (depth - 1) * step
+        cached[r] = min(length, available[r])
+    return cached
 
 
 def _choose(

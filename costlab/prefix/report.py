@@ -16,6 +16,7 @@ from costlab import prices
 from costlab.errors import BadInput
 from costlab.prefix import advice, money, replay, rules, traffic
 from costlab.prefix.advice import Reorder
+from costlab.prefix.spend import Columns, Spend, columns, most_common
 from costlab.scope import Scope
 from costlab.store import Store
 
@@ -32,24 +33,6 @@ class PrefixOptions:
     encoding: str = traffic.AUTO  # or one encoding for every request
     batch_features: dict[str, str] = field(default_factory=dict)  # feature -> why eligible
     top: int = 10
-
-
-@dataclass
-class Spend:
-    """Logged spend against spend with prefix caching, and the cache tokens behind each."""
-
-    requests: int = 0
-    logged_usd: Decimal = ZERO
-    with_cache_usd: Decimal = ZERO
-    saved_usd: Decimal = ZERO
-    logged_cached_tokens: int = 0  # cache reads the provider reported
-    possible_cached_tokens: int = 0  # cache reads under the rule
-    logged_write_tokens: int = 0
-    possible_write_tokens: int = 0
-
-    def add(self, other: Spend) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -107,12 +90,17 @@ def run(
     options: PrefixOptions,
     catalogue: prices.Catalogue,
     progress: Callable[[str, int, int | None], None] | None = None,
+    memo: traffic.Memo | None = None,
 ) -> PrefixReport:
-    """Replay the requests in scope under the prefix-caching rules, and price every what-if."""
+    """Replay the requests in scope under the prefix-caching rules, and price every what-if.
+
+    `memo`: token ids already made in this run, shared with its other loads (`costlab plan`).
+    """
     table = rules.with_overrides(list(options.overrides))
     tick = progress or (lambda label, done, total: None)
     tick("tokenizing", 0, None)
-    found = traffic.load(store, options.scope, options.encoding)
+    below = rules.smallest_prefix(table)
+    found = traffic.load(store, options.scope, options.encoding, below=below, memo=memo)
     if not len(found):
         raise BadInput(
             "no requests to replay: the store (or the --since/--until/--where scope) is empty",
@@ -129,14 +117,12 @@ def run(
     replayed = replay.replay(found, rule_of, table, units)
     eligible = [f in options.batch_features for f in found.features]
     costs = money.costs(store, found, replayed, eligible, points)
-    per_request, kept_logged = _spend(found, replayed, costs)
-    total = Spend()
-    for s in per_request:
-        total.add(s)
+    per_request = columns(found, replayed, costs)
+    total = per_request.total()
     reorders = advice.reorders(found, replayed, table, units, options.top)
     warnings = advice.template_changes(found, replayed, table)
     warnings += advice.compression(found, replayed, units, options.top)
-    notes = _notes(found, rule_of, replayed, units, kept_logged)
+    notes = _notes(found, rule_of, replayed, units, per_request.kept_logged)
     return PrefixReport(
         requests=len(found),
         replayed=int((replayed.template_of >= 0).sum()),
@@ -152,64 +138,50 @@ def run(
     )
 
 
-def _spend(
-    found: traffic.Traffic, replayed: replay.Replayed, costs: money.Costs
-) -> tuple[list[Spend], int]:
-    """One Spend per request, and how many kept their logged buckets: where the provider read
-    more from its cache than the rule finds (it saw more than the logged text), the logs stand."""
-    rows, kept = [], 0
-    for i in range(len(found)):
-        logged = found.cost_usd[i] or ZERO
-        base, simulated = costs.logged_buckets[i], costs.simulated[i]
-        cached, written = int(found.logged_cached[i]), int(found.logged_written[i])
-        s = Spend(1, logged, logged, ZERO, cached, cached, written, written)
-        if replayed.template_of[i] >= 0 and base is not None and simulated is not None:
-            if cached <= replayed.cached[i]:
-                s.saved_usd = base - simulated
-                s.with_cache_usd = logged - s.saved_usd
-                s.possible_cached_tokens = int(replayed.cached[i])
-                s.possible_write_tokens = int(replayed.write_5m[i] + replayed.write_1h[i])
-            else:
-                kept += 1
-        rows.append(s)
-    return rows, kept
-
-
 def _features(
-    found: traffic.Traffic, spend: list[Spend], costs: money.Costs, eligible: dict[str, str]
+    found: traffic.Traffic, spend: Columns, costs: money.Costs, eligible: dict[str, str]
 ) -> list[FeatureRow]:
-    rows: dict[str, FeatureRow] = {}
-    for i, s in enumerate(spend):
-        feature = found.features[i]
-        row = rows.setdefault(feature, FeatureRow(feature, Spend(), eligible.get(feature)))
-        row.spend.add(s)
+    names = list(dict.fromkeys(found.features))  # in order of first request
+    index = {name: k for k, name in enumerate(names)}
+    code = np.fromiter((index[f] for f in found.features), np.int64, len(found))
+    rows = [
+        FeatureRow(name, s, eligible.get(name))
+        for name, s in zip(names, spend.sums(code, len(names)), strict=True)
+    ]
+    for i in np.flatnonzero(np.isin(code, [index[f] for f in eligible if f in index])).tolist():
         base, batch = costs.logged_buckets[i], costs.batch[i]
-        if row.batch_reason and base is not None and batch is not None and batch < base:
-            row.batch_saved_usd += base - batch
-    return sorted(rows.values(), key=lambda r: (-r.spend.saved_usd, -r.spend.logged_usd))
+        if base is not None and batch is not None and batch < base:
+            rows[code[i]].batch_saved_usd += base - batch
+    return sorted(rows, key=lambda r: (-r.spend.saved_usd, -r.spend.logged_usd))
 
 
 def _templates(
-    found: traffic.Traffic, replayed: replay.Replayed, spend: list[Spend], top: int
+    found: traffic.Traffic, replayed: replay.Replayed, spend: Columns, top: int
 ) -> list[TemplateRow]:
+    count = len(replayed.templates)
+    sums = spend.sums(replayed.template_of, count)
+    names = list(dict.fromkeys(found.features))
+    index = {name: k for k, name in enumerate(names)}
+    code = np.fromiter((index[f] for f in found.features), np.int64, len(found))
+    feature = most_common(replayed.template_of, code, count).tolist()
+    hit = replayed.cached > 0
+    with_hits = np.bincount(replayed.template_of[hit], minlength=count) if hit.any() else None
     rows = []
-    for t in replayed.templates:
-        total = Spend()
-        for i in t.rows:
-            total.add(spend[i])
-        hits = replayed.cached[t.rows]
-        hits = hits[hits > 0]
-        feature = Counter(found.features[i] for i in t.rows).most_common(1)[0][0]
+    for k, t in enumerate(replayed.templates):
+        tokens = 0
+        if with_hits is not None and with_hits[k]:
+            hits = replayed.cached[t.rows]
+            tokens = int(np.median(hits[hits > 0]))
         rows.append(
             TemplateRow(
                 model=t.model,
                 rule=t.rule,
-                feature=feature,
+                feature=names[feature[k]],
                 head=_clip(found.segment_texts[t.first_segment], 80),
                 breakpoint=t.breakpoint,
                 ttl=t.ttl,
-                prefix_tokens=int(np.median(hits)) if len(hits) else 0,
-                spend=total,
+                prefix_tokens=tokens,
+                spend=sums[k],
                 input_cost_5m_usd=t.input_cost_5m,
                 input_cost_1h_usd=t.input_cost_1h,
                 gaps=t.gaps,
@@ -277,5 +249,9 @@ def _notes(
 
 
 def _clip(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    # the flattened start of a text is the start of the flattened text: flatten a long text's
+    # start only, unless that comes out short
+    flat = " ".join(text[: width * 4].split())
+    if len(flat) <= width:
+        flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -87,6 +87,11 @@ def rule_for(provider: str | None, model: str | None, choice: RuleChoice) -> Rul
     return None
 
 
+def smallest_prefix(table: dict[RuleName, Rule]) -> int:
+    """The fewest tokens any rule of `table` caches for any model: a shorter prompt gets none."""
+    return min(min(r.min_tokens, r.small_model_min_tokens) for r in table.values())
+
+
 def with_overrides(overrides: list[str]) -> dict[RuleName, Rule]:
     """The rule table with `RULE.FIELD=VALUE` overrides applied; BadInput naming a bad one."""
     rules = dict(RULES)

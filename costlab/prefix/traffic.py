@@ -6,6 +6,12 @@ one token sequence, so thousands of requests that share a system prompt share it
 Each request is tokenized with its model's encoding (`AUTO`: o200k_base for gpt-4o and later,
 cl100k_base for gpt-4 and, as an estimate, for models without a tiktoken encoding), or with one
 encoding named for all.
+
+A sequence of fewer UTF-8 bytes than `below` (the smallest prefix any rule in use caches) is not
+tokenized: a byte-level BPE token is at least one byte, so it has fewer tokens than `below` and
+no rule can cache any of it. Its `tokens` are empty and its `segment_ends` zeros (as many as it
+has segments); `Traffic.short` marks it. A `Memo` of token ids per (encoding, text) is shared by
+the loads of one run (`costlab plan` loads the traffic twice: as logged, and as routed).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class Traffic:
     segment_ends: list[list[int]]  # per distinct sequence: cumulative token count per segment
     segment_ids: list[tuple[int, ...]]  # per distinct sequence: its distinct segment ids
     segment_texts: list[str]  # per segment id
+    short: np.ndarray  # bool per distinct sequence: under `below` bytes, not tokenized
     # per model: the encoding its token ids come from (a model not named: cl100k_base)
     model_encodings: dict[str, str] = field(default_factory=dict)
 
@@ -68,6 +75,18 @@ class Traffic:
             by_encoding.setdefault(name, []).append(model if exact else f"{model} (estimate)")
         return "; ".join(f"{name} for {', '.join(ms)}" for name, ms in by_encoding.items())
 
+    def first_segment(self, row: int) -> np.ndarray:
+        """A request's first segment as token ids (tokenized here when its sequence is short)."""
+        s = int(self.sequence[row])
+        if not self.short[s]:
+            return self.tokens[s][: self.segment_ends[s][0]]
+        name = self.model_encodings.get(self.models[row], encodings.DEFAULT_ENCODING)
+        text = self.segment_texts[self.segment_ids[s][0]]
+        return np.asarray(encodings.load(name).ids([text])[0], dtype=np.uint32)
+
+
+Memo = dict[tuple[str, str], np.ndarray]  # (encoding, text) -> its token ids
+
 
 def load(
     store: Store,
@@ -75,11 +94,15 @@ def load(
     encoding: str,
     source: str = "requests",
     rewrite: Mapping[str, str] | None = None,
+    below: int = 0,
+    memo: Memo | None = None,
 ) -> Traffic:
     """Every request in scope, in time order, its prompt tokenized with `encoding` (or `AUTO`).
 
     `source` is a relation with the columns of requests (`costlab plan` gives the requests as
-    routed); `rewrite` replaces a segment's text by another (plan: a compressed template).
+    routed); `rewrite` replaces a segment's text by another (plan: a compressed template);
+    sequences under `below` UTF-8 bytes are left untokenized; `memo` holds token ids already
+    made (and gets those made here).
     """
     if encoding != AUTO:
         encodings.load(encoding)  # an unknown or unavailable encoding is an error up front
@@ -107,9 +130,20 @@ def load(
             parsed[key] = ids
         if ids:
             sequence[i] = sequence_index.setdefault(ids, len(sequence_index))
-    segment_tokens = _tokenized(list(segment_index))
+    keys = list(segment_index)
+    size = [len(text.encode("utf-8", "surrogatepass")) for _, text in keys]
+    short = np.fromiter(
+        (sum(size[s] for s in ids) < below for ids in sequence_index), bool, len(sequence_index)
+    )
+    needed = sorted({s for ids, low in zip(sequence_index, short, strict=True) if not low
+                     for s in ids})  # fmt: skip
+    segment_tokens = _tokenized(keys, needed, {} if memo is None else memo)
     tokens, ends = [], []
-    for ids in sequence_index:
+    for ids, low in zip(sequence_index, short, strict=True):
+        if low:
+            tokens.append(_EMPTY)
+            ends.append([0] * len(ids))
+            continue
         parts = [segment_tokens[s] for s in ids]
         tokens.append(np.concatenate(parts))
         ends.append(np.cumsum([len(p) for p in parts]).tolist())
@@ -130,6 +164,7 @@ def load(
         segment_ends=ends,
         segment_ids=list(sequence_index),
         segment_texts=[text for _, text in segment_index],
+        short=short,
         model_encodings={m or "(unknown)": e for m, e in model_encodings.items()},
     )
 
@@ -141,16 +176,24 @@ def _encoding(model: str | None, chosen: str) -> str:
     return own or encodings.DEFAULT_ENCODING
 
 
-def _tokenized(segments: list[tuple[str, str]]) -> list[np.ndarray]:
-    """Token ids of each (encoding, text), each distinct text once per encoding, in order."""
-    out: list[np.ndarray] = [np.zeros(0, np.uint32)] * len(segments)
+_EMPTY = np.zeros(0, np.uint32)
+
+
+def _tokenized(segments: list[tuple[str, str]], needed: list[int], memo: Memo) -> list[np.ndarray]:
+    """Token ids of the `needed` (encoding, text) segments (others: empty), from `memo` where it
+    has them; each distinct text is tokenized once per encoding and added to `memo`."""
+    out: list[np.ndarray] = [_EMPTY] * len(segments)
     by_encoding: dict[str, list[int]] = {}
-    for k, (name, _) in enumerate(segments):
-        by_encoding.setdefault(name, []).append(k)
+    for k in needed:
+        known = memo.get(segments[k])
+        if known is None:
+            by_encoding.setdefault(segments[k][0], []).append(k)
+        else:
+            out[k] = known
     for name, ks in by_encoding.items():
         ids = encodings.load(name).ids([segments[k][1] for k in ks])
         for k, one in zip(ks, ids, strict=True):
-            out[k] = np.asarray(one, dtype=np.uint32)
+            out[k] = memo[segments[k]] = np.asarray(one, dtype=np.uint32)
     return out
 
 

@@ -1,15 +1,18 @@
 """Benchmark `costlab plan`: one plan over N requests, against the commands it composes.
 
-    python scripts/bench/bench_plan.py                       # 100,000 requests
-    python scripts/bench/bench_plan.py --requests 1000000    # the issue's size (long on 2 cores)
-    python scripts/bench/bench_plan.py --write               # also writes its BENCHMARKS.md section
+    python scripts/bench/bench_plan.py                              # 100,000 requests
+    python scripts/bench/bench_plan.py --sizes 100000,1000000       # and the issue's size
+    python scripts/bench/bench_plan.py --sizes 1000000 --no-small   # only the scale run
+    python scripts/bench/bench_plan.py --write                      # also writes BENCHMARKS.md
 
 Data: `scripts/samples/scale_logs.py --requests N` (real Banking77 and CLINC150 questions,
 rephrased; gpt-4o-mini, four features), ingested once into bench_data/plan_N.duckdb. The cache's
 neighbour structure is stored beforehand by one `simulate-cache --threshold T` (timed apart),
-as the issue asks. Measured, each in a fresh process (wall time, peak RSS):
+as the issue asks. Measured per size, each in a fresh process (wall time, CPU time user + system,
+peak RSS), with the load average, since wall time on a shared machine says more about the load:
 
-1. `costlab plan --threshold T --policy A --policy B --batch-feature billing --json`;
+1. `costlab plan --threshold T --policy A --policy B --batch-feature billing --json`, and where
+   its time went (its own stage timings);
 2. the baseline, in the same run: the commands it composes, one after the other
    (simulate-cache at T, route-replay of A and B, simulate-prefix-cache with batch).
 
@@ -84,6 +87,7 @@ def scale(requests: int, embedder: str) -> None:
         out = Path(tmp) / "plan.json"
         command = costlab(db, "plan", *cache, *routing, "--batch-feature", "billing", "--json")
         plan = checked(measure(["sh", "-c", f"{shlex.join(command)} > {shlex.quote(str(out))}"]))
+        load_plan = os.getloadavg()
         data = json.loads(out.read_text())
         parts = [
             ("simulate-cache", cache + ["--no-save-intents"]),
@@ -94,22 +98,35 @@ def scale(requests: int, embedder: str) -> None:
             (name, checked(measure(costlab(db, name, *args, "--json")))) for name, args in parts
         ]
     load = os.getloadavg()
-    print(f"{requests:,} requests; load average while measured (1/5/15 min): "
-          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
-          f"{len(os.sched_getaffinity(0))} cores shared with other work\n")  # fmt: skip
+    print(f"### {requests:,} requests (scripts/samples/scale_logs.py), two routing policies, "
+          "cache structure stored\n")  # fmt: skip
+    print(f"Load average (1/5/15 min) right after plan: {_load(load_plan)}; after the baseline: "
+          f"{_load(load)}; {len(os.sched_getaffinity(0))} cores.\n")  # fmt: skip
     print(f"Made once beforehand: simulate-cache {THRESHOLD} storing the neighbour structure, "
-          f"{before['wall_s']:.1f} s, peak RSS {_mib(before)} ({embedder}).\n")  # fmt: skip
-    print("| run | wall | peak RSS |\n|---|---:|---:|")
-    print(f"| `costlab plan` (5 levers, 2 policies) | {plan['wall_s']:.1f} s | {_mib(plan)} |")
+          f"{before['wall_s']:.1f} s wall, {_cpu(before)} CPU, peak RSS {_mib(before)} "
+          f"({embedder}).\n")  # fmt: skip
+    print("| run | wall | CPU (user + sys) | peak RSS |\n|---|---:|---:|---:|")
+    print(f"| `costlab plan` (5 levers, 2 policies) | {plan['wall_s']:.1f} s | {_cpu(plan)} | "
+          f"{_mib(plan)} |")  # fmt: skip
     for name, result in baseline:
-        print(f"| {name} alone | {result['wall_s']:.1f} s | {_mib(result)} |")
+        print(f"| {name} alone | {result['wall_s']:.1f} s | {_cpu(result)} | {_mib(result)} |")
     total = sum(float(r["wall_s"]) for _, r in baseline)
-    print(f"| the three commands, one after the other | {total:.1f} s | "
+    cpu = sum(float(r.get("cpu_s", 0.0)) for _, r in baseline)
+    print(f"| the three commands, one after the other | {total:.1f} s | {cpu:.1f} s | "
           f"{max(_kib(r) for _, r in baseline) / 1024:,.0f} MiB |")  # fmt: skip
-    print(f"\nplan ÷ the three commands: {float(plan['wall_s']) / total:.2f}x")
+    print(f"\nplan ÷ the three commands: {float(plan['wall_s']) / total:.2f}x wall, "
+          f"{float(plan.get('cpu_s', 0.0)) / (cpu or 1.0):.2f}x CPU")  # fmt: skip
     spent = ", ".join(f"{stage} {s:.1f}" for stage, s in data["stages_s"].items())
-    print(f"\nWhere plan's time went (s): {spent}\n")
+    print(f"\nWhere plan's wall time went (s): {spent}\n")
     print(_table(data))
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
+
+
+def _cpu(result: dict[str, Any]) -> str:
+    return f"{float(result.get('cpu_s', 0.0)):.1f} s"
 
 
 def checked(result: dict[str, Any]) -> dict[str, Any]:
@@ -177,13 +194,23 @@ def small_sets(embedder: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument(
+        "--sizes", type=_sizes, default=[100_000], help="requests, comma-separated (100000,1000000)"
+    )
+    parser.add_argument("--requests", type=int, help="one size (the same as --sizes N)")
     parser.add_argument("--embedder", default="minilm-static")
     parser.add_argument("--small-embedder", default="minilm")
+    parser.add_argument("--no-small", action="store_true", help="skip the sample_logs tables")
     args = parser.parse_args()
-    scale(args.requests, args.embedder)
-    small_sets(args.small_embedder)
+    for requests in [args.requests] if args.requests else args.sizes:
+        scale(requests, args.embedder)
+    if not args.no_small:
+        small_sets(args.small_embedder)
     return 0
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
 
 
 if __name__ == "__main__":
