@@ -9,15 +9,19 @@ same rows.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
-from costlab.ingest.bulk import flat, openai_chat
+from costlab.ingest.bulk import flat, litellm_spend, openai_chat
 from costlab.ingest.bulk.flat import KeySet
-from costlab.ingest.sources import Line, Source
+from costlab.ingest.options import IngestOptions
+from costlab.ingest.sources import Line, Source, Stream
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 from costlab.store import Store
 
@@ -142,6 +146,59 @@ def _leftovers(store: Store) -> Iterator[Line]:
     store.execute("DROP TABLE _bulk")
     for number, raw in rows:
         yield Line(number, raw.encode("utf-8"))
+
+
+class ChunkedStream(Stream, Protocol):
+    """A stream of LiteLLM spend-log rows (a database table) that also comes in chunks of JSON
+    lines, every row with the same keys."""
+
+    keys: tuple[str, ...]
+
+    def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (JSON lines, how many)
+
+
+def stream_keys(stream: Stream, options: IngestOptions) -> KeySet | None:
+    """The keys of a stream's rows when its rows may take the spend-log fast path, else None."""
+    keys = getattr(stream, "keys", None)
+    if keys is None or not hasattr(stream, "chunks"):
+        return None
+    if options.redact or options.field_map or options.format != litellm_spend.NAME:
+        return None
+    return tuple(keys) if litellm_spend.eligible(tuple(keys)) else None
+
+
+def stage_stream(
+    store: Store, stream: ChunkedStream, keys: KeySet, target: Target
+) -> Iterator[Line | int]:
+    """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
+    int), then the chunk's other lines, for the per-record path (in order, numbered from 1)."""
+    mapped = litellm_spend.mapped_sql(keys, target.max_tokens)
+    first = 1
+    with tempfile.TemporaryDirectory(prefix="costlab-chunk-") as folder:
+        path = Path(folder) / "chunk.jsonl"
+        for data, rows in stream.chunks():
+            path.write_bytes(data)
+            del data
+            store.execute(_READ_CHUNK_SQL, [first - 1, str(path)])
+            store.execute(mapped, [target.source_file, target.run_id])
+            store.execute("DROP TABLE _bulk")
+            staged = store.row("SELECT count(*) FROM _mapped WHERE ok")
+            store.execute("INSERT INTO _stage SELECT * EXCLUDE (ok, raw) FROM _mapped WHERE ok")
+            left = store.rows("SELECT source_line, raw FROM _mapped WHERE NOT ok ORDER BY 1")
+            store.execute("DROP TABLE _mapped")
+            yield int(staged[0]) if staged else 0
+            for number, raw in left:
+                yield Line(number, raw.encode("utf-8"))
+            first += rows
+
+
+# A chunk's lines, numbered on from those before it.
+_READ_CHUNK_SQL = """
+CREATE OR REPLACE TEMP TABLE _bulk AS
+SELECT ?::BIGINT + row_number() OVER () AS line_no, raw
+FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
+              header = false, auto_detect = false)
+"""
 
 
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
