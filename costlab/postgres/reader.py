@@ -127,7 +127,7 @@ class Table:
         row = self._conn.execute(query, values).fetchone()
         return int(row[0])
 
-    def chunks(self, window: Window, rows: int = CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+    def chunks(self, window: Window, rows: int | None = None) -> Iterator[tuple[bytes, int]]:
         """The window's rows in (startTime, request_id) order, as lines of JSON (`row_to_json`),
         `rows` at a time: (the lines, how many). Streamed with `COPY ... TO STDOUT`."""
         condition, values = window.where()
@@ -136,6 +136,7 @@ class Table:
             + condition
             + ' ORDER BY t."startTime", t.request_id) TO STDOUT'
         )
+        rows = rows or CHUNK_ROWS
         blocks: list[bytes] = []
         with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
             for block in copy:

@@ -199,11 +199,11 @@ def mapped_sql(keys: KeySet, max_tokens: int) -> str:
             for name in ("m_feature_requester", "m_feature_spend", "m_team_alias", "m_team_id")
         ),
         f"({_absent('m_status')} OR {_is_string('m_status')} OR NOT {_absent(k('status'))})",
-        _object_or_absent(k("metadata")),
+        f"NOT coalesce({_is_string(k('metadata'))}, false)",  # a string: JSON text to decode
         # Messages: none, an object (LiteLLM's '{}'), or a list whose contents are text or null.
         f"({_absent(k('messages'))} OR starts_with({k('messages')}, '{{') OR "
-        "(starts_with(msgs_json, '[') AND list_bool_and(list_transform(msgs, "
-        "lambda m: m.content IS NULL OR starts_with(m.content, '\"')))))",
+        "(starts_with(msgs_json, '[') AND coalesce(list_bool_and(list_transform(msgs, "
+        "lambda m: m.content IS NULL OR starts_with(m.content, '\"'))), len(msgs) = 0)))",
         # Response: none or an object; its text a string or nothing.
         _object_or_absent(k("response")),
         f"({_absent('r_content')} OR {_is_string('r_content')})",
