@@ -9,8 +9,10 @@ only, when a database is read.
 
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -129,14 +131,19 @@ class Table:
 
     def chunks(self, window: Window, rows: int | None = None) -> Iterator[tuple[bytes, int]]:
         """The window's rows in (startTime, request_id) order, as lines of JSON (`row_to_json`),
-        `rows` at a time: (the lines, how many). Streamed with `COPY ... TO STDOUT`."""
+        `rows` at a time: (the lines, how many). Streamed with `COPY ... TO STDOUT`, the next
+        chunk read on a thread while the caller works on this one."""
         condition, values = window.where()
         query = self._sql(
             "COPY (SELECT row_to_json(t)::text FROM {table} t WHERE "
             + condition
             + ' ORDER BY t."startTime", t.request_id) TO STDOUT'
         )
-        rows = rows or CHUNK_ROWS
+        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS))
+
+    def _copy(
+        self, query: Any, values: dict[str, Any], rows: int
+    ) -> Generator[tuple[bytes, int]]:
         blocks: list[bytes] = []
         with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
             for block in copy:
@@ -165,6 +172,47 @@ class Table:
     def _sql(self, text: str) -> Any:
         sql = _psycopg().sql
         return sql.SQL(text).format(table=self._name)
+
+
+def _prefetched(chunks: Generator[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:
+    """The chunks, each read on a thread while the one before is in use (one chunk ahead).
+
+    The thread waits on the server (psycopg lets go of the GIL), the caller on DuckDB: the two
+    overlap. An error of the thread is raised here; a caller that stops early stops the thread.
+    """
+    ahead: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[bytes, int] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    chunks.close()  # `with` blocks of the COPY exit, in this thread
+                    return
+        except BaseException as err:  # noqa: BLE001 - handed over to the caller's thread
+            put(err)
+        else:
+            put(None)
+
+    thread = threading.Thread(target=read, name="costlab-copy", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _clean(data: bytes) -> bytes:

@@ -9,11 +9,11 @@ same rows.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
+
+import pyarrow as pa
 
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
@@ -172,33 +172,39 @@ def stage_stream(
 ) -> Iterator[Line | int]:
     """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
     int), then the chunk's other lines, for the per-record path (in order, numbered from 1)."""
-    mapped = litellm_spend.mapped_sql(keys, target.max_tokens)
+    insert = litellm_spend.insert_sql(keys, target.max_tokens)
     first = 1
-    with tempfile.TemporaryDirectory(prefix="costlab-chunk-") as folder:
-        path = Path(folder) / "chunk.jsonl"
-        for data, rows in stream.chunks():
-            path.write_bytes(data)
-            del data
-            store.execute(_READ_CHUNK_SQL, [first - 1, str(path)])
-            store.execute(mapped, [target.source_file, target.run_id])
-            store.execute("DROP TABLE _bulk")
-            staged = store.row("SELECT count(*) FROM _mapped WHERE ok")
-            store.execute("INSERT INTO _stage SELECT * EXCLUDE (ok, raw) FROM _mapped WHERE ok")
-            left = store.rows("SELECT source_line, raw FROM _mapped WHERE NOT ok ORDER BY 1")
-            store.execute("DROP TABLE _mapped")
-            yield int(staged[0]) if staged else 0
-            for number, raw in left:
-                yield Line(number, raw.encode("utf-8"))
-            first += rows
+    for data, rows in stream.chunks():
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        chunk = pa.table(
+            {
+                "line_no": pa.array(range(first, first + len(lines)), pa.int64()),
+                "raw": pa.array(lines, pa.binary()).cast(pa.string()),
+            }
+        )
+        del data, lines
+        store.register("_bulk", chunk)  # read where it is: no copy
+        before = _staged(store)
+        store.execute(insert, [target.source_file, target.run_id])
+        yield _staged(store) - before
+        left = store.rows(
+            "SELECT line_no, raw FROM _bulk WHERE line_no NOT IN "
+            f"(SELECT source_line FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
+            "ORDER BY line_no",
+            [first],
+        )
+        store.unregister("_bulk")
+        del chunk
+        for number, raw in left:
+            yield Line(number, raw.encode("utf-8"))
+        first += rows
 
 
-# A chunk's lines, numbered on from those before it.
-_READ_CHUNK_SQL = """
-CREATE OR REPLACE TEMP TABLE _bulk AS
-SELECT ?::BIGINT + row_number() OVER () AS line_no, raw
-FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
-              header = false, auto_detect = false)
-"""
+def _staged(store: Store) -> int:
+    row = store.row("SELECT count(*) FROM _stage")
+    return int(row[0]) if row else 0
 
 
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).

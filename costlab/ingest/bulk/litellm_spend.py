@@ -155,12 +155,17 @@ def _object_or_absent(j: str) -> str:
     return f"({_absent(j)} OR starts_with({j}, '{{'))"
 
 
-def mapped_sql(keys: KeySet, max_tokens: int) -> str:
-    """A statement making `_mapped` from `_bulk` (line_no, raw): each row's staged columns
-    (`STAGE_SCHEMA`, in order), `ok` (whether this path maps it) and `raw`.
+def insert_sql(keys: KeySet, max_tokens: int) -> str:
+    """A statement staging into `_stage` the rows of `_bulk` (line_no, raw) this path maps.
 
     Bound values: the source file and the run id.
     """
+    return f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(keys, max_tokens)}) WHERE ok"
+
+
+def select_sql(keys: KeySet, max_tokens: int) -> str:
+    """A query of `_bulk` (line_no, raw): each row's staged columns (`STAGE_SCHEMA`, in order)
+    and `ok`, whether this path maps it (bound values: the source file and the run id)."""
     f = _Fields(keys)
     k = f.key
     limit = int(max_tokens)
@@ -226,7 +231,6 @@ def mapped_sql(keys: KeySet, max_tokens: int) -> str:
         f"ELSE {_text('m_feature_spend')} END"
     )
     return f"""
-CREATE OR REPLACE TEMP TABLE _mapped AS
 WITH parsed AS (
     SELECT line_no, raw, try(json_extract(raw, [{", ".join(sql_text(p) for p in f.paths.values())}])) AS v
     FROM _bulk WHERE raw IS NOT NULL
@@ -301,8 +305,7 @@ SELECT line_no * {MAX_CALLS_PER_RECORD} AS row_key,
            AND (start_ts IS NOT NULL OR {_absent(k("startTime"))})
            AND (end_ts IS NOT NULL OR {_absent(k("endTime"))})
            AND greatest(uncached_n, read_n, out_5m, out_1h, completion_n, reasoning_n,
-                        coalesce(total_n, 0)) <= {limit} AS ok,
-       raw
+                        coalesce(total_n, 0)) <= {limit} AS ok
 FROM rows
 """
 
