@@ -38,10 +38,20 @@ def _edge_rows() -> list[dict[str, Any]]:
     add(False, end_user="", user="u-fallback", team_id="", api_base=None, model_group=None)
     add(False, completionStartTime=None, session_id=None, request_tags=None)
     # Odd metadata: quotes, backslashes, unicode, nested values of every type, odd shapes.
-    add(False, metadata={"a\"b": "x\\y", "é": "ünï €", "n": [1, 2.5, None, True], "o": {}})
-    add(False, metadata=meta | {"requester_metadata": "not an object", "user_api_key_team_alias": "Ops"})
-    add(False, metadata=meta | {"requester_metadata": {"feature": ""}, "spend_logs_metadata": {"feature": "x"}})
-    add(False, metadata=meta | {"requester_metadata": None, "spend_logs_metadata": {"feature": "sp"}})
+    add(False, metadata={'a"b': "x\\y", "é": "ünï €", "n": [1, 2.5, None, True], "o": {}})
+    add(
+        False,
+        metadata=meta | {"requester_metadata": "not an object", "user_api_key_team_alias": "Ops"},
+    )
+    add(
+        False,
+        metadata=meta
+        | {"requester_metadata": {"feature": ""}, "spend_logs_metadata": {"feature": "x"}},
+    )
+    add(
+        False,
+        metadata=meta | {"requester_metadata": None, "spend_logs_metadata": {"feature": "sp"}},
+    )
     add(False, metadata=[1, 2, 3])
     add(False, metadata={"float": 1e-05, "big": 12345678901234567890, "s": "tab\there\nnl"})
     add(False, metadata=meta | {"status": "failure"}, status=None)
@@ -116,7 +126,7 @@ def _ingest(url: str, monkeypatch: pytest.MonkeyPatch, fast: bool) -> tuple[Stor
     with monkeypatch.context() as patch:
         patch.setattr(StageBatch, "add", add)
         if not fast:
-            patch.setattr(bulk, "stream_keys", lambda stream, options: None)
+            patch.setattr(bulk, "chunked", lambda stream, options: None)
         store = Store.open(":memory:")
         source = postgres.DatabaseSource(url)
         postgres.ingest(store, source, file_ingest.IngestOptions(), prices.Catalogue.load(), "r")
@@ -162,7 +172,10 @@ def test_a_refused_row_in_a_large_table_keeps_its_place(
     base = spend_rows()[0]
     rows = []
     for i in range(120):
-        row = base | {"request_id": f"r{i:04d}", "startTime": f"2027-05-01T00:{i // 60:02d}:{i % 60:02d}.000Z"}
+        row = base | {
+            "request_id": f"r{i:04d}",
+            "startTime": f"2027-05-01T00:{i // 60:02d}:{i % 60:02d}.000Z",
+        }
         if i % 7 == 0:
             row["spend"] = 5e-06  # refused: an exponent
         if i % 11 == 0:

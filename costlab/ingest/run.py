@@ -137,12 +137,12 @@ class _Run:
                 stage = StageBatch(self.options, stream.label, self.run_id)
                 position = lambda: (stream.read(), stream.records)  # noqa: E731
                 load = _FileLoad(self, stream.label, position, stage, rejected, out)
-                keys = bulk.stream_keys(stream, self.options)
-                if keys is None:
+                fast = bulk.chunked(stream, self.options)
+                if fast is None:
                     load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
                 else:  # DuckDB maps the well-formed rows; Python parses the others
                     target = bulk.Target(stream.label, self.run_id, self.options.max_tokens)
-                    left = bulk.stage_stream(self.store, stream, keys, target)
+                    left = bulk.stage_stream(self.store, fast, target)
                     load.records(self._counted(left, stage, out, load), workers=0)
                 self._land(out, stage, rejected)
                 if self.options.strict and out.rejected:

@@ -141,9 +141,7 @@ class Table:
         )
         return _prefetched(self._copy(query, values, rows or CHUNK_ROWS))
 
-    def _copy(
-        self, query: Any, values: dict[str, Any], rows: int
-    ) -> Generator[tuple[bytes, int]]:
+    def _copy(self, query: Any, values: dict[str, Any], rows: int) -> Generator[tuple[bytes, int]]:
         blocks: list[bytes] = []
         with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
             for block in copy:
@@ -162,9 +160,7 @@ class Table:
             'SELECT t."startTime", t.request_id FROM {table} t WHERE '
             + condition
             + ' AND t.request_id IS NOT NULL AND t."startTime" = (SELECT max("startTime") '
-            "FROM {table} WHERE "
-            + condition
-            + " AND request_id IS NOT NULL) ORDER BY t.request_id"
+            "FROM {table} WHERE " + condition + " AND request_id IS NOT NULL) ORDER BY t.request_id"
         )
         for start, request_id in self._conn.execute(query, values):
             yield _utc(start), _text(request_id)

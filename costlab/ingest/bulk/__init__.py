@@ -157,22 +157,20 @@ class ChunkedStream(Stream, Protocol):
     def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (JSON lines, how many)
 
 
-def stream_keys(stream: Stream, options: IngestOptions) -> KeySet | None:
-    """The keys of a stream's rows when its rows may take the spend-log fast path, else None."""
+def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
+    """The stream, when its rows may take the spend-log fast path (None: they may not)."""
     keys = getattr(stream, "keys", None)
     if keys is None or not hasattr(stream, "chunks"):
         return None
     if options.redact or options.field_map or options.format != litellm_spend.NAME:
         return None
-    return tuple(keys) if litellm_spend.eligible(tuple(keys)) else None
+    return stream if litellm_spend.eligible(tuple(keys)) else None  # type: ignore[return-value]
 
 
-def stage_stream(
-    store: Store, stream: ChunkedStream, keys: KeySet, target: Target
-) -> Iterator[Line | int]:
+def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterator[Line | int]:
     """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
     int), then the chunk's other lines, for the per-record path (in order, numbered from 1)."""
-    insert = litellm_spend.insert_sql(keys, target.max_tokens)
+    insert = litellm_spend.insert_sql(tuple(stream.keys), target.max_tokens)
     first = 1
     for data, rows in stream.chunks():
         lines = data.split(b"\n")

@@ -101,9 +101,6 @@ class _Fields:
         """The column holding a top-level key's value ('NULL' when rows have no such key)."""
         return f"k_{self.keys.index(key)}" if key in self.keys else "NULL::VARCHAR"
 
-    def extras(self) -> list[str]:
-        return [k for k in self.keys if k not in _MAPPED]
-
 
 # Tests on a value's JSON text: no second parse.
 def _absent(j: str) -> str:
@@ -160,7 +157,9 @@ def insert_sql(keys: KeySet, max_tokens: int) -> str:
 
     Bound values: the source file and the run id.
     """
-    return f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(keys, max_tokens)}) WHERE ok"
+    return (
+        f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(keys, max_tokens)}) WHERE ok"
+    )
 
 
 def select_sql(keys: KeySet, max_tokens: int) -> str:
@@ -214,7 +213,9 @@ def select_sql(keys: KeySet, max_tokens: int) -> str:
         f"({_absent('r_content')} OR {_is_string('r_content')})",
     ]
     prompt, completion = _count(k("prompt_tokens")), _count(k("completion_tokens"))
-    read = f"coalesce(TRY_CAST({detail['read']} AS BIGINT), TRY_CAST({detail['cached']} AS BIGINT), 0)"
+    read = (
+        f"coalesce(TRY_CAST({detail['read']} AS BIGINT), TRY_CAST({detail['cached']} AS BIGINT), 0)"
+    )
     write = (
         f"coalesce(TRY_CAST({detail['write']} AS BIGINT), "
         f"TRY_CAST({detail['creation']} AS BIGINT), 0)"
@@ -230,9 +231,10 @@ def select_sql(keys: KeySet, max_tokens: int) -> str:
         f"CASE WHEN NOT {_absent('m_feature_requester')} THEN {_text('m_feature_requester')} "
         f"ELSE {_text('m_feature_spend')} END"
     )
+    paths = ", ".join(sql_text(p) for p in f.paths.values())
     return f"""
 WITH parsed AS (
-    SELECT line_no, raw, try(json_extract(raw, [{", ".join(sql_text(p) for p in f.paths.values())}])) AS v
+    SELECT line_no, raw, try(json_extract(raw, [{paths}])) AS v
     FROM _bulk WHERE raw IS NOT NULL
 ), fields AS (
     SELECT line_no, raw, {f.select()} FROM parsed
@@ -254,7 +256,8 @@ WITH parsed AS (
     SELECT *,
         CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN write_n
              ELSE coalesce(w5m_n, 0) + coalesce(w1h_n, 0) END AS writes_n,
-        CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN write_n ELSE coalesce(w5m_n, 0) END AS out_5m,
+        CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN write_n
+             ELSE coalesce(w5m_n, 0) END AS out_5m,
         CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN 0 ELSE coalesce(w1h_n, 0) END AS out_1h
     FROM typed
 ), rows AS (
@@ -282,8 +285,8 @@ SELECT line_no * {MAX_CALLS_PER_RECORD} AS row_key,
        CASE WHEN {status_text} IN ('failure', 'error') THEN 'error' ELSE 'ok' END AS status,
        nullif(array_to_string(list_filter(list_transform(list_filter(msgs,
            lambda m: json_extract_string(m.role, '$') IN ('system', 'developer')),
-           lambda m: json_extract_string(m.content, '$')), lambda t: t IS NOT NULL AND t <> ''), chr(10)),
-           '') AS system_prompt,
+           lambda m: json_extract_string(m.content, '$')),
+           lambda t: t IS NOT NULL AND t <> ''), chr(10)), '') AS system_prompt,
        json_extract_string(list_filter(msgs,
            lambda m: json_extract_string(m.role, '$') = 'user')[-1].content, '$') AS prompt,
        CASE WHEN msgs IS NOT NULL THEN msgs_json END AS messages,
