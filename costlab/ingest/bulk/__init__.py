@@ -186,7 +186,8 @@ def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterato
             yield _staged(store) - before
             left = store.rows(
                 "SELECT line_no, raw FROM _bulk WHERE line_no NOT IN (SELECT source_line "
-                f"FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) ORDER BY line_no",
+                f"FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
+                "ORDER BY line_no",
                 [first],
             )
             store.execute("DROP VIEW _bulk")
