@@ -137,7 +137,13 @@ class _Run:
                 stage = StageBatch(self.options, stream.label, self.run_id)
                 position = lambda: (stream.read(), stream.records)  # noqa: E731
                 load = _FileLoad(self, stream.label, position, stage, rejected, out)
-                load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
+                fast = bulk.chunked(stream, self.options)
+                if fast is None:
+                    load.records(stream.lines(), parse_pool.workers_for_records(stream.records))
+                else:  # DuckDB maps the well-formed rows; Python parses the others
+                    target = bulk.Target(stream.label, self.run_id, self.options.max_tokens)
+                    left = bulk.stage_stream(self.store, fast, target)
+                    load.records(self._counted(left, stage, out, load), workers=0)
                 self._land(out, stage, rejected)
                 if self.options.strict and out.rejected:
                     raise _StrictRollback
@@ -245,6 +251,20 @@ class _Run:
             stage.formats[name] += staged
         return leftovers
 
+    def _counted(
+        self, left: Iterator[Line | int], stage: StageBatch, out: FileResult, load: _FileLoad
+    ) -> Iterator[Line]:
+        """The lines a fast path left for Python; the counts of the rows it staged (the ints
+        among `left`) are added to the stage's and the file's, with progress."""
+        for item in left:
+            if isinstance(item, int):
+                out.records_read += item
+                stage.calls += item
+                stage.formats[bulk.litellm_spend.NAME] += item
+                load.progress()
+            else:
+                yield item
+
     def _append(self, table_name: str, rows: Any) -> None:
         if rows is not None:
             self.store.append(table_name, rows)
@@ -284,7 +304,7 @@ class _FileLoad:
             self._reject(self.rejects.add(line, reason))
         if self.stage.rows >= BATCH_ROWS:
             self.run._append("_stage", self.stage.take())
-            self._progress()
+            self.progress()
 
     def _chunk(self, chunk: parse_pool.Chunk) -> None:
         self.out.records_read += chunk.calls + len(chunk.rejects)
@@ -293,13 +313,13 @@ class _FileLoad:
         for row in chunk.rejects:
             self._reject(self.rejects.add_row(row))
         self.run._append("_stage", parse_pool.rows(chunk))
-        self._progress()
+        self.progress()
 
     def _reject(self, row: RejectRow) -> None:
         if len(self.out.reject_examples) < REJECT_EXAMPLES:
             self.out.reject_examples.append((row[0], row[1]))
 
-    def _progress(self) -> None:
+    def progress(self) -> None:
         if self.run.progress:
             self.run.progress(self.label, *self.position())
 

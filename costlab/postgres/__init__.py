@@ -2,8 +2,10 @@
 
 - `target`: the URL and table, and the label (the URL without its password) that is shown and
   stored as the run's `source_file`
-- `reader`: psycopg 3 (imported only here), a read-only transaction, a server-side cursor; each
-  row as JSON, parsed by the `litellm_spend_log` file format (the same mapping, pricing, rejects)
+- `reader`: psycopg 3 (imported only here), a read-only transaction, `COPY ... TO STDOUT` of
+  each row as JSON (`row_to_json`) in chunks; DuckDB maps the well-formed rows in SQL
+  (`ingest.bulk.litellm_spend`), the `litellm_spend_log` file format parses the others (the
+  same mapping, pricing, rejects)
 - `watermark`: which rows a run reads (after the last run's watermark, less an overlap window)
 - `load`: one run, in one transaction of the store, its watermark written with it
 """

@@ -47,21 +47,32 @@ def ingest(
 
 
 class _TableStream:
-    """The window's rows as lines of JSON, tracking the watermark as they go by."""
+    """The window's rows as chunks of JSON lines (the SQL fast path) or as lines; the watermark
+    is that of the rows at the window's latest startTime, once all are read."""
 
     def __init__(self, label: str, table: reader.Table, window: watermark.Window) -> None:
         self.label = label
         self.records: int | None = table.count(window)
+        self.keys: tuple[str, ...] = tuple(sorted(table.columns))  # every row's keys
         self._table = table
         self._window = window
         self._tracker = watermark.Tracker(window.after)
         self._read = 0
 
-    def lines(self) -> Iterator[Line]:
-        for start, request_id, raw in self._table.rows(self._window):
-            self._read += 1
+    def chunks(self) -> Iterator[tuple[bytes, int]]:
+        """(JSON lines, how many), in (startTime, request_id) order."""
+        for data, rows in self._table.chunks(self._window):
+            yield data, rows
+            self._read += rows
+        for start, request_id in self._table.last(self._window):
             self._tracker.see(start, request_id)
-            yield Line(self._read, raw)
+
+    def lines(self) -> Iterator[Line]:
+        number = 0
+        for data, _ in self.chunks():
+            for raw in data.splitlines():
+                number += 1
+                yield Line(number, raw)
 
     def read(self) -> int:
         return self._read

@@ -1,14 +1,18 @@
-"""Reading a spend-log table: psycopg 3, one read-only transaction, a server-side cursor.
+"""Reading a spend-log table: psycopg 3, one read-only transaction, `COPY ... TO STDOUT`.
 
 Each row comes as the JSON object PostgreSQL makes of it (`row_to_json`: every column by name,
 `jsonb` columns as JSON, timestamps as ISO text), so the file format `litellm_spend_log` parses
-it exactly as it parses an exported row. psycopg is imported here only, when a database is read.
+it exactly as it parses an exported row. The rows stream in chunks of lines (COPY's text format,
+unescaped), which DuckDB maps in SQL or the per-record path parses. psycopg is imported here
+only, when a database is read.
 """
 
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +40,8 @@ REQUIRED_COLUMNS = (
 # Python as `0.0`: the logged cost's text feeds the content hash that tells a duplicate from a
 # conflict, so the DB's row is given the export's text. (Top level only: JSONB writes ": ".)
 _INTEGRAL_SPEND = re.compile(rb'"spend":(-?\d+)([,}])')
-# Rows fetched per round trip of the server-side cursor.
-FETCH_ROWS = 5_000
+# Rows handed over at once: a chunk is a few tens of MB, whatever the table's size.
+CHUNK_ROWS = 50_000
 CONNECT_TIMEOUT_S = 10
 _AUTH_STATES = ("28P01", "28000")  # invalid password, invalid authorization
 _NO_DRIVER_HINT = "pip install 'costlab[postgres]' (psycopg 3), then run this again"
@@ -86,6 +90,7 @@ class Table:
         sql = _psycopg().sql
         parts = [target.schema, target.table] if target.schema else [target.table]
         self._name = sql.Identifier(*parts)
+        self.columns: frozenset[str] = frozenset()  # known once checked
 
     def check(self) -> None:
         """BadInput when the table is missing, not readable, or of another shape."""
@@ -105,6 +110,7 @@ class Table:
                 [found[0]],
             )
         }
+        self.columns = frozenset(columns)
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise BadInput(
@@ -123,38 +129,93 @@ class Table:
         row = self._conn.execute(query, values).fetchone()
         return int(row[0])
 
-    def rows(self, window: Window) -> Iterator[tuple[datetime | None, str | None, bytes]]:
-        """(startTime, request_id, the row as JSON) in (startTime, request_id) order."""
+    def chunks(self, window: Window, rows: int | None = None) -> Iterator[tuple[bytes, int]]:
+        """The window's rows in (startTime, request_id) order, as lines of JSON (`row_to_json`),
+        `rows` at a time: (the lines, how many). Streamed with `COPY ... TO STDOUT`, the next
+        chunk read on a thread while the caller works on this one."""
         condition, values = window.where()
         query = self._sql(
-            'SELECT t."startTime", t.request_id, row_to_json(t)::text FROM {table} t WHERE '
+            "COPY (SELECT row_to_json(t)::text FROM {table} t WHERE "
             + condition
-            + ' ORDER BY t."startTime", t.request_id'
+            + ' ORDER BY t."startTime", t.request_id) TO STDOUT'
         )
-        with self._conn.cursor(name="costlab_spend_logs") as cursor:
-            cursor.adapters.register_loader("text", _bytes_loader())  # JSON text, undecoded
-            cursor.itersize = FETCH_ROWS
-            cursor.execute(query, values)
-            for start, request_id, raw in cursor:
-                yield (
-                    _utc(start),
-                    _text(request_id),
-                    _INTEGRAL_SPEND.sub(rb'"spend":\1.0\2', raw, 1),
-                )
+        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS))
+
+    def _copy(self, query: Any, values: dict[str, Any], rows: int) -> Generator[tuple[bytes, int]]:
+        blocks: list[bytes] = []
+        with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
+            for block in copy:
+                blocks.append(bytes(block))
+                if len(blocks) >= rows:
+                    yield _clean(b"".join(blocks)), len(blocks)
+                    blocks = []
+        if blocks:
+            yield _clean(b"".join(blocks)), len(blocks)
+
+    def last(self, window: Window) -> Iterator[tuple[datetime | None, str | None]]:
+        """(startTime, request_id) of the window's rows at its latest startTime, in order: the
+        same snapshot as `chunks` (one repeatable-read transaction)."""
+        condition, values = window.where()
+        query = self._sql(
+            'SELECT t."startTime", t.request_id FROM {table} t WHERE '
+            + condition
+            + ' AND t.request_id IS NOT NULL AND t."startTime" = (SELECT max("startTime") '
+            "FROM {table} WHERE " + condition + " AND request_id IS NOT NULL) ORDER BY t.request_id"
+        )
+        for start, request_id in self._conn.execute(query, values):
+            yield _utc(start), _text(request_id)
 
     def _sql(self, text: str) -> Any:
         sql = _psycopg().sql
         return sql.SQL(text).format(table=self._name)
 
 
-def _bytes_loader() -> Any:
-    """A psycopg loader that hands text over as the bytes that came (the parser reads bytes)."""
+def _prefetched(chunks: Generator[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:
+    """The chunks, each read on a thread while the one before is in use (one chunk ahead).
 
-    class Bytes(_psycopg().adapt.Loader):  # type: ignore[misc]
-        def load(self, data: Any) -> bytes:
-            return bytes(data)
+    The thread waits on the server (psycopg lets go of the GIL), the caller on DuckDB: the two
+    overlap. An error of the thread is raised here; a caller that stops early stops the thread.
+    """
+    ahead: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
 
-    return Bytes
+    def put(item: tuple[bytes, int] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    chunks.close()  # `with` blocks of the COPY exit, in this thread
+                    return
+        except BaseException as err:  # noqa: BLE001 - handed over to the caller's thread
+            put(err)
+        else:
+            put(None)
+
+    thread = threading.Thread(target=read, name="costlab-copy", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _clean(data: bytes) -> bytes:
+    """COPY's text lines as the JSON they hold: COPY doubles each backslash (JSON text has no
+    tab, newline or other character COPY escapes), and an integral float8 `spend` is given the
+    text an export written by Python has."""
+    return _INTEGRAL_SPEND.sub(rb'"spend":\1.0\2', data.replace(b"\\\\", b"\\"))
 
 
 def _utc(value: datetime | None) -> datetime | None:

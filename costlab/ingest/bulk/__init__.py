@@ -9,15 +9,20 @@ same rows.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
-from costlab.ingest.bulk import flat, openai_chat
+from costlab.ingest.bulk import flat, litellm_spend, openai_chat
 from costlab.ingest.bulk.flat import KeySet
-from costlab.ingest.sources import Line, Source
+from costlab.ingest.bulk.sql import sql_text
+from costlab.ingest.options import IngestOptions
+from costlab.ingest.sources import Line, Source, Stream
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 from costlab.store import Store
 
@@ -142,6 +147,67 @@ def _leftovers(store: Store) -> Iterator[Line]:
     store.execute("DROP TABLE _bulk")
     for number, raw in rows:
         yield Line(number, raw.encode("utf-8"))
+
+
+class ChunkedStream(Stream, Protocol):
+    """A stream of LiteLLM spend-log rows (a database table) that also comes in chunks of JSON
+    lines, every row with the same keys."""
+
+    keys: tuple[str, ...]
+
+    def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (JSON lines, how many)
+
+
+def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
+    """The stream, when its rows may take the spend-log fast path (None: they may not)."""
+    keys = getattr(stream, "keys", None)
+    if keys is None or not hasattr(stream, "chunks"):
+        return None
+    if options.redact or options.field_map or options.format != litellm_spend.NAME:
+        return None
+    return stream if litellm_spend.eligible(tuple(keys)) else None  # type: ignore[return-value]
+
+
+def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterator[Line | int]:
+    """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
+    int), then the chunk's other lines, for the per-record path (in order, numbered from 1)."""
+    insert = litellm_spend.insert_sql(tuple(stream.keys), target.max_tokens)
+    first = 1
+    with tempfile.TemporaryDirectory(prefix="costlab-chunk-") as folder:
+        # A file DuckDB reads, not an Arrow table: a registered table's memory stays held by
+        # the connection after it is unregistered (measured: ~50 MB a chunk, never freed).
+        path = Path(folder) / "chunk.jsonl"
+        for data, rows in stream.chunks():
+            path.write_bytes(data)
+            del data
+            store.execute(_CHUNK_VIEW_SQL.format(offset=int(first) - 1, path=sql_text(str(path))))
+            before = _staged(store)
+            store.execute(insert, [target.source_file, target.run_id])
+            yield _staged(store) - before
+            left = store.rows(
+                "SELECT line_no, raw FROM _bulk WHERE line_no NOT IN (SELECT source_line "
+                f"FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
+                "ORDER BY line_no",
+                [first],
+            )
+            store.execute("DROP VIEW _bulk")
+            for number, raw in left:
+                yield Line(number, raw.encode("utf-8"))
+            first += rows
+
+
+def _staged(store: Store) -> int:
+    row = store.row("SELECT count(*) FROM _stage")
+    return int(row[0]) if row else 0
+
+
+# A chunk's lines, numbered on from those before it (a large row is read whole).
+_CHUNK_VIEW_SQL = """
+CREATE OR REPLACE TEMP VIEW _bulk AS
+SELECT {offset} + row_number() OVER () AS line_no, raw
+FROM read_csv({path}, columns = {{'raw': 'VARCHAR'}}, delim = '\x1f', quote = '', escape = '',
+              header = false, auto_detect = false, max_line_size = 20000000)
+"""
 
 
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).

@@ -1,0 +1,331 @@
+"""The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of `_bulk` as
+`formats.litellm.LiteLLMSpendLog` maps them, for the rows that are certainly well-formed.
+
+The rows of a key set (every column of the table: a database's rows all have them) are unpacked
+with one `json_extract` of every column and of the nested `metadata` / `response` fields the
+mapping reads (one parse of each row). A row is mapped here only when every value it uses has the
+plain type the per-record path accepts without a question (strings, whole counts, ISO times, a
+cost written as the per-record path writes it); any other row is left for the per-record path,
+which stays the reference and gives a bad row its precise reject reason (as do rows whose
+`messages` hold content parts rather than text, or whose `response` is written as text).
+
+`metadata` (the unmapped columns, kept) is written with its top-level keys sorted as the
+per-record path writes them; nested objects keep the order the input had (JSONB's), so the two
+paths' `metadata` are the same JSON value, not always the same text.
+"""
+
+from __future__ import annotations
+
+from costlab.formats.litellm import LiteLLMSpendLog
+from costlab.ingest.bulk.sql import ISO_UTC, json_text, sql_text
+from costlab.ingest.staging import MAX_CALLS_PER_RECORD
+
+NAME = LiteLLMSpendLog.name
+KeySet = tuple[str, ...]
+
+# The columns the mapping reads from the row itself (`_SPEND_MAPPED` and the kept JSON columns).
+_MAPPED = frozenset(
+    {
+        "request_id",
+        "startTime",
+        "endTime",
+        "model",
+        "custom_llm_provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "spend",
+        "end_user",
+        "user",
+        "status",
+        "request_duration_ms",
+        "messages",
+        "response",
+        "metadata",
+    }
+)
+# Where LiteLLM keeps the provider's usage detail, in the order the per-record path tries them.
+_DETAILS = ("additional_usage_values", "usage_object")
+_DETAIL_FIELDS = {
+    "read": ("cache_read_input_tokens",),
+    "cached": ("prompt_tokens_details", "cached_tokens"),
+    "write": ("cache_creation_input_tokens",),
+    "creation": ("prompt_tokens_details", "cache_creation_tokens"),
+    "w5m": ("prompt_tokens_details", "cache_creation_token_details", "ephemeral_5m_input_tokens"),
+    "w1h": ("prompt_tokens_details", "cache_creation_token_details", "ephemeral_1h_input_tokens"),
+    "reasoning": ("completion_tokens_details", "reasoning_tokens"),
+}
+_NESTED = {
+    "m_feature_requester": ("metadata", "requester_metadata", "feature"),
+    "m_feature_spend": ("metadata", "spend_logs_metadata", "feature"),
+    "m_team_alias": ("metadata", "user_api_key_team_alias"),
+    "m_team_id": ("metadata", "user_api_key_team_id"),
+    "m_status": ("metadata", "status"),
+    "r_content": ("response", "choices", 0, "message", "content"),
+    **{f"d{i}": ("metadata", detail) for i, detail in enumerate(_DETAILS)},
+    **{
+        f"d{i}_{name}": ("metadata", detail, *path)
+        for i, detail in enumerate(_DETAILS)
+        for name, path in _DETAIL_FIELDS.items()
+    },
+}
+_COUNT = "'[0-9]{1,15}'"
+
+
+def eligible(keys: KeySet) -> bool:
+    """Whether rows with these keys can take this path (the keys a spend-log row needs)."""
+    return {"request_id", "model", "prompt_tokens", "completion_tokens"} <= set(keys)
+
+
+def _path(parts: tuple[str | int, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else "." + json_text(p) for p in parts)
+
+
+class _Fields:
+    """The JSON text of each value a row's mapping reads, by name (NULL when absent)."""
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys = keys
+        self.paths: dict[str, str] = {f"k_{i}": _path((k,)) for i, k in enumerate(keys)}
+        for name, parts in _NESTED.items():
+            if parts[0] in keys:
+                self.paths[name] = _path(parts)
+
+    def select(self) -> str:
+        """The fields as columns of JSON text, from the list `v` of `json_extract`."""
+        columns = [f"v[{n + 1}]::VARCHAR AS {name}" for n, name in enumerate(self.paths)]
+        columns += [f"NULL::VARCHAR AS {name}" for name in _NESTED if name not in self.paths]
+        return ", ".join(columns)
+
+    def key(self, key: str) -> str:
+        """The column holding a top-level key's value ('NULL' when rows have no such key)."""
+        return f"k_{self.keys.index(key)}" if key in self.keys else "NULL::VARCHAR"
+
+
+# Tests on a value's JSON text: no second parse.
+def _absent(j: str) -> str:
+    return f"({j} IS NULL OR {j} = 'null')"
+
+
+def _is_string(j: str) -> str:
+    return f"starts_with({j}, '\"')"
+
+
+def _optional_string(j: str) -> str:
+    return f"({_absent(j)} OR {_is_string(j)})"
+
+
+def _optional_count(j: str) -> str:
+    return f"({_absent(j)} OR regexp_full_match({j}, {_COUNT}))"
+
+
+def _string(j: str) -> str:
+    """A JSON string's value; only strings with escapes need the JSON parser; NULL otherwise."""
+    return (
+        f"CASE WHEN NOT {_is_string(j)} THEN NULL "
+        f"WHEN contains({j}, '\\') THEN {j}::JSON->>'$' "
+        f"ELSE substr({j}, 2, length({j}) - 2) END"
+    )
+
+
+def _text(j: str) -> str:
+    """`values.text` of a string or an absent value: '' is None."""
+    return f"nullif({_string(j)}, '')"
+
+
+def _count(j: str) -> str:
+    return f"coalesce(TRY_CAST({j} AS BIGINT), 0)"
+
+
+def _time(j: str) -> str:
+    return (
+        f"CASE WHEN {_is_string(j)} THEN TRY_CAST(regexp_replace("
+        f"substr({j}, 2, length({j}) - 2), '(Z|\\+00:00)$', '') AS TIMESTAMP) END"
+    )
+
+
+def _optional_time(j: str) -> str:
+    return f"({_absent(j)} OR regexp_full_match({j}, '\"{ISO_UTC}\"'))"
+
+
+def _object_or_absent(j: str) -> str:
+    return f"({_absent(j)} OR starts_with({j}, '{{'))"
+
+
+def insert_sql(keys: KeySet, max_tokens: int) -> str:
+    """A statement staging into `_stage` the rows of `_bulk` (line_no, raw) this path maps.
+
+    Bound values: the source file and the run id.
+    """
+    return (
+        f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(keys, max_tokens)}) WHERE ok"
+    )
+
+
+def select_sql(keys: KeySet, max_tokens: int) -> str:
+    """A query of `_bulk` (line_no, raw): each row's staged columns (`STAGE_SCHEMA`, in order)
+    and `ok`, whether this path maps it (bound values: the source file and the run id)."""
+    f = _Fields(keys)
+    k = f.key
+    limit = int(max_tokens)
+    # The usage detail: `additional_usage_values` when a non-empty object, else `usage_object`.
+    use_first = "(starts_with(d0, '{') AND d0 <> '{}')"
+    detail = {
+        name: f"CASE WHEN {use_first} THEN d0_{name} ELSE d1_{name} END" for name in _DETAIL_FIELDS
+    }
+    detail_checks = " AND ".join(
+        _optional_count(f"d{i}_{name}") for i in range(len(_DETAILS)) for name in _DETAIL_FIELDS
+    )
+    spend = k("spend")
+    checks = [
+        f"{_is_string(k('request_id'))} AND {k('request_id')} <> '\"\"'",
+        f"{_is_string(k('model'))} AND {k('model')} <> '\"\"'",
+        f"regexp_full_match({k('prompt_tokens')}, {_COUNT})",
+        f"regexp_full_match({k('completion_tokens')}, {_COUNT})",
+        _optional_count(k("total_tokens")),
+        detail_checks,
+        # The cost as the per-record path writes it (`format(Decimal(str(float)), 'f')`): a whole
+        # number, or decimals already in the float's shortest form; anything else goes to Python.
+        f"({_absent(spend)} OR regexp_full_match({spend}, {_COUNT}) OR "
+        f"(regexp_full_match({spend}, '[0-9]{{1,7}}\\.[0-9]{{1,20}}') AND "
+        f"TRY_CAST(TRY_CAST({spend} AS DOUBLE) AS VARCHAR) = {spend}))",
+        f"({_absent(spend)} OR TRY_CAST({spend} AS DOUBLE) < 1000000)",
+        _optional_time(k("startTime")),
+        _optional_time(k("endTime")),
+        f"({_absent(k('request_duration_ms'))} OR regexp_full_match({k('request_duration_ms')}, "
+        "'-?[0-9]{1,15}(\\.[0-9]{1,15})?'))",
+        *(
+            _optional_string(k(key))
+            for key in ("custom_llm_provider", "end_user", "user", "team_id", "status")
+        ),
+        *(
+            _optional_string(name)
+            for name in ("m_feature_requester", "m_feature_spend", "m_team_alias", "m_team_id")
+        ),
+        f"({_absent('m_status')} OR {_is_string('m_status')} OR NOT {_absent(k('status'))})",
+        f"NOT coalesce({_is_string(k('metadata'))}, false)",  # a string: JSON text to decode
+        # Messages: none, an object (LiteLLM's '{}'), or a list whose contents are text or null.
+        f"({_absent(k('messages'))} OR starts_with({k('messages')}, '{{') OR "
+        "(starts_with(msgs_json, '[') AND coalesce(list_bool_and(list_transform(msgs, "
+        "lambda m: m.content IS NULL OR starts_with(m.content, '\"'))), len(msgs) = 0)))",
+        # Response: none or an object; its text a string or nothing.
+        _object_or_absent(k("response")),
+        f"({_absent('r_content')} OR {_is_string('r_content')})",
+    ]
+    prompt, completion = _count(k("prompt_tokens")), _count(k("completion_tokens"))
+    read = (
+        f"coalesce(TRY_CAST({detail['read']} AS BIGINT), TRY_CAST({detail['cached']} AS BIGINT), 0)"
+    )
+    write = (
+        f"coalesce(TRY_CAST({detail['write']} AS BIGINT), "
+        f"TRY_CAST({detail['creation']} AS BIGINT), 0)"
+    )
+    w5m, w1h = (f"TRY_CAST({detail[n]} AS BIGINT)" for n in ("w5m", "w1h"))
+    total = f"TRY_CAST({k('total_tokens')} AS BIGINT)"
+    duration = f"TRY_CAST({k('request_duration_ms')} AS DOUBLE)"
+    status_text = (
+        f"CASE WHEN nullif({_string(k('status'))}, '') IS NOT NULL THEN {_string(k('status'))} "
+        f"WHEN {_is_string(k('status'))} OR {_absent(k('status'))} THEN {_string('m_status')} END"
+    )
+    feature = (
+        f"CASE WHEN NOT {_absent('m_feature_requester')} THEN {_text('m_feature_requester')} "
+        f"ELSE {_text('m_feature_spend')} END"
+    )
+    paths = ", ".join(sql_text(p) for p in f.paths.values())
+    return f"""
+WITH parsed AS (
+    SELECT line_no, raw, try(json_extract(raw, [{paths}])) AS v
+    FROM _bulk WHERE raw IS NOT NULL
+), fields AS (
+    SELECT line_no, raw, {f.select()} FROM parsed
+), listed AS (
+    SELECT *, {k("messages")} AS msgs_json,
+        CASE WHEN starts_with({k("messages")}, '[') THEN try(json_transform({k("messages")},
+            '[{{"role": "JSON", "content": "JSON"}}]')) END AS msgs
+    FROM fields
+), typed AS (
+    SELECT *,
+        coalesce({" AND ".join(f"({c})" for c in checks)}, false) AS well_formed,
+        {_time(k("startTime"))} AS start_ts, {_time(k("endTime"))} AS end_ts,
+        {prompt} AS prompt_n, {completion} AS completion_n, {read} AS read_n,
+        {write} AS write_n, {w5m} AS w5m_n, {w1h} AS w1h_n,
+        coalesce(TRY_CAST({detail["reasoning"]} AS BIGINT), 0) AS reasoning_n,
+        {total} AS total_n
+    FROM listed
+), buckets AS (
+    SELECT *,
+        CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN write_n
+             ELSE coalesce(w5m_n, 0) + coalesce(w1h_n, 0) END AS writes_n,
+        CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN write_n
+             ELSE coalesce(w5m_n, 0) END AS out_5m,
+        CASE WHEN w5m_n IS NULL AND w1h_n IS NULL THEN 0 ELSE coalesce(w1h_n, 0) END AS out_1h
+    FROM typed
+), rows AS (
+    SELECT *, prompt_n - read_n - writes_n AS uncached_raw,
+           greatest(prompt_n - read_n - writes_n, 0) AS uncached_n
+    FROM buckets
+)
+SELECT line_no * {MAX_CALLS_PER_RECORD} AS row_key,
+       {_string(k("request_id"))} AS request_id,
+       start_ts AS ts,
+       {_text(k("custom_llm_provider"))} AS provider,
+       {_string(k("model"))} AS model_logged,
+       {feature} AS feature,
+       coalesce({_text(k("end_user"))}, {_text(k("user"))}) AS user_id,
+       uncached_n AS uncached_input_tokens, read_n AS cached_input_tokens,
+       out_5m AS cache_write_5m_tokens, out_1h AS cache_write_1h_tokens,
+       completion_n AS output_tokens, reasoning_n AS reasoning_tokens,
+       total_n AS total_tokens_logged,
+       false AS batch,
+       CASE WHEN NOT {_absent(spend)} THEN {spend} END AS logged_cost_usd,
+       CASE WHEN {duration} IS NOT NULL THEN {duration}
+            WHEN start_ts IS NOT NULL AND end_ts IS NOT NULL
+            THEN (epoch_us(end_ts) - epoch_us(start_ts))::DOUBLE / 1000000.0 * 1000.0 END
+           AS latency_ms,
+       CASE WHEN {status_text} IN ('failure', 'error') THEN 'error' ELSE 'ok' END AS status,
+       nullif(array_to_string(list_filter(list_transform(list_filter(msgs,
+           lambda m: json_extract_string(m.role, '$') IN ('system', 'developer')),
+           lambda m: json_extract_string(m.content, '$')),
+           lambda t: t IS NOT NULL AND t <> ''), chr(10)), '') AS system_prompt,
+       json_extract_string(list_filter(msgs,
+           lambda m: json_extract_string(m.role, '$') = 'user')[-1].content, '$') AS prompt,
+       CASE WHEN msgs IS NOT NULL THEN msgs_json END AS messages,
+       {_string("r_content")} AS response,
+       list_filter([
+           CASE WHEN NOT (w5m_n IS NULL AND w1h_n IS NULL) AND write_n <> 0
+                AND out_5m + out_1h <> write_n THEN 'cache_write_split_mismatch' END,
+           CASE WHEN reasoning_n > completion_n THEN 'reasoning_gt_output' END,
+           CASE WHEN total_n IS NOT NULL AND total_n NOT IN (
+                uncached_n + read_n + out_5m + out_1h + completion_n, uncached_n + completion_n)
+                THEN 'total_mismatch' END,
+           CASE WHEN uncached_raw < 0 THEN 'cached_gt_input' END,
+           CASE WHEN start_ts IS NULL THEN 'no_timestamp' END], lambda x: x IS NOT NULL) AS flags,
+       '{NAME}' AS format,
+       {_kept(f)} AS metadata,
+       ?::VARCHAR AS source_file, line_no AS source_line, ?::VARCHAR AS run_id,
+       coalesce({_text(k("team_id"))}, {_text("m_team_alias")}, {_text("m_team_id")}) AS team,
+       well_formed
+           AND (start_ts IS NOT NULL OR {_absent(k("startTime"))})
+           AND (end_ts IS NOT NULL OR {_absent(k("endTime"))})
+           AND greatest(uncached_n, read_n, out_5m, out_1h, completion_n, reasoning_n,
+                        coalesce(total_n, 0)) <= {limit} AS ok
+FROM rows
+"""
+
+
+def _kept(f: _Fields) -> str:
+    """`metadata`: the unmapped columns, `metadata`, and `messages` / `response` (objects here),
+    top-level keys sorted as `orjson.OPT_SORT_KEYS` sorts them; a JSON null is kept."""
+    present = [k for k in f.keys if k not in _MAPPED]
+    kept = sorted({*present, "metadata", "messages", "response"})
+    pairs = []
+    for key in kept:
+        column = f.key(key)
+        name = sql_text(json_text(key) + ":")
+        if key in ("metadata", "response"):  # kept even when absent (as null)
+            pairs.append(f"{name} || coalesce({column}, 'null')")
+        elif key == "messages":  # kept unless a list (those are `messages`)
+            pairs.append(f"CASE WHEN msgs IS NULL THEN {name} || coalesce({column}, 'null') END")
+        else:
+            pairs.append(f"CASE WHEN {column} IS NOT NULL THEN {name} || {column} END")
+    return f"'{{' || concat_ws(',', {', '.join(pairs)}) || '}}'"
