@@ -9,7 +9,7 @@ same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from costlab.errors import StoreError
@@ -23,16 +23,17 @@ from costlab.store import Store
 
 # Left-over lines worth a second look for key sets the sample did not show.
 RESAMPLE_MIN_LINES = 1000
-# Lines a fast path's INSERT maps at once (each JSON record is unpacked into many values).
-CHUNK_LINES = 250
+# Lines a fast path's INSERT maps at once: the parsed values of a chunk are held in memory, and
+# each statement is planned once (a statement of 250 lines spent most of its time planning).
+CHUNK_LINES = 4096
 
 
-# SQL mappings of other formats, exact (tests/test_bulk_formats.py) but not yet faster: the OpenAI
-# chat one re-parses the nested JSON in each of its many json_extract calls and measured ~3.5x
-# slower than the per-record path (BENCHMARKS.md). One typed parse per record is the next step.
-MAPPINGS = {openai_chat.NAME: openai_chat.insert_sql}
+# SQL mappings of other formats (exact: tests/test_bulk_formats.py). Each parses a record in a
+# few calls that read many paths at once, in a MATERIALIZED CTE: a filter pushed down into the
+# projection would otherwise repeat the parse once per test that reads a value.
+MAPPINGS: dict[str, Callable[[int], str]] = {openai_chat.NAME: openai_chat.insert_sql}
 # The formats whose fast path is used, besides flat.
-FAST: dict[str, Callable[[int], str]] = {}
+FAST: dict[str, Callable[[int], str]] = dict(MAPPINGS)
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class Target:
     max_tokens: int
 
 
-def stage(store: Store, bulk_read: BulkRead, target: Target) -> Iterator[Line]:
-    """Stage the records of `_bulk` a fast path maps into `_stage`; yield the lines left for
+def stage(store: Store, bulk_read: BulkRead, target: Target) -> list[Line]:
+    """Stage the records of `_bulk` a fast path maps into `_stage`; the lines left for
     Python."""
     for name in bulk_read.formats:
         _stage_chunks(store, FAST[name](target.max_tokens), target)
@@ -132,7 +133,7 @@ def _left_over(store: Store) -> int:
     return int(row[0]) if row else 0
 
 
-def _leftovers(store: Store) -> Iterator[Line]:
+def _leftovers(store: Store) -> list[Line]:
     rows = []
     if _left_over(store):
         rows = store.rows(
@@ -140,8 +141,7 @@ def _leftovers(store: Store) -> Iterator[Line]:
             "ORDER BY line_no"
         )
     store.execute("DROP TABLE _bulk")
-    for number, raw in rows:
-        yield Line(number, raw.encode("utf-8"))
+    return [Line(number, raw.encode("utf-8")) for number, raw in rows]
 
 
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
