@@ -36,8 +36,9 @@ import json, resource, subprocess, sys, time
 start = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall_s = time.perf_counter() - start
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": done.returncode, "wall_s": wall_s, "peak_kib": peak_kib,
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak_kib, cpu_s = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+print(json.dumps({"rc": done.returncode, "wall_s": wall_s, "peak_kib": peak_kib, "cpu_s": cpu_s,
                   "stdout": done.stdout[-4000:], "stderr": done.stderr[-4000:]}))
 """
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from costlab.errors import StoreError
 from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
-from costlab.ingest.bulk import flat, openai_chat
+from costlab.ingest.bulk import anthropic_message, flat, openai_chat
 from costlab.ingest.bulk.flat import KeySet
 from costlab.ingest.sources import Line, Source
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
@@ -25,13 +25,16 @@ from costlab.store import Store
 RESAMPLE_MIN_LINES = 1000
 # Lines a fast path's INSERT maps at once: the parsed values of a chunk are held in memory, and
 # each statement is planned once (a statement of 250 lines spent most of its time planning).
-CHUNK_LINES = 4096
+CHUNK_LINES = 16_384
 
 
 # SQL mappings of other formats (exact: tests/test_bulk_formats.py). Each parses a record in a
 # few calls that read many paths at once, in a MATERIALIZED CTE: a filter pushed down into the
 # projection would otherwise repeat the parse once per test that reads a value.
-MAPPINGS: dict[str, Callable[[int], str]] = {openai_chat.NAME: openai_chat.insert_sql}
+MAPPINGS: dict[str, Callable[[int], str]] = {
+    openai_chat.NAME: openai_chat.insert_sql,
+    anthropic_message.NAME: anthropic_message.insert_sql,
+}
 # The formats whose fast path is used, besides flat.
 FAST: dict[str, Callable[[int], str]] = dict(MAPPINGS)
 

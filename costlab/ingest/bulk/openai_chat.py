@@ -167,11 +167,13 @@ def insert_sql(max_tokens: int) -> str:
     return f"""
 INSERT INTO _stage
 WITH parsed AS MATERIALIZED (
-    SELECT line_no, raw, try(json_keys(raw, {objects})) AS k,
-           try(json_extract(raw, {v.sql_paths()})) AS v
+    SELECT line_no, try(json_keys(raw, {objects})) AS k,
+           try(json_extract(raw, {v.sql_paths()})) AS v,
+           CASE WHEN NOT contains(raw, '"id"') AND NOT contains(raw, '"request_id"')
+                THEN 'content:' || left(sha256(raw), 24) END AS content_id
     FROM _bulk WHERE line_no > ? AND line_no <= ? AND raw IS NOT NULL
-                     AND contains(raw, '"chat.completion"')
-), shaped AS MATERIALIZED (
+                     AND contains(raw, '"chat.completion"') AND {well_formed("raw")}
+), shaped AS (
     SELECT *, {prompt_n} AS prompt_n, {completion_n} AS completion_n, {cached_n} AS cached_n,
            {reasoning_n} AS reasoning_n, {total} AS total_n,
            try(from_json({v.at(f"{_R}.messages")}, '{_MESSAGES_TYPE}')) AS ms,
@@ -179,16 +181,16 @@ WITH parsed AS MATERIALIZED (
     FROM parsed
     WHERE v IS NOT NULL AND {_key_checks()}
       AND {_value_checks()}
-      AND {well_formed("raw")}
 ), mapped AS (
     SELECT *, coalesce({stamp}, {created}) AS ts
     FROM shaped
-    WHERE to_json(ms)::VARCHAR = {v.at(f"{_R}.messages")}
+    WHERE coalesce(app_id, body_id, content_id) IS NOT NULL
+      AND to_json(ms)::VARCHAR = {v.at(f"{_R}.messages")}
       AND greatest(prompt_n - cached_n, cached_n, completion_n, reasoning_n,
                    coalesce(total_n, 0)) <= {limit}
 )
 SELECT line_no * {MAX_CALLS_PER_RECORD},
-       coalesce(app_id, body_id, 'content:' || left(sha256(raw), 24)),
+       coalesce(app_id, body_id, content_id),
        ts, 'openai', {v.string(f"{_B}.model")},
        {v.text("$.feature")}, coalesce({v.text("$.user_id")}, {v.text("$.user")},
        {v.text(f"{_R}.user")}),

@@ -55,7 +55,7 @@ class Values:
         return "[" + ", ".join(sql_text(p) for p in self.paths) + "]"
 
     def at(self, path: str) -> str:
-        return f"{self.column}[{self.paths.index(path) + 1}]"
+        return f"{self.column}[{self.paths.index(path) + 1}]::VARCHAR"
 
     def absent(self, path: str) -> str:
         return f"coalesce({self.at(path)} = 'null', true)"
