@@ -1,9 +1,12 @@
 """The Anthropic Messages fast path: `{request, response}` records an application logs around a
 Messages API call, mapped in SQL exactly as `formats.anthropic` maps them.
 
-As in `openai_chat`: one `json_keys` and one `json_extract` of many paths a record; the request
-messages, the system blocks and the response content are read into typed lists, taken only
-when those lists written back are the very text logged.
+A record is read in four calls of many paths each, none of which writes a large value back:
+`json_keys` of every object (each message and block too), `json_type` of the lists' values,
+`json_extract` of the small scalars, and `from_json` of the messages, system blocks and content
+into typed lists. A list is taken only when each of its items has exactly the keys the typed
+list holds, in that order, with text values (at most 16 messages, 4 system blocks, 8 content
+blocks): written back, it is the text logged.
 
 Taken only when every part is of the plain shape the per-record path maps the same way:
 - top-level keys among request, response, timestamp (ISO text), user, user_id, feature, team,
@@ -48,37 +51,94 @@ _SPLIT = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
 _R, _B, _U = "$.request", "$.response", "$.response.usage"
 _S = f"{_U}.cache_creation"
-_OBJECTS = ("$", _R, _B, _U, _S, f"{_R}.metadata")
+# Messages and blocks a record may hold to be mapped here (their keys are checked one by one).
+_MESSAGES, _SYSTEM, _CONTENT = 16, 4, 8
+_M, _SB, _CB = f"{_R}.messages", f"{_R}.system", f"{_B}.content"
+_OBJECTS = (
+    "$", _R, _B, _U, _S, f"{_R}.metadata",
+    *(f"{_M}[{i}]" for i in range(_MESSAGES)),
+    *(f"{_SB}[{i}]" for i in range(_SYSTEM)),
+    *(f"{_SB}[{i}].cache_control" for i in range(_SYSTEM)),
+    *(f"{_CB}[{i}]" for i in range(_CONTENT)),
+)  # fmt: skip
+# The JSON types of the lists' values (`json_type` of many paths: one parse, nothing written).
+_TYPES = (
+    _SB, _M, _CB, f"{_M}[{_MESSAGES}]", f"{_SB}[{_SYSTEM}]", f"{_CB}[{_CONTENT}]",
+    *(f"{_M}[{i}].{k}" for i in range(_MESSAGES) for k in ("role", "content")),
+    *(f"{_SB}[{i}].{k}" for i in range(_SYSTEM) for k in ("type", "text")),
+    *(f"{_SB}[{i}].cache_control.{k}" for i in range(_SYSTEM) for k in ("type", "ttl")),
+    *(f"{_CB}[{i}].{k}" for i in range(_CONTENT) for k in ("type", "text")),
+)  # fmt: skip
+# The lists themselves, read typed in one parse.
+_LISTS = (
+    '{"request": {"messages": [{"role": "VARCHAR", "content": "VARCHAR"}], '
+    '"system": [{"text": "VARCHAR"}]}, '
+    '"response": {"content": [{"type": "VARCHAR", "text": "VARCHAR"}]}}'
+)
 _V = Values(
     (
         *(f"$.{k}" for k in _TOP),
-        *(f"{_R}.{k}" for k in ("model", "system", "messages", "metadata", *_REQUEST_EXTRAS)),
+        *(f"{_R}.{k}" for k in ("model", "metadata", *_REQUEST_EXTRAS)),
         f"{_R}.metadata.user_id",
-        *(f"{_B}.{k}" for k in ("id", "type", "role", "content", "model", *_BODY_EXTRAS)),
+        *(f"{_B}.{k}" for k in ("id", "type", "role", "model", *_BODY_EXTRAS)),
         *(f"{_U}.{k}" for k in _COUNTS), f"{_U}.service_tier", _S,
         *(f"{_S}.{k}" for k in _SPLIT),
     )
 )  # fmt: skip
-_MESSAGES_TYPE = '[{"role": "VARCHAR", "content": "VARCHAR"}]'
-_BLOCKS_TYPE = '[{"type": "VARCHAR", "text": "VARCHAR"}]'
-# System blocks marked for prompt caching (every block of the list the same way).
-_CACHED_TYPE = '[{"type": "VARCHAR", "text": "VARCHAR", "cache_control": {"type": "VARCHAR"}}]'
-_CACHED_TTL = (
-    '[{"type": "VARCHAR", "text": "VARCHAR", '
-    '"cache_control": {"type": "VARCHAR", "ttl": "VARCHAR"}}]'
-)
+
+
+def _ty(path: str) -> str:
+    return f"t[{_TYPES.index(path) + 1}]"
 
 
 def _key_checks() -> str:
     allowed: list[tuple[str, ...]] = [_TOP, _REQUEST, _BODY, _USAGE, _SPLIT, ("user_id",)]
     checks = [keys_within(f"k[{i + 1}]", keys) for i, keys in enumerate(allowed)]
+    at = len(allowed)
+    # Each message exactly {role, content}, each block {type, text} (a system block may add
+    # cache_control): written back from the typed lists, they are the text logged.
+    for i in range(_MESSAGES):
+        checks.append(f"coalesce(k[{at + i + 1}] = ['role', 'content'], true)")
+    at += _MESSAGES
+    for i in range(_SYSTEM):
+        checks.append(
+            f"coalesce(k[{at + i + 1}] IN (['type', 'text'], ['type', 'text', 'cache_control']),"
+            " true)"
+        )
+        checks.append(keys_within(f"k[{at + _SYSTEM + i + 1}]", ("type", "ttl")))
+    at += 2 * _SYSTEM
+    for i in range(_CONTENT):
+        checks.append(f"coalesce(k[{at + i + 1}] = ['type', 'text'], true)")
     return " AND ".join(["k IS NOT NULL", *checks])
+
+
+def _type_checks() -> str:
+    """Every message a text role and text (or null) content; every block text; no more of
+    them than the keys were checked for."""
+    tests = [
+        f"{_ty(_M)} = 'ARRAY'",
+        f"coalesce({_ty(_SB)} IN ('ARRAY', 'VARCHAR', 'NULL'), true)",
+        f"{_ty(_CB)} = 'ARRAY'",
+        *(f"{_ty(p)} IS NULL" for p in (f"{_M}[{_MESSAGES}]", f"{_SB}[{_SYSTEM}]")),
+        f"{_ty(f'{_CB}[{_CONTENT}]')} IS NULL",
+    ]
+    for i in range(_MESSAGES):
+        role, content = _ty(f"{_M}[{i}].role"), _ty(f"{_M}[{i}].content")
+        tests.append(f"coalesce({role} = 'VARCHAR' AND {content} IN ('VARCHAR', 'NULL'), true)")
+    for i in range(_SYSTEM):
+        kind, text = _ty(f"{_SB}[{i}].type"), _ty(f"{_SB}[{i}].text")
+        tests.append(f"coalesce({kind} = 'VARCHAR' AND {text} = 'VARCHAR', true)")
+        for k in ("type", "ttl"):
+            tests.append(f"coalesce({_ty(f'{_SB}[{i}].cache_control.{k}')} = 'VARCHAR', true)")
+    for i in range(_CONTENT):
+        kind, text = _ty(f"{_CB}[{i}].type"), _ty(f"{_CB}[{i}].text")
+        tests.append(f"coalesce({kind} = 'VARCHAR' AND {text} = 'VARCHAR', true)")
+    return "\n      AND ".join(tests)
 
 
 def _value_checks() -> str:
     v = _V
     texts = ("user", "user_id", "feature", "team", "request_id")
-    system = v.at(f"{_R}.system")
     tests = [
         v.is_object("$.request"),
         v.is_object("$.response"),
@@ -87,14 +147,10 @@ def _value_checks() -> str:
         v.optional(f"{_B}.id", v.is_string(f"{_B}.id")),
         v.optional(f"{_B}.role", v.is_string(f"{_B}.role")),
         *(v.optional(f"{_B}.{k}", v.is_plain(f"{_B}.{k}")) for k in _BODY_EXTRAS),
-        f"starts_with({v.at(f'{_B}.content')}, '[')",
         *(v.optional(f"{_R}.{k}", v.is_plain(f"{_R}.{k}")) for k in _REQUEST_EXTRAS),
         v.optional(f"{_R}.model", v.is_plain(f"{_R}.model")),
         v.optional(f"{_R}.metadata", v.is_object(f"{_R}.metadata")),
         v.optional(f"{_R}.metadata.user_id", v.is_string(f"{_R}.metadata.user_id")),
-        f"({v.absent(f'{_R}.system')} OR {v.is_string(f'{_R}.system')} "
-        f"OR starts_with({system}, '[{{'))",
-        f"starts_with({v.at(f'{_R}.messages')}, '[{{')",
         *(v.optional(f"$.{k}", v.is_string(f"$.{k}")) for k in texts),
         v.optional("$.timestamp", v.is_iso("$.timestamp")),
         *(v.optional(f"$.{k}", f"regexp_full_match({v.at(f'$.{k}')}, '{COST_TEXT}')")
@@ -115,7 +171,11 @@ def _metadata() -> str:
     """As `formats.anthropic` + `formats.wrapped` build it, keys sorted (as orjson writes them)."""
     v = _V
     request = json_object([v.pair(k, f"{_R}.{k}") for k in sorted(("metadata", *_REQUEST_EXTRAS))])
-    usage = f"CASE WHEN NOT {v.absent(f'{_U}.service_tier')} THEN '\"usage\":{{' || {v.pair('service_tier', f'{_U}.service_tier')} || '}}' END"  # noqa: E501
+    tier = f"{_U}.service_tier"
+    usage = (
+        f"CASE WHEN NOT {v.absent(tier)} THEN "
+        f"'\"usage\":{{' || {v.pair('service_tier', tier)} || '}}' END"
+    )
     response = json_object([*(v.pair(k, f"{_B}.{k}") for k in sorted(_BODY_EXTRAS)), usage])
     response_id = (
         f"CASE WHEN app_id IS NOT NULL AND body_id IS NOT NULL AND body_id <> app_id "
@@ -143,55 +203,34 @@ def insert_sql(max_tokens: int) -> str:
     stamp = f"CASE WHEN NOT {v.absent('$.timestamp')} THEN {v.ts('$.timestamp')} END"
     latency, duration = v.at("$.latency_ms"), v.at("$.duration_ms")
     cost, cost_usd = v.at("$.cost"), v.at("$.cost_usd")
-    system, messages, content = (
-        v.at(f"{_R}.system"),
-        v.at(f"{_R}.messages"),
-        v.at(f"{_B}.content"),
-    )
     limit = int(max_tokens)
+    types = "[" + ", ".join(f"'{p}'" for p in _TYPES) + "]"
     return f"""
 INSERT INTO _stage
 WITH parsed AS MATERIALIZED (
-    SELECT line_no, try(json_keys(raw, {objects})) AS k,
+    SELECT line_no, try(json_keys(raw, {objects})) AS k, try(json_type(raw, {types})) AS t,
            try(json_extract(raw, {v.sql_paths()})) AS v,
+           try(from_json(raw, '{_LISTS}')) AS l,
            CASE WHEN NOT contains(raw, '"id"') AND NOT contains(raw, '"request_id"')
-                THEN 'content:' || left(sha256(raw), 24) END AS content_id
+                THEN 'content:' || left(sha256(raw), 24) END AS content_id,
+           CASE WHEN contains(raw, '"system":"') THEN json_extract_string(raw, '{_SB}') END
+               AS system_string
     FROM _bulk WHERE line_no > ? AND line_no <= ? AND raw IS NOT NULL
                      AND contains(raw, '"message"') AND {well_formed("raw")}
-), shaped AS MATERIALIZED (
+), shaped AS (
     SELECT *, {input_n} AS input_n, {output_n} AS output_n, {read_n} AS read_n,
            {write_n} AS write_n,
            CASE WHEN {split} THEN {w5m} ELSE {write_n} END AS w5m_n,
            CASE WHEN {split} THEN {w1h} ELSE 0 END AS w1h_n,
-           try(from_json({messages}, '{_MESSAGES_TYPE}')) AS ms,
-           try(from_json({content}, '{_BLOCKS_TYPE}')) AS blocks,
-           CASE WHEN NOT starts_with({system}, '[') THEN true
-                WHEN contains({system}, '"ttl"')
-                THEN to_json(try(from_json({system}, '{_CACHED_TTL}')))::VARCHAR = {system}
-                WHEN contains({system}, '"cache_control"')
-                THEN to_json(try(from_json({system}, '{_CACHED_TYPE}')))::VARCHAR = {system}
-                ELSE to_json(try(from_json({system}, '{_BLOCKS_TYPE}')))::VARCHAR = {system}
-                END AS system_ok,
-           CASE WHEN starts_with({system}, '[')
-                THEN list_filter(try(from_json({system}, '[{{"text": "VARCHAR"}}]')),
-                                 lambda b: b.text IS NOT NULL) END AS system_blocks,
-           {v.text("$.request_id")} AS app_id, {v.text(f"{_B}.id")} AS body_id
+           l.request.messages AS ms, l.response.content AS blocks,
+           {v.text("$.request_id")} AS app_id, {v.text(f"{_B}.id")} AS body_id, {stamp} AS ts
     FROM parsed
-    WHERE v IS NOT NULL AND {_key_checks()}
+    WHERE v IS NOT NULL AND t IS NOT NULL AND l IS NOT NULL AND {_key_checks()}
+      AND {_type_checks()}
       AND {_value_checks()}
-), mapped AS (
-    SELECT *, {stamp} AS ts,
-           CASE WHEN {v.is_string(f"{_R}.system")} THEN {v.string(f"{_R}.system")}
-                WHEN len(system_blocks) > 0
-                THEN array_to_string(list_transform(system_blocks, lambda b: b.text), chr(10))
-                END AS system_text
-    FROM shaped
-    WHERE coalesce(app_id, body_id, content_id) IS NOT NULL
-      AND to_json(ms)::VARCHAR = {messages}
-      AND to_json(blocks)::VARCHAR = {content}
-      AND list_bool_and(list_transform(blocks, lambda b: b.type = 'text' AND b.text IS NOT NULL))
-          IS NOT FALSE
-      AND system_ok
+      AND coalesce(app_id, body_id, content_id) IS NOT NULL
+      AND list_bool_and(list_transform(blocks, lambda b: b.type = 'text')) IS NOT FALSE
+      AND ({_ty(_SB)} <> 'VARCHAR' OR system_string IS NOT NULL)
       AND greatest(input_n, read_n, w5m_n, w1h_n, output_n) <= {limit}
 )
 SELECT line_no * {MAX_CALLS_PER_RECORD},
@@ -205,14 +244,18 @@ SELECT line_no * {MAX_CALLS_PER_RECORD},
             WHEN NOT {v.absent("$.cost")} THEN {cost} END,
        CASE WHEN NOT {v.absent("$.latency_ms")} THEN {latency}::DOUBLE
             WHEN NOT {v.absent("$.duration_ms")} THEN {duration}::DOUBLE END,
-       'ok', system_text,
+       'ok',
+       CASE WHEN {_ty(_SB)} = 'VARCHAR' THEN system_string
+            WHEN len(l.request.system) > 0
+            THEN array_to_string(list_transform(l.request.system, lambda b: b.text), chr(10))
+            END,
        list_filter(ms, lambda m: m.role = 'user')[-1].content,
-       {messages},
+       to_json(ms)::VARCHAR,
        nullif(array_to_string(list_transform(blocks, lambda b: b.text), ''), ''),
        list_filter([CASE WHEN {split} AND write_n <> 0 AND w5m_n + w1h_n <> write_n
                          THEN 'cache_write_split_mismatch' END,
                     CASE WHEN ts IS NULL THEN 'no_timestamp' END], lambda f: f IS NOT NULL),
        '{NAME}', {_metadata()}, ?, line_no, ?,
        {v.text("$.team")}
-FROM mapped
+FROM shaped
 """
