@@ -31,10 +31,11 @@ CHUNK_LINES = 16_384
 # SQL mappings of other formats, exact (tests/test_bulk_formats.py runs them all, on every
 # fixture, against the per-record path). Each parses a record in a few calls that read many
 # paths at once, in a MATERIALIZED CTE (a filter pushed down into the projection would repeat
-# the parse once per test). Not used yet: at 100,000 records on 2 cores they cost more CPU
-# than the per-record path and are no faster (Anthropic 15.7 s CPU vs 8.9 s, chat 20.1 vs
-# 11.5; the walls about equal): the checks that make a record "certainly well-formed" (types,
-# key sets, messages written back) cost ~65 µs a record in DuckDB, more than orjson and Python.
+# the parse once per test). Not used yet: at 100,000 records on 2 cores they are no faster
+# than the per-record path on its workers (CPU s, workers counted: Anthropic 16.6 vs 15.0,
+# chat 19.0 vs 18.2; wall about 7 % slower), though their peak RSS is lower (1.2 GB vs
+# 1.6-1.9 GB). The checks that make a record "certainly well-formed" (types, key sets,
+# messages written back) cost ~65 µs a record in DuckDB, as much as orjson and Python do.
 MAPPINGS: dict[str, Callable[[int], str]] = {
     openai_chat.NAME: openai_chat.insert_sql,
     anthropic_message.NAME: anthropic_message.insert_sql,
