@@ -30,6 +30,11 @@ FIXTURES = sorted(
     if p.name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")) and "banking77" not in str(p)
 )
 CHAT = [orjson.loads(line) for line in (ROOT / "sample_logs" / "openai_chat.jsonl").open("rb")]
+ANTHROPIC = [
+    r
+    for r in map(orjson.loads, (ROOT / "sample_logs" / "anthropic_messages.jsonl").open("rb"))
+    if "request" in r
+]
 
 
 @pytest.fixture(autouse=True)
@@ -118,23 +123,148 @@ def _varied_chat(n: int) -> list[Any]:
     return out
 
 
+def _write(path: Path, records: list[Any]) -> None:
+    path.write_bytes(
+        b"".join((r.encode() if isinstance(r, str) else orjson.dumps(r)) + b"\n" for r in records)
+    )
+
+
+def _in_sql(path: Path, formats: tuple[str, ...]) -> tuple[int, int]:
+    """How many lines the fast paths stage, and how many they leave to Python."""
+    store = Store.open(":memory:")
+    bulk_read = bulk.read(store, sources.Source(path, str(path)))
+    assert bulk_read is not None and bulk_read.formats == formats
+    store.register("_empty", empty_stage())
+    store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
+    left = bulk.stage(store, bulk_read, bulk.Target(str(path), "run", 100_000_000))
+    return store.row("SELECT count(*) FROM _stage")[0], len(left)
+
+
 def test_varied_chat_records_store_the_same_rows_and_most_take_sql(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bulk, "CHUNK_LINES", 64)  # several chunks
     records = _varied_chat(400)
     path = tmp_path / "chat.jsonl"
-    path.write_bytes(
-        b"".join((r.encode() if isinstance(r, str) else orjson.dumps(r)) + b"\n" for r in records)
-    )
+    _write(path, records)
     stored = _same(*_both(path, catalogue, monkeypatch))
     assert stored > 350
-    store = Store.open(":memory:")
-    bulk_read = bulk.read(store, sources.Source(path, str(path)))
-    assert bulk_read is not None and bulk_read.formats == ("openai_chat",)
-    store.register("_empty", empty_stage())
-    store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
-    left = list(bulk.stage(store, bulk_read, bulk.Target(str(path), "run", 100_000_000)))
-    in_sql = store.row("SELECT count(*) FROM _stage")[0]
-    assert in_sql + len(left) == len(records)
-    assert in_sql > 0.5 * len(records) and len(left) > 0.3 * len(records)  # 11 of 19 kinds
+    in_sql, left = _in_sql(path, ("openai_chat",))
+    assert in_sql + left == len(records)
+    assert in_sql > 0.5 * len(records) and left > 0.3 * len(records)  # 11 of 19 kinds
+
+
+def _varied_anthropic(n: int) -> list[Any]:
+    rng = random.Random(13)
+    out: list[Any] = []
+    for i in range(n):
+        r = copy.deepcopy(ANTHROPIC[i % len(ANTHROPIC)])
+        r["response"]["id"] = f"msg-{i}"
+        usage = r["response"]["usage"]
+        kind = i % 17
+        if kind == 0:
+            usage["cache_creation"] = None  # every write is a 5m write
+            usage["cache_creation_input_tokens"] = rng.randint(1, 3000)
+        elif kind == 1:
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": 5,
+                "ephemeral_1h_input_tokens": 7,
+            }
+            usage["cache_creation_input_tokens"] = 12
+        elif kind == 2:
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": 5,
+                "ephemeral_1h_input_tokens": 7,
+            }
+            usage["cache_creation_input_tokens"] = 99  # split mismatch flag
+        elif kind == 3:
+            usage["cache_read_input_tokens"] = rng.randint(0, 90_000)
+            usage.pop("service_tier")
+        elif kind == 4:
+            r["request"]["messages"][-1]["content"] = 'é 日本 🚀 "q" \\ x\t\u2028'
+        elif kind == 5:
+            r["request"]["system"] = "plain system text"
+        elif kind == 6:
+            r["request"]["system"] = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+        elif kind == 7:
+            r["request"]["system"][0]["cache_control"]["ttl"] = "1h"
+        elif kind == 8:
+            r["response"]["content"].append(
+                {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+            )
+        elif kind == 9:
+            r["request_id"], r["user_id"], r["latency_ms"] = f"app-{i}", "u-x", 812.5
+        elif kind == 10:
+            r["cost_usd"] = 0.0125
+        elif kind == 11:
+            usage["input_tokens"] = "12"  # wrong type: rejected
+        elif kind == 12:
+            usage["output_tokens"] = 10**12  # over the plausible limit: rejected
+        elif kind == 13:
+            r["request"]["messages"][-1]["content"] = [{"type": "text", "text": "parts"}]
+        elif kind == 14:
+            r["response"].pop("usage")  # missing usage: rejected
+        elif kind == 15:
+            r["request"]["metadata"] = None
+            r["request"]["temperature"] = 1.0
+        out.append(r)
+    return out
+
+
+def test_varied_anthropic_records_store_the_same_rows_and_most_take_sql(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_LINES", 64)
+    records = _varied_anthropic(340)
+    path = tmp_path / "anthropic.jsonl"
+    _write(path, records)
+    assert _same(*_both(path, catalogue, monkeypatch)) == 340 - 3 * 20  # 3 kinds rejected
+    in_sql, left = _in_sql(path, ("anthropic_message",))
+    assert in_sql + left == len(records)
+    assert in_sql > 0.5 * len(records) and left > 0.2 * len(records)
+
+
+def _edge_lines() -> list[str]:
+    """Lines DuckDB and orjson may read differently, or values only Python maps: all must
+    reach the per-record path (or be mapped identically)."""
+    chat = orjson.dumps(CHAT[0]).decode()
+    claude = orjson.dumps(ANTHROPIC[0]).decode()
+    big = "1" * 25
+    return [
+        chat[:-1] + ',"request_id":"dup-1"}',
+        chat[:-1] + ',"request_id":"dup-1"}',  # a duplicate id: stored once
+        chat.replace('"prompt_tokens":', f'"prompt_tokens":{big},"x":', 1),  # huge number
+        chat.replace('"temperature":', '"temperature":NaN,"t2":', 1),
+        chat.replace('"temperature":', f'"temperature":{big},"t2":', 1),
+        chat.replace('"temperature":', '"seed":1e400,"temperature":', 1),
+        chat[:-1] + ",}",  # a trailing comma: orjson refuses it
+        chat.replace('"feature":', '"feature":"\\ud800","f2":', 1),  # a lone surrogate
+        chat.replace('"feature":', '"feature":"x","feature":', 1),  # a key twice
+        chat.replace('"role":"user"', '"role":"user","name":"ann"', 1),
+        chat.replace('"role":"user"', '"role":7', 1),
+        chat.replace('"timestamp":"', '"timestamp":"2026-11-02T05:56:53+02:00","t0":"', 1),
+        chat.replace('"service_tier":', '"service_tier":{"a":1},"s2":', 1),
+        chat.replace('"usage":', '"usage":null,"u2":', 1),  # missing usage
+        chat.replace('"model":"', '"model":"é🚀 ', 1),  # unicode model name
+        claude[:-1] + ',"request_id":"dup-1"}',  # an id stored already by another format
+        claude.replace('"input_tokens":', '"input_tokens":-3,"i2":', 1),
+        claude.replace('"input_tokens":', '"input_tokens":3.0,"i2":', 1),
+        claude.replace('"cache_read_input_tokens":', f'"cache_read_input_tokens":{big},"c":', 1),
+        claude.replace('"text":"', '"text":null,"t":"', 1),
+        claude.replace('"stop_sequence":', '"stop_sequence":1e400,"s2":', 1),
+        claude.replace('"type":"ephemeral"', '"type":"ephemeral","n":' + big, 1),
+        claude.replace('"timestamp":"', '"timestamp":"', 1).replace(
+            '"feature":', '"cost":-1,"feature":', 1
+        ),
+    ]
+
+
+def test_edge_records_store_the_same_rows_on_both_paths(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "edges.jsonl"
+    lines = _edge_lines()
+    _write(path, [*lines, *CHAT, *ANTHROPIC])
+    fast, slow = _both(path, catalogue, monkeypatch)
+    _same(fast, slow)
+    assert fast.row("SELECT count(*) FROM rejects")[0] >= 5

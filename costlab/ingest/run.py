@@ -215,7 +215,10 @@ class _Run:
             to_read = None if size is None else size - (resume.offset if resume else 0)
             load.records(reader.lines(), parse_pool.workers_for(to_read))
         else:
-            load.records(self._bulk(bulk_read, stage, out), workers=0)
+            # What no fast path took is parsed on every core when there is much of it.
+            left = self._bulk(bulk_read, stage, out)
+            left_bytes = sum(len(line.raw) for line in left)
+            load.records(iter(left), parse_pool.workers_for(left_bytes))
         if resume is not None:
             assert source.path is not None
             out.bytes_read = reader.line_end
@@ -241,7 +244,7 @@ class _Run:
         _summarise(store, self.run_id, out, stage.calls)
         store.execute("DROP TABLE _stage")
 
-    def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> Iterator[Line]:
+    def _bulk(self, bulk_read: bulk.BulkRead, stage: StageBatch, out: FileResult) -> list[Line]:
         """Let DuckDB stage the flat records it has read; the lines left for Python."""
         target = bulk.Target(out.source, self.run_id, self.options.max_tokens)
         leftovers = bulk.stage(self.store, bulk_read, target)

@@ -30,16 +30,40 @@ from bench_doc import write_document
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "samples" / "generate_logs.py"
 
-# Runs one command, then prints its wall time and the peak RSS of its process tree.
+# Runs one command, then prints its wall time, the peak RSS of its process tree and the CPU
+# seconds (user + sys) of the command and of its worker processes.
 WRAPPER = """
-import json, resource, subprocess, sys, time
+import json, resource, subprocess, sys, tempfile, time
+import psutil
 start = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+proc = subprocess.Popen(sys.argv[1:], stdout=out, stderr=err, text=True)
+# Worker processes (a forkserver's children) are not waited for by the command, so their CPU
+# is not in RUSAGE_CHILDREN: sample it while they run (the last sample of each counts).
+workers = {}
+def sample():
+    try:
+        for child in psutil.Process(proc.pid).children():
+            for worker in child.children(recursive=True):
+                try:
+                    times = worker.cpu_times()
+                    workers[worker.pid] = times.user + times.system
+                except psutil.Error:
+                    pass
+    except psutil.Error:
+        pass
+while proc.poll() is None:
+    sample()
+    time.sleep(0.1)
+proc.wait()
+out.seek(0)
+err.seek(0)
+stdout, stderr = out.read(), err.read()
 wall_s = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"rc": done.returncode, "wall_s": wall_s, "peak_kib": usage.ru_maxrss,
-                  "cpu_s": usage.ru_utime + usage.ru_stime,
-                  "stdout": done.stdout[-4000:], "stderr": done.stderr[-4000:]}))
+peak_kib, cpu_s = usage.ru_maxrss, usage.ru_utime + usage.ru_stime + sum(workers.values())
+print(json.dumps({"rc": proc.returncode, "wall_s": wall_s, "peak_kib": peak_kib, "cpu_s": cpu_s,
+                  "stdout": stdout[-4000:], "stderr": stderr[-4000:]}))
 """
 
 FLAT_COLUMNS = {
