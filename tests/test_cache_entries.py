@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from costlab.cache import entries, simulate
 from costlab.cache.neighbours import neighbours
+from costlab.cache.reference import naive
 from costlab.cache.search import ExactSearch, IndexSearch, Search
-from costlab.cache.simulate import CacheSettings, Traffic, naive
+from costlab.cache.simulate import CacheSettings, Traffic
 from tests.test_cache_simulate import assert_same, logs
 
 Log = tuple[npt.NDArray[np.float32], Traffic, CacheSettings, int, int]

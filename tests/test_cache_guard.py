@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costlab.cache import guard, precision, savings, simulate
+from costlab.cache import guard, precision, reference, savings, simulate
 from costlab.cache.normalize import normalize
 from costlab.prices import Catalogue
 from costlab.store import Store
@@ -117,7 +117,7 @@ def test_requests_without_a_label_are_left_out_of_precision_and_counted(
     ids: dict[str, int] = {}
     keys = [ids.setdefault(normalize(p), len(ids)) for p, _ in rows]
     traffic = simulate.Traffic(np.arange(len(rows), dtype=np.float64), np.zeros(len(rows)), keys)
-    replay = simulate.naive(FakeEmbedder().encode(list(ids)), traffic, 0.95)
+    replay = reference.naive(FakeEmbedder().encode(list(ids)), traffic, 0.95)
     pairs = [(rows[i][1], rows[e][1]) for i, e in enumerate(replay.served_by) if e >= 0]
     judged = [a == b for a, b in pairs if a is not None and b is not None]
     assert row.hits == len(pairs) and row.judged_hits == len(judged)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from costlab.cache import index, savings, simulate
+from costlab.cache import index, reference, savings, simulate
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import DATA, FakeEmbedder, load
@@ -60,7 +60,7 @@ def assert_naive(
     settings: simulate.CacheSettings = simulate.CacheSettings(),  # noqa: B008
 ) -> None:
     for result, threshold in zip(got.built.results, THRESHOLDS, strict=True):
-        assert_same(result, simulate.naive(vectors, traffic, threshold, settings))
+        assert_same(result, reference.naive(vectors, traffic, threshold, settings))
 
 
 def test_a_rerun_reads_the_stored_lists_and_needs_no_vectors(store: Store) -> None:

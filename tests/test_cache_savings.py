@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costlab.cache import savings, simulate
+from costlab.cache import reference, savings, simulate
 from costlab.cache.neighbours import neighbours
 from costlab.errors import BadInput
 from costlab.prices import Catalogue
@@ -49,7 +49,7 @@ def test_hits_and_savings_match_an_independent_replay(
         scope=np.zeros(600, dtype=np.int64),
         keys=np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.int64),
     )
-    naive = simulate.naive(FakeEmbedder().encode(list(ids)), traffic, 0.97)
+    naive = reference.naive(FakeEmbedder().encode(list(ids)), traffic, 0.97)
     assert row.hits == int(naive.hit.sum())
     assert row.saved_usd == sum((c for c, h in zip(costs, naive.hit, strict=True) if h), Decimal(0))
     assert fake_embedder.texts == 600  # every distinct key embedded once

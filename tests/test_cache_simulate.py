@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from costlab.cache import simulate
 from costlab.cache.neighbours import neighbours
-from costlab.cache.simulate import CacheSettings, SimResult, Traffic, naive, sweep
+from costlab.cache.reference import naive
+from costlab.cache.simulate import CacheSettings, SimResult, Traffic, sweep
 
 # Unit vectors with components in eighths: every dot product is an exact multiple of 1/64 in
 # float32, whatever the summation order, so exact ties and exact threshold edges are common.

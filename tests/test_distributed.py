@@ -22,7 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costlab.cache.simulate import CacheSettings, Traffic, naive
+from costlab.cache.reference import naive
+from costlab.cache.simulate import CacheSettings, Traffic
 from costlab.distributed import partitions
 from costlab.store import Store
 from tests.conftest import Cli, FakeEmbedder, flat, write_jsonl
