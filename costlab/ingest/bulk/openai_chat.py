@@ -26,6 +26,7 @@ from costlab.ingest.bulk.sql import (
     json_object,
     keys_within,
     well_formed,
+    wrapped_metadata,
 )
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 
@@ -138,17 +139,7 @@ def _metadata() -> str:
         f"'\"finish_reason\":' || {v.at(f'{_C}.finish_reason')} END"
     )
     response = json_object([finish, *(v.pair(k, f"{_B}.{k}") for k in sorted(_BODY_EXTRAS))])
-    response_id = (
-        f"CASE WHEN app_id IS NOT NULL AND body_id IS NOT NULL AND body_id <> app_id "
-        f"THEN '\"response_id\":' || {v.at(f'{_B}.id')} END"
-    )
-    return json_object(
-        [
-            f"CASE WHEN {request} <> '{{}}' THEN '\"request\":' || {request} END",
-            f"CASE WHEN {response} <> '{{}}' THEN '\"response\":' || {response} END",
-            response_id,
-        ]
-    )
+    return wrapped_metadata(v, request, response, f"{_B}.id")
 
 
 def insert_sql(max_tokens: int) -> str:

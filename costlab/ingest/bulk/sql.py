@@ -134,3 +134,20 @@ def keys_within(keys: str, allowed: tuple[str, ...]) -> str:
 def json_object(pairs: list[str]) -> str:
     """SQL: a JSON object of `"key":value` texts (NULL ones left out), in the order given."""
     return "'{' || concat_ws(',', " + ", ".join(pairs) + ") || '}'"
+
+
+def wrapped_metadata(values: Values, request: str, response: str, body_id: str) -> str:
+    """SQL: a wrapped {request, response} record's metadata, as `formats.wrapped` builds it: the
+    request's and the response's extra fields (each object left out when empty), and the
+    response's id when it differs from the record's own (`app_id`, `body_id` in the query)."""
+    response_id = (
+        "CASE WHEN app_id IS NOT NULL AND body_id IS NOT NULL AND body_id <> app_id "
+        f"THEN '\"response_id\":' || {values.at(body_id)} END"
+    )
+    return json_object(
+        [
+            f"CASE WHEN {request} <> '{{}}' THEN '\"request\":' || {request} END",
+            f"CASE WHEN {response} <> '{{}}' THEN '\"response\":' || {response} END",
+            response_id,
+        ]
+    )
