@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import simulate
-from costlab.cache.neighbours import Neighbours
+from costlab.cache.neighbours import Neighbours, joined
 from costlab.cache.search import Pairs, Search
 
 SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
@@ -203,7 +203,7 @@ def extend(
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
         bound = float32_up(np.array([radius]))[0]
         complete_from[done] = np.minimum(complete_from[done], bound)
-    return EntryLists(inserted(old, _joined(found)), complete_from, current.seeded_from)
+    return EntryLists(inserted(old, joined(found)), complete_from, current.seeded_from)
 
 
 class Balls:
@@ -254,16 +254,6 @@ class Balls:
         for a, b in zip(starts, [*starts[1:], len(v)], strict=True):
             self._found[int(v[a])] = (float(radius), scan, u[a:b].astype(np.int32), s[a:b])
         self.pairs += len(v)
-
-
-def _joined(parts: list[Pairs]) -> Pairs:
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (
-        np.concatenate([p[0] for p in parts]).astype(np.int64),
-        np.concatenate([p[1] for p in parts]).astype(np.int64),
-        np.concatenate([p[2] for p in parts]).astype(np.float32),
-    )
 
 
 def _held(held: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import entries, simulate
-from costlab.cache.neighbours import Neighbours
+from costlab.cache.neighbours import Neighbours, joined
 from costlab.cache.search import Pairs, at_least, score
 
 SAMPLE = 1000
@@ -109,7 +109,7 @@ def exact_sample(
         s = score(vectors, u, v.astype(np.int64))
         kept = s >= cutoff
         parts.append((u[kept], v[kept].astype(np.int64), s[kept]))
-    return Sample(n, drawn, floor, _joined(parts))
+    return Sample(n, drawn, floor, joined(parts))
 
 
 def checked(
@@ -133,7 +133,7 @@ def checked(
         if found.all():
             break
         extra.append((u[~found], v[~found], s[~found]))
-        patched = entries.inserted(lists, _joined(extra))
+        patched = entries.inserted(lists, joined(extra))
         again = simulate.replay(patched, traffic, thresholds, settings)
     s, found = recall if recall is not None else (np.zeros(0, np.float32), np.zeros(0, bool))
     scale = n / max(len(drawn), 1)
@@ -172,13 +172,3 @@ def _exact_pairs(
     at = np.minimum(np.searchsorted(held_codes, codes), max(len(held_codes) - 1, 0))
     held = held_codes[at] == codes if len(held_codes) else np.zeros(len(codes), np.bool_)
     return (u, v, s), held
-
-
-def _joined(parts: list[Pairs]) -> Pairs:
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (
-        np.concatenate([p[0] for p in parts]).astype(np.int64),
-        np.concatenate([p[1] for p in parts]).astype(np.int64),
-        np.concatenate([p[2] for p in parts]).astype(np.float32),
-    )

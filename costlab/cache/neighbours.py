@@ -16,6 +16,17 @@ import numpy.typing as npt
 Pairs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
 
+def joined(parts: list[Pairs]) -> Pairs:
+    """The pairs of every part, one after another, in the common dtypes."""
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return (
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int64),
+        np.concatenate([p[2] for p in parts]).astype(np.float32),
+    )
+
+
 def check_threshold(threshold: float, name: str = "threshold") -> None:
     """Refuse a similarity threshold outside (0, 1]."""
     if not 0.0 < threshold <= 1.0:  # also refuses NaN
