@@ -171,7 +171,7 @@ class LiteLLMPayload(LogFormat):
         )
 
 
-_SPEND_MAPPED = frozenset(
+SPEND_MAPPED = frozenset(
     {
         "request_id",
         "startTime",
@@ -210,7 +210,7 @@ class LiteLLMSpendLog(LogFormat):
         end = timestamps.parse(record.get("endTime"), "endTime")
         duration = number(record.get("request_duration_ms"), "request_duration_ms")
         messages, response = _json(record.get("messages")), _json(record.get("response"))
-        kept = unmapped(record, _SPEND_MAPPED | {"messages", "response"})
+        kept = unmapped(record, SPEND_MAPPED | {"messages", "response"})
         kept["metadata"] = metadata
         if not isinstance(response, str):
             kept["response"] = response

@@ -16,34 +16,15 @@ paths' `metadata` are the same JSON value, not always the same text.
 
 from __future__ import annotations
 
-from costlab.formats.litellm import LiteLLMSpendLog
+from costlab.formats.litellm import SPEND_MAPPED, LiteLLMSpendLog
 from costlab.ingest.bulk.sql import ISO_UTC, json_text, sql_text
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 
 NAME = LiteLLMSpendLog.name
 KeySet = tuple[str, ...]
 
-# The columns the mapping reads from the row itself (`_SPEND_MAPPED` and the kept JSON columns).
-_MAPPED = frozenset(
-    {
-        "request_id",
-        "startTime",
-        "endTime",
-        "model",
-        "custom_llm_provider",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "spend",
-        "end_user",
-        "user",
-        "status",
-        "request_duration_ms",
-        "messages",
-        "response",
-        "metadata",
-    }
-)
+# The columns the mapping reads from the row itself: the per-record path's and the JSON ones.
+_MAPPED = SPEND_MAPPED | {"messages", "response", "metadata"}
 # Where LiteLLM keeps the provider's usage detail, in the order the per-record path tries them.
 _DETAILS = ("additional_usage_values", "usage_object")
 _DETAIL_FIELDS = {
