@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from costlab.cache import guard, precision, reference, savings, simulate
+from costlab.cache import guard, precision, reference, savings, simulate, sketch
 from costlab.cache.normalize import normalize
 from costlab.prices import Catalogue
 from costlab.store import Store
@@ -62,7 +62,7 @@ def test_the_memo_judges_every_pair_as_refuses_does() -> None:
     a = np.array([1, 2, 0, 1, 3, 1], dtype=np.int64)
     b = np.array([0, 0, 1, 0, 3, 0], dtype=np.int64)
     check = guard.Guard()
-    memo = guard.Memo(check, texts)
+    memo = sketch.Memo(check, texts)
     expected = [check.refuses(texts[x], texts[y]) is not None for x, y in zip(a, b, strict=True)]
     assert memo.refused(a, b).tolist() == expected == [True, False, True, True, False, True]
     assert memo.refused(a[:2], b[:2]).tolist() == expected[:2]  # asked again: the same

@@ -24,13 +24,10 @@ guard").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
 
 Rule = Literal["numbers", "names", "negation", "contrast"]
 RULES: tuple[Rule, ...] = ("numbers", "names", "negation", "contrast")
@@ -44,7 +41,7 @@ DEFAULT_RULES: frozenset[Rule] = frozenset({"numbers", "names", "contrast"})
 NEGATION_OVERLAP = 0.75
 
 _NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _SENTENCE_END = re.compile(r"[.!?]\s+|\n")
 _NEGATIONS = frozenset(
     "not no never nothing none nobody nowhere neither nor without cannot "
@@ -119,16 +116,35 @@ def parse_rules(text: str) -> frozenset[Rule]:
 @lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
     """The numbers, names, negation and content words of a text."""
-    words = [w.casefold() for w in _WORD.findall(text)]
+    words = [w.casefold() for w in WORD.findall(text)]
     bare = [_bare(w) for w in words]
     return Facts(
-        numbers=frozenset(_value(n) for n in _NUMBER.findall(text)),
-        names=frozenset(_names(text)),
+        numbers=numbers_of(text),
+        names=names_of(text),
         negated=any(w in _NEGATIONS or w.endswith("n't") for w in words)
         or any(w in _NEGATIONS for w in bare),
-        words=frozenset(_stem(w) for w in bare if w not in _STOPWORDS and w not in _NEGATIONS),
+        words=frozenset(c for c in map(_content, bare) if c is not None),
         all_words=frozenset(bare),
     )
+
+
+def numbers_of(text: str) -> frozenset[str]:
+    """The numbers a text holds, as values."""
+    return frozenset(_value(n) for n in _NUMBER.findall(text))
+
+
+def names_of(text: str) -> frozenset[str]:
+    """The names a text holds, casefolded."""
+    return frozenset(_names(text))
+
+
+def content_stem(word: str) -> str | None:
+    """A casefolded word's stem as the guard compares it, or None for a stop word or negation."""
+    return _content(_bare(word))
+
+
+def _content(bare: str) -> str | None:
+    return None if bare in _STOPWORDS or bare in _NEGATIONS else _stem(bare)
 
 
 def _bare(word: str) -> str:
@@ -148,7 +164,7 @@ def _value(number: str) -> str:
 def _names(text: str) -> Iterable[str]:
     """Capitalised words not opening a sentence, and acronyms (two capitals or more)."""
     for sentence in _SENTENCE_END.split(text):
-        for k, match in enumerate(_WORD.finditer(sentence)):
+        for k, match in enumerate(WORD.finditer(sentence)):
             word = match.group()
             if len(word) > 1 and word.isupper() and word not in ("I", "OK"):
                 yield _bare(word.casefold())
@@ -228,34 +244,3 @@ _CHECKS = {
     "negation": _negation,
     "contrast": _contrast,
 }
-
-
-class Memo:
-    """The guard's verdicts on pairs of texts: each text read once, each distinct pair judged
-    once, however many thresholds ask."""
-
-    def __init__(self, check: Guard, texts: Sequence[str]) -> None:
-        self.check, self.texts = check, texts
-        self._facts: dict[int, Facts] = {}
-        self._verdicts: dict[int, bool] = {}
-
-    def refused(self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Per pair (text a[k], text b[k]), whether the guard refuses it."""
-        codes = a.astype(np.int64) * len(self.texts) + b
-        distinct, inverse = np.unique(codes, return_inverse=True)
-        verdict = np.array([self._verdict(int(c)) for c in distinct.tolist()], dtype=np.bool_)
-        out: npt.NDArray[np.bool_] = verdict[inverse.reshape(-1)]
-        return out
-
-    def _verdict(self, code: int) -> bool:
-        if code not in self._verdicts:
-            x, y = divmod(code, len(self.texts))
-            self._verdicts[code] = (
-                x != y and self.check.disagree(self._of(x), self._of(y)) is not None
-            )
-        return self._verdicts[code]
-
-    def _of(self, k: int) -> Facts:
-        if k not in self._facts:
-            self._facts[k] = facts(self.texts[k])
-        return self._facts[k]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costlab.cache import embedders, guard, logged, precision, simulate
+from costlab.cache import embedders, logged, precision, simulate, sketch
 from costlab.cache.vectors import Encode, vectors
 from costlab.store import Store
 
@@ -63,7 +63,7 @@ def check(
     result: simulate.SimResult,
     t: logged.Logged,
     judge: precision.Judge,
-    memo: guard.Memo,
+    memo: sketch.Memo,
     guard_on: bool,
     label_free: bool,
 ) -> Checked:

@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from costlab.cache import assignment, auto, fidelity, guard, index, judged, logged, simulate
+from costlab.cache import assignment, auto, fidelity, guard, index, judged, logged, simulate, sketch
 from costlab.cache import precision as judging
 from costlab.cache.engine import Engine, Local
 from costlab.cache.intents import ENTRY_OVERHEAD_BYTES, Health, Intent, clusters, health
@@ -216,7 +216,7 @@ def with_hits(
         encode = partial(engine.encode, embedder)
         judge = judged.response_judge(store, embedder, traffic, results, stage, encode)
     entry_bytes = _entry_bytes(store, embedder.name, traffic)
-    verdicts = guard.Memo(guard.Guard(), traffic.prompts.distinct)
+    verdicts = sketch.Memo(guard.Guard(), traffic.prompts.distinct)
     checks = [
         judged.check(r, traffic, judge, verdicts, options.guard, options.label is None)
         for r in results
