@@ -68,8 +68,9 @@ def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bo
     return not name.endswith(".json")
 
 
-def read(store: Store, source: Source) -> BulkRead | None:
-    """Read the file's lines into `_bulk` (outside any transaction: a failure must not abort one).
+def read(store: Store, source: Source, lines_before: int = 0) -> BulkRead | None:
+    """Read the file's lines into `_bulk` (outside any transaction: a failure must not abort one),
+    numbered on from `lines_before` (the new lines of an appended file, copied to a file).
 
     None when the file does not start with flat records, or DuckDB cannot read it (bad UTF-8, a
     huge line, a corrupt stream): the per-record path then reads it and explains each problem.
@@ -80,7 +81,7 @@ def read(store: Store, source: Source) -> BulkRead | None:
     if not (key_sets or formats) or (sources.compressed(source) and not sources.intact(source)):
         return None
     try:
-        store.execute(_READ_SQL, [str(source.path)])
+        store.execute(_READ_SQL, [int(lines_before), str(source.path)])
     except StoreError:
         store.execute("DROP TABLE IF EXISTS _bulk")
         return None
@@ -221,7 +222,7 @@ FROM read_csv({path}, columns = {{'raw': 'VARCHAR'}}, delim = '\x1f', quote = ''
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).
 _READ_SQL = """
 CREATE OR REPLACE TEMP TABLE _bulk AS
-SELECT row_number() OVER () AS line_no, raw
+SELECT ?::BIGINT + row_number() OVER () AS line_no, raw
 FROM read_csv(?, columns = {'raw': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
               header = false, auto_detect = false)
 """
