@@ -142,13 +142,13 @@ class _Mapping:
         return f"({self.absent(key)} OR {test})"
 
     def string(self, key: str) -> str:
-        """The value of a JSON string; only strings with escapes need the JSON parser."""
-        text = self.field(key)
-        return (
-            f"CASE WHEN NOT {self.is_string(key)} THEN NULL "
-            f"WHEN contains({text}, '\\') THEN {text}::JSON->>'$' "
-            f"ELSE substr({text}, 2, length({text}) - 2) END"
-        )
+        """The value of a JSON string, NULL for a JSON null or an absent key: the checks let
+        only those through for the keys read as strings. Unescaped from the JSON value (`v` is
+        JSON): a cast of the text to JSON first would parse it twice (~0.3 s of a 435 MB file
+        of long system prompts, most with escaped newlines)."""
+        if key not in self.keys:
+            return "NULL::VARCHAR"
+        return f"(v[{self.keys.index(key) + 1}]->>'$')"
 
     def text(self, key: str) -> str:
         return f"nullif({self.string(key)}, '')"
