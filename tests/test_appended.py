@@ -135,7 +135,7 @@ def _appended_twice(
     with monkeypatch.context() as patch:
         if not fast:
             patch.setattr(bulk, "eligible", lambda *args: False)
-        patch.setattr(bulk, "read", lambda *a: reads.append(bool(r := read(*a))) or r)
+        patch.setattr(bulk, "read", lambda *a, **k: reads.append(bool(r := read(*a, **k))) or r)
         _ingest(store, path, catalogue)
         with path.open("ab") as f:
             f.write(tail)

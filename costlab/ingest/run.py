@@ -167,7 +167,7 @@ class _Run:
         if resume is None:
             return bulk.read(self.store, source)
         with appended.tail(source, resume) as tail:
-            found = tail and bulk.read(self.store, tail.source, resume.lines)
+            found = tail and bulk.read(self.store, tail.source, resume.lines, hold=True)
             if tail and found:
                 out.bytes_read, out.sha256, out.head_sha256 = tail.end, tail.sha256, tail.sha256
             return found or None

@@ -206,8 +206,9 @@ class _Mapping:
         return "[" + ", ".join(sql_text("$." + json_text(k)) for k in self.keys) + "]"
 
 
-def insert_sql(keys: KeySet, max_tokens: int) -> str:
-    """One INSERT staging the records of `_bulk` whose keys are all among `keys` (one parse).
+def insert_sql(keys: KeySet, max_tokens: int, lines: str = "_bulk") -> str:
+    """One INSERT staging the records of `lines` (`_bulk`, or the file's view) whose keys are all
+    among `keys` (one parse).
 
     `json_extract` of every key tells a JSON null ('null') from an absent key (NULL); a record
     holding as many keys as it has values among `keys` has no other key (nor a repeated one).
@@ -223,7 +224,7 @@ INSERT INTO _stage
 WITH parsed AS (
     SELECT line_no, raw, try(json_extract(raw, {m.paths()})) AS v,
            try(len(json_keys(raw))) AS n_keys
-    FROM _bulk
+    FROM {lines}
     WHERE raw IS NOT NULL
 )
 SELECT line_no * {MAX_CALLS_PER_RECORD},
