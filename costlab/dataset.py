@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from costlab.errors import BadInput
@@ -110,6 +109,10 @@ def export(store: Store, target: Path, *, replace: bool = False) -> Manifest:
 
 
 def _write(store: Store, work: Path) -> Manifest:
+    # Imported here: pyarrow.dataset imports pandas (~0.4 s), which `costlab ingest` of a log,
+    # importing this module for the manifest's names, never needs.
+    import pyarrow.dataset as ds
+
     tables = {}
     for name in TABLES:
         if name == PARTITIONED:

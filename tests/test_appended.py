@@ -118,3 +118,79 @@ def test_a_few_appended_lines_of_a_large_file_are_parsed_in_process(
 
     monkeypatch.setattr(parse_pool, "parse", no_pool)
     assert _ingest(store, path, catalogue).added == 2
+
+
+def _appended_twice(
+    tmp_path: Path, catalogue: Catalogue, tail: bytes, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> tuple[Store, list[bool]]:
+    """A file read, then read again after `tail` was appended; whether DuckDB read each time."""
+    from costlab.ingest import bulk
+
+    path = tmp_path / ("fast" if fast else "slow") / "app.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(_lines(range(0, 60)) + b"\n")
+    store = Store.open(":memory:")
+    reads: list[bool] = []
+    read = bulk.read
+    with monkeypatch.context() as patch:
+        if not fast:
+            patch.setattr(bulk, "eligible", lambda *args: False)
+        patch.setattr(bulk, "read", lambda *a, **k: reads.append(bool(r := read(*a, **k))) or r)
+        _ingest(store, path, catalogue)
+        with path.open("ab") as f:
+            f.write(tail)
+        assert _ingest(store, path, catalogue).resumed_at is not None
+    return store, reads
+
+
+def _varied_tail() -> bytes:
+    from tests.test_bulk import _varied_records
+
+    lines = [r.encode() if isinstance(r, str) else orjson.dumps(r) for r in _varied_records(400)]
+    return b"\n".join(lines) + b"\n" + orjson.dumps(flat(999))[:30]  # a line still being written
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_appended_lines_read_by_duckdb_store_what_the_per_record_path_stores(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, bom: bool
+) -> None:
+    from tests.test_bulk import COLUMNS
+
+    tail = (b"\xef\xbb\xbf" if bom else b"") + _varied_tail()
+    fast, fast_reads = _appended_twice(tmp_path, catalogue, tail, monkeypatch, fast=True)
+    slow, slow_reads = _appended_twice(tmp_path, catalogue, tail, monkeypatch, fast=False)
+    # DuckDB reads the new lines, unless they start with a byte order mark (Python tells of it).
+    assert (fast_reads, slow_reads) == ([True] if bom else [True, True], [])
+    columns = COLUMNS.replace("source_file, ", "")  # each file in its own folder
+    query = f"SELECT {columns} FROM requests ORDER BY source_line"
+    assert fast.rows(query) == slow.rows(query)
+    assert len(fast.rows(query)) > 300
+    rejects = "SELECT source_line, reason FROM rejects ORDER BY source_line"
+    assert fast.rows(rejects) == slow.rows(rejects)
+    assert min(line for line, _ in fast.rows(rejects)) > 61  # numbered on, past the first read
+    runs = "SELECT records_read, added, bytes_read, head_sha256, sha256 FROM ingest_runs ORDER BY 1"
+    assert fast.rows(runs) == slow.rows(runs)
+
+
+def test_an_appended_file_is_read_again_without_importing_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "app.jsonl"
+    path.write_bytes(_lines(range(30)))
+    db = tmp_path / "store.duckdb"
+    script = (
+        "import runpy, sys; sys.argv = ['costlab', '--db', sys.argv[1], 'ingest', sys.argv[2]]\n"
+        "try: runpy.run_module('costlab', run_name='__main__')\n"
+        "except SystemExit as done: assert not done.code, done\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = [sys.executable, "-c", script, str(db), str(path)]
+    subprocess.run(run, check=True, cwd=root, capture_output=True)
+    with path.open("ab") as f:
+        f.write(_lines(range(30, 35)))
+    subprocess.run(run, check=True, cwd=root, capture_output=True)
+    store = Store.open(db)
+    assert store.row("SELECT count(*) FROM ingest_runs WHERE bytes_read = ?", [path.stat().st_size])
+    assert store.row("SELECT count(*) FROM requests")[0] == 35

@@ -157,7 +157,10 @@ def test_files_duckdb_cannot_read_fall_back_to_the_per_record_path(tmp_path: Pat
     store = Store.open(":memory:")
     assert bulk.read(store, sources.Source(path, str(path))) is None
     assert (
-        store.row("SELECT count(*) FROM information_schema.tables WHERE table_name = '_bulk'")[0]
+        store.row(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_name IN ('_bulk', '_bulk_file')"
+        )[0]
         == 0
     )
 

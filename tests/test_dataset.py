@@ -253,7 +253,7 @@ def test_a_failed_export_leaves_no_folder(
             raise OSError("disk full")
         write(reader, base_dir, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dataset.ds, "write_dataset", fail_on_the_third)
+    monkeypatch.setattr(ds, "write_dataset", fail_on_the_third)  # imported where it is used
     with Store.open(cli.db) as store, pytest.raises(BadInput, match="disk full"):
         dataset.export(store, tmp_path / "lake")
     assert len(written) == 3

@@ -354,3 +354,32 @@ def test_shared_real_samples_load_when_present(store: Store, catalogue: Catalogu
         pytest.skip("../shared is not beside this clone")
     result = run(store, catalogue, shared / "openai_batch", shared / "litellm")
     assert result.total("rejected") == 0 and result.total("added") == 3
+
+
+@pytest.mark.parametrize("use_bulk", [True, False])
+def test_prompt_hashes_are_the_md5_of_the_stored_texts(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, use_bulk: bool
+) -> None:
+    import hashlib
+
+    from costlab.ingest import bulk
+
+    if not use_bulk:
+        monkeypatch.setattr(bulk, "eligible", lambda *args: False)
+    # A few templates repeated (their md5 is taken once each), some unique, none at all.
+    templates = ["You are a bank's assistant.\nBe brief.", "Réponds en français 🚀", "x" * 5000]
+    records = [
+        flat(i, **({"system_prompt": templates[i % 3]} if i % 4 else {}))
+        | ({"system_prompt": f"unique {i}"} if i % 10 == 7 else {})
+        for i in range(120)
+    ]
+    path = write_jsonl(tmp_path / "prompts.jsonl", records)
+    store = Store.open(":memory:")
+    ingest.ingest(store, sources.expand([str(path)]), IngestOptions(), catalogue)
+    rows = store.rows("SELECT system_prompt, prompt, system_prompt_hash, prompt_hash FROM requests")
+    assert len(rows) == 120
+    assert len({system for system, *_ in rows}) == 3 + 12 + 1  # the templates, unique, none
+    for system, prompt, system_hash, prompt_hash in rows:
+        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+        assert system_hash == (None if system is None else md5(system))
+        assert prompt_hash == md5(f"{system or ''}\0{prompt}")

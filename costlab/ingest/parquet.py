@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from costlab import dataset
@@ -37,6 +36,9 @@ from costlab.errors import BadInput, StoreError
 from costlab.ingest.results import RUN_COLUMNS, FileResult
 from costlab.ingest.sources import LOG_SUFFIXES, Source
 from costlab.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 PARQUET = ".parquet"
 FLAT_COLUMNS = ("model", "input_tokens", "output_tokens")
@@ -174,6 +176,10 @@ def _open(store: Store, folder: Path, name: str, manifest: dataset.Manifest) -> 
     where = folder / name
     if not where.is_dir():
         raise BadInput(f"{where}: missing from the dataset (its manifest lists {name})")
+    # Imported here, not at the top: pyarrow.dataset imports pandas (~0.4 s of every ingest,
+    # most of the re-read of an appended file), and only a dataset folder needs it.
+    import pyarrow.dataset as ds
+
     try:
         data = ds.dataset(
             where,

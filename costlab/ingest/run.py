@@ -88,7 +88,7 @@ class _Run:
         started = _now()
         rejected = RejectBatch(self.options, source.label, self.run_id)
         try:
-            bulk_read = None if resume else self._bulk_read(source)  # it may fail: before
+            bulk_read = self._bulk_read(source, out, resume)  # it may fail: before
             with self.store.transaction():
                 self._load(source, out, bulk_read, rejected, resume)
                 _check_is_log(out, rejected)
@@ -155,12 +155,22 @@ class _Run:
             self.progress(stream.label, out.records_read, out.records_read)
         return out
 
-    def _bulk_read(self, source: Source) -> bulk.BulkRead | None:
+    def _bulk_read(
+        self, source: Source, out: FileResult, resume: appended.Resume | None
+    ) -> bulk.BulkRead | None:
+        """DuckDB reads the file (of an appended one, only a copy of its new lines: where they
+        end and the file's hash up to there go into `out`); None: Python reads it."""
         options = self.options
-        if bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
-            self.working(source.label)  # DuckDB reads the file: no byte count to show
+        if not bulk.eligible(source, options.format, options.redact, bool(options.field_map)):
+            return None
+        self.working(source.label)  # DuckDB reads the file: no byte count to show
+        if resume is None:
             return bulk.read(self.store, source)
-        return None
+        with appended.tail(source, resume) as tail:
+            found = tail and bulk.read(self.store, tail.source, resume.lines, hold=True)
+            if tail and found:
+                out.bytes_read, out.sha256, out.head_sha256 = tail.end, tail.sha256, tail.sha256
+            return found or None
 
     def working(self, label: str) -> None:
         """Progress of a phase with no count (DuckDB reading, landing): a pulsing bar."""
@@ -219,7 +229,7 @@ class _Run:
             left = self._bulk(bulk_read, stage, out)
             left_bytes = sum(len(line.raw) for line in left)
             load.records(iter(left), parse_pool.workers_for(left_bytes))
-        if resume is not None:
+        if resume is not None and bulk_read is None:
             assert source.path is not None
             out.bytes_read = reader.line_end
             out.sha256 = out.head_sha256 = resume.extended(source.path, reader.line_end)

@@ -4,6 +4,7 @@
     python scripts/bench/bench_ingest_formats.py --records 20000 --runs 1 --appended-mb 100
     python scripts/bench/bench_ingest_formats.py --records 200000 --runs 1 --appended-mb 0 \
         --formats openai_chat anthropic_message
+    python scripts/bench/bench_ingest_formats.py --appended-mb 1024 --appended-only
 
 Each format's file is its `sample_logs/` file replicated to N records, every copy with its own
 id (so every record is stored, none is a duplicate). Both loaders run in a fresh subprocess into
@@ -164,6 +165,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--appended-mb", type=int, default=1024)
+    parser.add_argument(
+        "--appended-only", action="store_true", help="only the appended file, no format table"
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "bench_data" / "formats")
     parser.add_argument(
         "--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS), metavar="FORMAT"
@@ -171,13 +175,18 @@ def main() -> int:
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
+    measured = (
+        "an appended file"
+        if args.appended_only
+        else (f"{args.records:,} records a format, median of {args.runs} run(s)")
+    )
     print(
-        f"{args.records:,} records a format, median of {args.runs} run(s); "
-        f"load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"{measured}; load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
         f"on {os.cpu_count()} CPUs (a shared machine: figures measured under that load)\n"
     )
-    for line in formats_table(args.records, args.runs, args.data, args.formats):
-        print(line)
+    if not args.appended_only:
+        for line in formats_table(args.records, args.runs, args.data, args.formats):
+            print(line)
     if args.appended_mb:
         with tempfile.TemporaryDirectory(dir=args.data) as work:
             print("\n" + appended(args.appended_mb, Path(work)))
