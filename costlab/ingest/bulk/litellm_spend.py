@@ -1,9 +1,12 @@
 """The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of `_bulk` as
 `formats.litellm.LiteLLMSpendLog` maps them, for the rows that are certainly well-formed.
 
-The rows of a key set (every column of the table: a database's rows all have them) are unpacked
-with one `json_extract` of every column and of the nested `metadata` / `response` fields the
-mapping reads (one parse of each row). A row is mapped here only when every value it uses has the
+A chunk of rows comes as CSV (`chunk_sql`: every column of the table, a database's rows all have
+them), each field text or JSON text; each becomes the JSON text `json_extract` of the row's
+`row_to_json` object gives (text quoted by `to_json`, JSON written back compact by `json`, an
+integral `spend` as `0.0`), and the nested `metadata` / `response` fields the mapping reads come
+from one `json_extract` of many paths on their column. A row left to the per-record path goes
+as the JSON line `row_to_json` makes of it (`line_sql`). A row is mapped here only when every value it uses has the
 plain type the per-record path accepts without a question (strings, whole counts, ISO times, a
 cost written as the per-record path writes it); any other row is left for the per-record path,
 which stays the reference and gives a bad row its precise reject reason (as do rows whose
@@ -99,7 +102,8 @@ def _sent(n: int, column: tuple[str, bool]) -> str:
     if text:
         return f"coalesce(to_json(c_{n})::VARCHAR, 'null')"
     if name == "spend":
-        return f"coalesce(CASE WHEN regexp_full_match(c_{n}, '-?[0-9]+') THEN c_{n} || '.0' ELSE c_{n} END, 'null')"
+        whole = f"regexp_full_match(c_{n}, '-?[0-9]+')"
+        return f"coalesce(CASE WHEN {whole} THEN c_{n} || '.0' ELSE c_{n} END, 'null')"
     return f"coalesce(c_{n}, 'null')"
 
 
