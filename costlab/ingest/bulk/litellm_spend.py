@@ -6,11 +6,13 @@ them), each field text or JSON text; each becomes the JSON text `json_extract` o
 `row_to_json` object gives (text quoted by `to_json`, JSON written back compact by `json`, an
 integral `spend` as `0.0`), and the nested `metadata` / `response` fields the mapping reads come
 from one `json_extract` of many paths on their column. A row left to the per-record path goes
-as the JSON line `row_to_json` makes of it (`line_sql`). A row is mapped here only when every value it uses has the
-plain type the per-record path accepts without a question (strings, whole counts, ISO times, a
-cost written as the per-record path writes it); any other row is left for the per-record path,
-which stays the reference and gives a bad row its precise reject reason (as do rows whose
-`messages` hold content parts rather than text, or whose `response` is written as text).
+as the JSON line `row_to_json` makes of it (`line_sql`).
+
+A row is mapped here only when every value it uses has the plain type the per-record path
+accepts without a question (strings, whole counts, ISO times, a cost written as the per-record
+path writes it); any other row is left for the per-record path, which stays the reference and
+gives a bad row its precise reject reason (as do rows whose `messages` hold content parts rather
+than text, or whose `response` is written as text).
 
 `metadata` (the unmapped columns, kept) is written with its top-level keys sorted as the
 per-record path writes them; nested objects keep the order the input had (JSONB's), so the two
@@ -187,7 +189,7 @@ def _object_or_absent(j: str) -> str:
 
 
 def insert_sql(columns: Columns, max_tokens: int) -> str:
-    """A statement staging into `_stage` the rows of `_bulk` (line_no, raw) this path maps.
+    """A statement staging into `_stage` the rows of `_bulk` (`chunk_sql`) this path maps.
 
     Bound values: the source file and the run id.
     """
