@@ -104,6 +104,11 @@ def _edge_rows() -> list[dict[str, Any]]:
     add(True, request_id="")  # no id: a content hash of the row
     add(False, request_id='id "with" \\ escapes ✓')
     add(False, request_duration_ms=0)
+    # Text the CSV the SQL path reads must quote: commas, quotes, line breaks, control
+    # characters, spaces, an empty string beside a null, text that looks like a null marker.
+    add(False, api_key='a,b "c"\nd\re', cache_key="\x01ctl\x1f\x0b", model_group="  spaced  ")
+    add(False, user='u,"1"\n', end_user=None, call_type="", model_id=None, api_base="\\N")
+    add(False, custom_llm_provider='"', team_id="\\", session_id="NULL")
     marked = [row | {"_refused": refused} for row, refused in rows]
     return marked
 
@@ -193,3 +198,35 @@ def test_a_refused_row_in_a_large_table_keeps_its_place(
         for table, columns in (("rejects", "source_line, reason"), ("ingest_runs", _RUN_COLUMNS)):
             query = f"SELECT {columns} FROM {table} ORDER BY ALL"
             assert fast.rows(query) == reference.rows(query)
+
+
+def test_columns_of_other_types_are_read_as_row_to_json_writes_them(
+    server: Server, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns a LiteLLM version may add, of types other than text, JSON and whole numbers
+    (sent by the server as `to_json`): the SQL path keeps what the per-record path keeps."""
+    import psycopg
+
+    url = server.url(db=database)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            'ALTER TABLE "LiteLLM_SpendLogs" ADD COLUMN flagged boolean, ADD COLUMN tags text[], '
+            "ADD COLUMN seen_at timestamptz, ADD COLUMN ratio numeric, ADD COLUMN note varchar(20)"
+        )
+    insert(url, spend_rows()[:3])
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE \"LiteLLM_SpendLogs\" SET flagged = true, tags = ARRAY['a,b', 'c\"d', NULL], "
+            "seen_at = '2027-01-02 03:04:05.678+02', ratio = 'NaN', note = 'x, \"y\"' "
+            'WHERE request_id = (SELECT min(request_id) FROM "LiteLLM_SpendLogs")'
+        )
+    fast, left_to_python = _ingest(_url(server, database), monkeypatch, fast=True)
+    reference, _ = _ingest(_url(server, database), monkeypatch, fast=False)
+    with fast, reference:
+        assert _differences(_stored(fast), _stored(reference)) == []
+        kept = "SELECT metadata->>'tags', metadata->>'seen_at', metadata->>'ratio' FROM requests"
+        assert sorted(fast.rows(kept), key=str) == sorted(reference.rows(kept), key=str)
+        assert ('["a,b","c\\"d",null]', "2027-01-02T01:04:05.678+00:00", "NaN") in [
+            tuple(r) for r in reference.rows(kept)
+        ]
+        assert left_to_python == []  # the SQL path took every row

@@ -47,21 +47,25 @@ def ingest(
 
 
 class _TableStream:
-    """The window's rows as chunks of JSON lines (the SQL fast path) or as lines; the watermark
-    is that of the rows at the window's latest startTime, once all are read."""
+    """The window's rows as chunks of CSV lines (the SQL fast path) or as lines of JSON; the
+    watermark is that of the rows at the window's latest startTime, once all are read."""
 
     def __init__(self, label: str, table: reader.Table, window: watermark.Window) -> None:
         self.label = label
         self.records: int | None = table.count(window)
         self.keys: tuple[str, ...] = tuple(sorted(table.columns))  # every row's keys
+        self.fields = table.fields()  # the CSV lines' columns
         self._table = table
         self._window = window
         self._tracker = watermark.Tracker(window.after)
         self._read = 0
 
     def chunks(self) -> Iterator[tuple[bytes, int]]:
-        """(JSON lines, how many), in (startTime, request_id) order."""
-        for data, rows in self._table.chunks(self._window):
+        """(CSV lines of `fields`, how many), in (startTime, request_id) order."""
+        return self._counted(self._table.csv_chunks(self._window))
+
+    def _counted(self, chunks: Iterator[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:
+        for data, rows in chunks:
             yield data, rows
             self._read += rows
         for start, request_id in self._table.last(self._window):
@@ -69,7 +73,7 @@ class _TableStream:
 
     def lines(self) -> Iterator[Line]:
         number = 0
-        for data, _ in self.chunks():
+        for data, _ in self._counted(self._table.chunks(self._window)):
             for raw in data.splitlines():
                 number += 1
                 yield Line(number, raw)

@@ -1,10 +1,13 @@
 """Reading a spend-log table: psycopg 3, one read-only transaction, `COPY ... TO STDOUT`.
 
-Each row comes as the JSON object PostgreSQL makes of it (`row_to_json`: every column by name,
-`jsonb` columns as JSON, timestamps as ISO text), so the file format `litellm_spend_log` parses
-it exactly as it parses an exported row. The rows stream in chunks of lines (COPY's text format,
-unescaped), which DuckDB maps in SQL or the per-record path parses. psycopg is imported here
-only, when a database is read.
+The rows stream in chunks, two ways. For the per-record path, each row is the JSON object
+PostgreSQL makes of it (`row_to_json`: every column by name, `jsonb` columns as JSON, timestamps
+as ISO text), so the file format `litellm_spend_log` parses it exactly as it parses an exported
+row. For DuckDB's SQL mapping, each row is a CSV line of its columns (`fields`: text columns as
+text, the others as the JSON text `row_to_json` holds for them), which DuckDB turns into the same
+JSON values: half the server's work of `row_to_json` (measured: 0.9-1.1 s against 1.8-2.8 s for
+200,000 rows), and no Python pass over the bytes. psycopg is imported here only, when a database
+is read.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ _INTEGRAL_SPEND = re.compile(rb'"spend":(-?\d+)([,}])')
 # Rows handed over at once: a chunk is a few tens of MB, whatever the table's size.
 CHUNK_ROWS = 50_000
 CONNECT_TIMEOUT_S = 10
+# Column types whose CSV text needs no conversion in the database: text is quoted as JSON by
+# DuckDB, JSON is JSON, and a whole number's text is its JSON. Any other type (timestamps,
+# floats, booleans, arrays, ...) is sent as `to_json(column)`, the text `row_to_json` holds.
+TEXT_TYPES = frozenset({"text", "character varying", "character"})
+AS_IS_TYPES = frozenset({"json", "jsonb", "smallint", "integer", "bigint"})
 _AUTH_STATES = ("28P01", "28000")  # invalid password, invalid authorization
 _NO_DRIVER_HINT = "pip install 'costlab[postgres]' (psycopg 3), then run this again"
 
@@ -91,6 +99,7 @@ class Table:
         parts = [target.schema, target.table] if target.schema else [target.table]
         self._name = sql.Identifier(*parts)
         self.columns: frozenset[str] = frozenset()  # known once checked
+        self.types: dict[str, str] = {}  # each column's type, in the table's order
 
     def check(self) -> None:
         """BadInput when the table is missing, not readable, or of another shape."""
@@ -102,14 +111,15 @@ class Table:
                 f"{shown}: no table {name} in this database",
                 "name the spend-log table with --table (LiteLLM's is LiteLLM_SpendLogs)",
             )
-        columns = {
-            row[0]
+        self.types = {
+            _text(row[0]) or "": _text(row[1]) or ""
             for row in self._conn.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
-                "AND NOT attisdropped",
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                 [found[0]],
             )
         }
+        columns = set(self.types)
         self.columns = frozenset(columns)
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
@@ -141,16 +151,42 @@ class Table:
         )
         return _prefetched(self._copy(query, values, rows or CHUNK_ROWS))
 
-    def _copy(self, query: Any, values: dict[str, Any], rows: int) -> Generator[tuple[bytes, int]]:
+    def fields(self) -> tuple[tuple[str, bool], ...]:
+        """The columns of `csv_chunks`, in order: (name, whether the field is text to quote as
+        JSON; otherwise it is JSON text already)."""
+        return tuple((name, kind in TEXT_TYPES) for name, kind in self.types.items())
+
+    def csv_chunks(self, window: Window, rows: int | None = None) -> Iterator[tuple[bytes, int]]:
+        """The window's rows as `chunks` gives them, as CSV lines of their `fields`."""
+        sql = _psycopg().sql
+        columns = []
+        for name, kind in self.types.items():
+            column = sql.SQL("t.{}").format(sql.Identifier(name))
+            if kind not in TEXT_TYPES and kind not in AS_IS_TYPES:
+                column = sql.SQL("to_json({})::text").format(column)
+            columns.append(column)
+        condition, values = window.where()
+        query = sql.SQL(
+            "COPY (SELECT {columns} FROM {table} t WHERE "
+            + condition
+            + ' ORDER BY t."startTime", t.request_id) TO STDOUT (FORMAT csv)'
+        ).format(columns=sql.SQL(", ").join(columns), table=self._name)
+        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS, csv=True))
+
+    def _copy(
+        self, query: Any, values: dict[str, Any], rows: int, csv: bool = False
+    ) -> Generator[tuple[bytes, int]]:
+        """Chunks of `rows` rows: COPY sends one row a message (a CSV row may hold newlines)."""
+        finish = _as_is if csv else _clean
         blocks: list[bytes] = []
         with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
             for block in copy:
                 blocks.append(bytes(block))
                 if len(blocks) >= rows:
-                    yield _clean(b"".join(blocks)), len(blocks)
+                    yield finish(b"".join(blocks)), len(blocks)
                     blocks = []
         if blocks:
-            yield _clean(b"".join(blocks)), len(blocks)
+            yield finish(b"".join(blocks)), len(blocks)
 
     def last(self, window: Window) -> Iterator[tuple[datetime | None, str | None]]:
         """(startTime, request_id) of the window's rows at its latest startTime, in order: the
@@ -209,6 +245,10 @@ def _prefetched(chunks: Generator[tuple[bytes, int]]) -> Iterator[tuple[bytes, i
     finally:
         stop.set()
         thread.join()
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
 
 
 def _clean(data: bytes) -> bytes:

@@ -20,7 +20,6 @@ from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
 from costlab.ingest.bulk import anthropic_message, flat, litellm_spend, openai_chat
 from costlab.ingest.bulk.flat import KeySet
-from costlab.ingest.bulk.sql import sql_text
 from costlab.ingest.options import IngestOptions
 from costlab.ingest.sources import Line, Source, Stream
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
@@ -183,12 +182,14 @@ def _leftovers(store: Store) -> list[Line]:
 
 
 class ChunkedStream(Stream, Protocol):
-    """A stream of LiteLLM spend-log rows (a database table) that also comes in chunks of JSON
-    lines, every row with the same keys."""
+    """A stream of LiteLLM spend-log rows (a database table) that also comes in chunks of CSV
+    lines, every row with the same columns (`fields`: name, and whether the field is text to
+    quote as JSON, else it is JSON text already)."""
 
     keys: tuple[str, ...]
+    fields: litellm_spend.Columns
 
-    def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (JSON lines, how many)
+    def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (CSV lines, how many)
 
 
 def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
@@ -203,27 +204,29 @@ def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
 
 def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterator[Line | int]:
     """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
-    int), then the chunk's other lines, for the per-record path (in order, numbered from 1)."""
-    insert = litellm_spend.insert_sql(tuple(stream.keys), target.max_tokens)
+    int), then the chunk's other rows as JSON lines, for the per-record path (in order, numbered
+    from 1)."""
+    columns = tuple(stream.fields)
+    insert = litellm_spend.insert_sql(columns, target.max_tokens)
+    left_sql = (
+        f"SELECT line_no, {litellm_spend.line_sql(columns)} FROM _bulk WHERE line_no NOT IN "
+        f"(SELECT source_line FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
+        "ORDER BY line_no"
+    )
     first = 1
     with tempfile.TemporaryDirectory(prefix="costlab-chunk-") as folder:
         # A file DuckDB reads, not an Arrow table: a registered table's memory stays held by
         # the connection after it is unregistered (measured: ~50 MB a chunk, never freed).
-        path = Path(folder) / "chunk.jsonl"
+        path = Path(folder) / "chunk.csv"
         for data, rows in stream.chunks():
             path.write_bytes(data)
             del data
-            store.execute(_CHUNK_VIEW_SQL.format(offset=int(first) - 1, path=sql_text(str(path))))
+            store.execute(litellm_spend.chunk_sql(columns, str(path), first))
             before = _staged(store)
             store.execute(insert, [target.source_file, target.run_id])
             yield _staged(store) - before
-            left = store.rows(
-                "SELECT line_no, raw FROM _bulk WHERE line_no NOT IN (SELECT source_line "
-                f"FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
-                "ORDER BY line_no",
-                [first],
-            )
-            store.execute("DROP VIEW _bulk")
+            left = store.rows(left_sql, [first])
+            store.execute("DROP TABLE _bulk")
             for number, raw in left:
                 yield Line(number, raw.encode("utf-8"))
             first += rows
@@ -232,15 +235,6 @@ def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterato
 def _staged(store: Store) -> int:
     row = store.row("SELECT count(*) FROM _stage")
     return int(row[0]) if row else 0
-
-
-# A chunk's lines, numbered on from those before it (a large row is read whole).
-_CHUNK_VIEW_SQL = """
-CREATE OR REPLACE TEMP VIEW _bulk AS
-SELECT {offset} + row_number() OVER () AS line_no, raw
-FROM read_csv({path}, columns = {{'raw': 'VARCHAR'}}, delim = '\x1f', quote = '', escape = '',
-              header = false, auto_detect = false, max_line_size = 20000000)
-"""
 
 
 # Lines as DuckDB reads them: one VARCHAR column (the delimiter cannot occur in valid JSON).

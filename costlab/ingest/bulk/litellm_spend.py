@@ -1,13 +1,18 @@
 """The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of `_bulk` as
 `formats.litellm.LiteLLMSpendLog` maps them, for the rows that are certainly well-formed.
 
-The rows of a key set (every column of the table: a database's rows all have them) are unpacked
-with one `json_extract` of every column and of the nested `metadata` / `response` fields the
-mapping reads (one parse of each row). A row is mapped here only when every value it uses has the
-plain type the per-record path accepts without a question (strings, whole counts, ISO times, a
-cost written as the per-record path writes it); any other row is left for the per-record path,
-which stays the reference and gives a bad row its precise reject reason (as do rows whose
-`messages` hold content parts rather than text, or whose `response` is written as text).
+A chunk of rows comes as CSV (`chunk_sql`: every column of the table, a database's rows all have
+them), each field text or JSON text; each becomes the JSON text `json_extract` of the row's
+`row_to_json` object gives (text quoted by `to_json`, JSON written back compact by `json`, an
+integral `spend` as `0.0`), and the nested `metadata` / `response` fields the mapping reads come
+from one `json_extract` of many paths on their column. A row left to the per-record path goes
+as the JSON line `row_to_json` makes of it (`line_sql`).
+
+A row is mapped here only when every value it uses has the plain type the per-record path
+accepts without a question (strings, whole counts, ISO times, a cost written as the per-record
+path writes it); any other row is left for the per-record path, which stays the reference and
+gives a bad row its precise reject reason (as do rows whose `messages` hold content parts rather
+than text, or whose `response` is written as text).
 
 `metadata` (the unmapped columns, kept) is written with its top-level keys sorted as the
 per-record path writes them; nested objects keep the order the input had (JSONB's), so the two
@@ -22,6 +27,9 @@ from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 
 NAME = LiteLLMSpendLog.name
 KeySet = tuple[str, ...]
+# A table's columns in order: (name, whether its CSV field is text to quote as JSON, else it is
+# JSON text already).
+Columns = tuple[tuple[str, bool], ...]
 
 # The columns the mapping reads from the row itself: the per-record path's and the JSON ones.
 _MAPPED = SPEND_MAPPED | {"messages", "response", "metadata"}
@@ -63,24 +71,71 @@ def _path(parts: tuple[str | int, ...]) -> str:
 
 
 class _Fields:
-    """The JSON text of each value a row's mapping reads, by name (NULL when absent)."""
+    """The JSON text of each value a row's mapping reads, by name (NULL when absent), from the
+    columns `c_<n>` of `_bulk` (CSV fields, `Columns`, in the table's order)."""
 
-    def __init__(self, keys: KeySet) -> None:
-        self.keys = keys
-        self.paths: dict[str, str] = {f"k_{i}": _path((k,)) for i, k in enumerate(keys)}
-        for name, parts in _NESTED.items():
-            if parts[0] in keys:
-                self.paths[name] = _path(parts)
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+        self.keys: KeySet = tuple(name for name, _ in columns)
+        self.nested = {name: parts for name, parts in _NESTED.items() if parts[0] in self.keys}
 
     def select(self) -> str:
-        """The fields as columns of JSON text, from the list `v` of `json_extract`."""
-        columns = [f"v[{n + 1}]::VARCHAR AS {name}" for n, name in enumerate(self.paths)]
-        columns += [f"NULL::VARCHAR AS {name}" for name in _NESTED if name not in self.paths]
-        return ", ".join(columns)
+        """The fields as columns of JSON text: each column's, then the nested values (one
+        `json_extract` of many paths for each column they are in)."""
+        selected = [f"{_json_value(n, column)} AS k_{n}" for n, column in enumerate(self.columns)]
+        for root in dict.fromkeys(parts[0] for parts in self.nested.values()):
+            names = [name for name, parts in self.nested.items() if parts[0] == root]
+            paths = ", ".join(sql_text(_path(self.nested[name][1:])) for name in names)
+            n = self.keys.index(str(root))
+            source = f"try(json_extract({_sent(n, self.columns[n])}, [{paths}]))"
+            selected += [f"{source}[{i + 1}]::VARCHAR AS {name}" for i, name in enumerate(names)]
+        selected += [f"NULL::VARCHAR AS {name}" for name in _NESTED if name not in self.nested]
+        return ", ".join(selected)
 
     def key(self, key: str) -> str:
         """The column holding a top-level key's value ('NULL' when rows have no such key)."""
         return f"k_{self.keys.index(key)}" if key in self.keys else "NULL::VARCHAR"
+
+
+def _sent(n: int, column: tuple[str, bool]) -> str:
+    """A CSV field as the JSON text `row_to_json` holds (an integral float8 `spend` with the
+    text an export written by Python has: `0.0`, not `0`)."""
+    name, text = column
+    if text:
+        return f"coalesce(to_json(c_{n})::VARCHAR, 'null')"
+    if name == "spend":
+        whole = f"regexp_full_match(c_{n}, '-?[0-9]+')"
+        return f"coalesce(CASE WHEN {whole} THEN c_{n} || '.0' ELSE c_{n} END, 'null')"
+    return f"coalesce(c_{n}, 'null')"
+
+
+def _json_value(n: int, column: tuple[str, bool]) -> str:
+    """A column's value as `json_extract` of the row's JSON writes it (compact, numbers written
+    back): the text the mapping's tests read."""
+    return _sent(n, column) if column[1] else f"json({_sent(n, column)})::VARCHAR"
+
+
+def chunk_sql(columns: Columns, path: str, first_line: int) -> str:
+    """A statement making `_bulk` (line_no, c_0, c_1, ...) of a chunk's CSV file, its lines
+    numbered from `first_line`."""
+    types = ", ".join(f"'c_{n}': 'VARCHAR'" for n in range(len(columns)))
+    return f"""
+CREATE OR REPLACE TEMP TABLE _bulk AS
+SELECT {int(first_line) - 1} + row_number() OVER () AS line_no, *
+FROM read_csv({sql_text(path)}, columns = {{{types}}}, delim = ',', quote = '"', escape = '"',
+              header = false, auto_detect = false, allow_quoted_nulls = false,
+              max_line_size = 100000000)
+"""
+
+
+def line_sql(columns: Columns) -> str:
+    """SQL: a row of `_bulk` as the JSON line `row_to_json` makes of it, for the per-record path
+    (a text value's rare control characters escaped in upper-case hex, the same JSON)."""
+    pairs = [
+        f"{sql_text(json_text(column[0]) + ':')} || {_sent(n, column)}"
+        for n, column in enumerate(columns)
+    ]
+    return "'{' || concat_ws(','," + ", ".join(pairs) + ") || '}'"
 
 
 # Tests on a value's JSON text: no second parse.
@@ -133,20 +188,21 @@ def _object_or_absent(j: str) -> str:
     return f"({_absent(j)} OR starts_with({j}, '{{'))"
 
 
-def insert_sql(keys: KeySet, max_tokens: int) -> str:
-    """A statement staging into `_stage` the rows of `_bulk` (line_no, raw) this path maps.
+def insert_sql(columns: Columns, max_tokens: int) -> str:
+    """A statement staging into `_stage` the rows of `_bulk` (`chunk_sql`) this path maps.
 
     Bound values: the source file and the run id.
     """
     return (
-        f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(keys, max_tokens)}) WHERE ok"
+        f"INSERT INTO _stage SELECT * EXCLUDE (ok) FROM ({select_sql(columns, max_tokens)}) "
+        "WHERE ok"
     )
 
 
-def select_sql(keys: KeySet, max_tokens: int) -> str:
-    """A query of `_bulk` (line_no, raw): each row's staged columns (`STAGE_SCHEMA`, in order)
+def select_sql(columns: Columns, max_tokens: int) -> str:
+    """A query of `_bulk` (`chunk_sql`): each row's staged columns (`STAGE_SCHEMA`, in order)
     and `ok`, whether this path maps it (bound values: the source file and the run id)."""
-    f = _Fields(keys)
+    f = _Fields(columns)
     k = f.key
     limit = int(max_tokens)
     # The usage detail: `additional_usage_values` when a non-empty object, else `usage_object`.
@@ -212,13 +268,9 @@ def select_sql(keys: KeySet, max_tokens: int) -> str:
         f"CASE WHEN NOT {_absent('m_feature_requester')} THEN {_text('m_feature_requester')} "
         f"ELSE {_text('m_feature_spend')} END"
     )
-    paths = ", ".join(sql_text(p) for p in f.paths.values())
     return f"""
-WITH parsed AS (
-    SELECT line_no, raw, try(json_extract(raw, [{paths}])) AS v
-    FROM _bulk WHERE raw IS NOT NULL
-), fields AS (
-    SELECT line_no, raw, {f.select()} FROM parsed
+WITH fields AS (
+    SELECT line_no, {f.select()} FROM _bulk
 ), listed AS (
     SELECT *, {k("messages")} AS msgs_json,
         CASE WHEN starts_with({k("messages")}, '[') THEN try(json_transform({k("messages")},
