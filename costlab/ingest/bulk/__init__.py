@@ -20,6 +20,7 @@ from costlab.formats.flat import FlatRecord
 from costlab.ingest import sources
 from costlab.ingest.bulk import anthropic_message, flat, litellm_spend, openai_chat
 from costlab.ingest.bulk.flat import KeySet
+from costlab.ingest.bulk.sql import sql_text
 from costlab.ingest.options import IngestOptions
 from costlab.ingest.sources import Line, Source, Stream
 from costlab.ingest.staging import MAX_CALLS_PER_RECORD
