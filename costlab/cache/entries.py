@@ -203,7 +203,9 @@ def extend(
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
         bound = float32_up(np.array([radius]))[0]
         complete_from[done] = np.minimum(complete_from[done], bound)
-    return EntryLists(inserted(old, joined(found)), complete_from, current.seeded_from)
+    extra = joined(found)
+    found.clear()  # the parts, now copied into `extra`: not held twice while the lists grow
+    return EntryLists(inserted(old, extra), complete_from, current.seeded_from)
 
 
 class Balls:
@@ -286,14 +288,17 @@ def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
 
 def assemble(n: int, *parts: Pairs) -> Neighbours:
     """Pairs (u, v, similarity) as lists per u, most similar first, ties by smaller v, once each."""
-    if parts:
-        u = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        v = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        s = np.concatenate([p[2] for p in parts]).astype(np.float32)
+    if parts:  # one copy each (astype would make a second)
+        u = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+        v = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+        s = np.concatenate([p[2] for p in parts]).astype(np.float32, copy=False)
     else:
         u, v, s = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     order = list_order(u, v, s)
-    u, v, s = u[order], v[order], s[order]
+    u = u[order]  # one array at a time: the old one goes as its ordered copy comes
+    v = v[order]
+    s = s[order]
+    del order
     if len(u):  # a pair found twice (seed and search) is kept once
         fresh = np.ones(len(u), dtype=np.bool_)
         fresh[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
@@ -311,10 +316,13 @@ def list_order(
     if len(u) and (u.min() < 0 or u.max() >= 1 << 31):
         return np.lexsort((v, -s, u))
     bits = (-(s.astype(np.float32)) + np.float32(0.0)).view(np.uint32)  # -0.0 sorts as 0.0
-    flip = np.where(bits >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
-    key = (u.astype(np.uint64) << np.uint64(32)) | (bits ^ flip).astype(np.uint64)
+    bits ^= np.where(bits >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+    key = u.astype(np.uint64) << np.uint64(32)
+    key |= bits
+    del bits
     order = np.argsort(key, kind="stable")
     ordered = key[order]
+    del key
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
     if len(tied):
         at = np.unique(np.concatenate([tied, tied + 1]))

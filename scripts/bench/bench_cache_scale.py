@@ -336,21 +336,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--write", action="store_true", help="write BENCHMARKS.md's section")
+    parser.add_argument("--sizes", default="100000,1000000", help="end-to-end sizes")
+    parser.add_argument(
+        "--e2e-only", action="store_true", help="skip the neighbour stage and labelled tables"
+    )
     args = parser.parse_args(argv)
-    sizes = [20_000, 50_000] if args.quick else [100_000, 1_000_000]
+    sizes = [20_000, 50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     results: dict[str, Any] = {"made": made_embedder(), "e2e": [], "stage": [], "labelled": []}
     for size in sizes:
         results["e2e"] += end_to_end(size)
     embedder = results["e2e"][0]["embedder"]
     stage_sizes = [sizes[0], 300_000, 1_000_000] if not args.quick else sizes
+    if args.e2e_only:
+        stage_sizes = []
     for size in stage_sizes:
         e2e = [r for r in results["e2e"] if r["size"] == size and r["run"].startswith("default")]
         approx_s = e2e[0]["stages_s"]["neighbours"] if e2e and size > 300_000 else None
         results["stage"].append(
             neighbour_stage(size, embedder, exact_in_full=size <= 100_000, approx_s=approx_s)
         )
-    for name in ("banking77", "clinc150"):
+    for name in () if args.e2e_only else ("banking77", "clinc150"):
         results["labelled"].append(labelled(name))
     (DATA / "bench_cache_scale.json").write_text(json.dumps(results, indent=1, default=str))
     text = markdown(results, argv or sys.argv[1:])
