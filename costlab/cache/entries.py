@@ -288,12 +288,7 @@ def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
 
 def assemble(n: int, *parts: Pairs) -> Neighbours:
     """Pairs (u, v, similarity) as lists per u, most similar first, ties by smaller v, once each."""
-    if parts:  # one copy each (astype would make a second)
-        u = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
-        v = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
-        s = np.concatenate([p[2] for p in parts]).astype(np.float32, copy=False)
-    else:
-        u, v, s = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    u, v, s = joined(list(parts))
     order = list_order(u, v, s)
     u = u[order]  # one array at a time: the old one goes as its ordered copy comes
     v = v[order]

@@ -151,13 +151,7 @@ def _pairs(
 
 def _assemble(n: int, min_threshold: float, parts: list[Pairs]) -> Neighbours:
     """Sort the pairs into CSR lists: by key, then similarity descending, then neighbour."""
-    if parts:
-        rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        index = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        similarity = np.concatenate([p[2] for p in parts]).astype(np.float32)
-    else:
-        rows, index = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        similarity = np.zeros(0, np.float32)
+    rows, index, similarity = joined(parts)
     order = np.lexsort((index, -similarity, rows))
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])

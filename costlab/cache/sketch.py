@@ -25,7 +25,7 @@ negation are read in Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +71,13 @@ def sketch(texts: Sequence[str]) -> Sketch:
     """Every text's sketch: RE2 over the whole column, Python only where a digit, a possible name
     or a possible opposable or prefixed word is."""
     column = pa.array(texts, type=pa.large_string())
-    numbers = _ids(texts, _mask(pc.match_substring_regex(column, _DIGIT)), guard.numbers_of)
-    names = _ids(texts, _mask(pc.match_substring_regex(column, _NAMED)), guard.names_of)
+    digits, named = _matches(column, _DIGIT), _matches(column, _NAMED)
+    numbers = _ids(
+        len(texts), ((k, guard.numbers_of(texts[k])) for k in np.flatnonzero(digits).tolist())
+    )
+    names = _ids(
+        len(texts), ((k, guard.names_of(texts[k])) for k in np.flatnonzero(named).tolist())
+    )
     tokens = pc.split_pattern_regex(pc.ascii_lower(column), "[^a-z']+")
     flat, parent = pc.list_flatten(tokens), pc.list_parent_indices(tokens).to_numpy()
     holds, opposes = _opposable(flat, parent, len(texts))
@@ -80,15 +85,13 @@ def sketch(texts: Sequence[str]) -> Sketch:
     return Sketch(numbers, names, holds, opposes, prefixed)
 
 
-def _ids(
-    texts: Sequence[str], candidates: npt.NDArray[np.bool_], read: Callable[[str], frozenset[str]]
-) -> npt.NDArray[np.int64]:
-    """Per text an id of the set `read` finds in it (equal sets, equal ids; 0 for none), read
-    only where `candidates` says it may find one."""
-    out = np.zeros(len(texts), dtype=np.int64)
+def _ids(n: int, found: Iterable[tuple[int, frozenset[str]]]) -> npt.NDArray[np.int64]:
+    """Per text an id of the set found in it (equal sets, equal ids; 0 for none and for the
+    texts not in `found`)."""
+    out = np.zeros(n, dtype=np.int64)
     ids: dict[frozenset[str], int] = {frozenset(): 0}
-    for k in np.flatnonzero(candidates).tolist():
-        out[k] = ids.setdefault(read(texts[k]), len(ids))
+    for k, value in found:
+        out[k] = ids.setdefault(value, len(ids))
     return out
 
 
@@ -105,7 +108,7 @@ def _opposable(
     """Per text the bit sets of the opposable stems it holds and of their opposites."""
     holds = np.zeros((n, _WORDS), dtype=np.uint64)
     opposes = np.zeros((n, _WORDS), dtype=np.uint64)
-    found = _mask(pc.match_substring_regex(flat, _opening(_STEMS)))
+    found = _matches(flat, _opening(_STEMS))
     distinct = pc.dictionary_encode(flat.filter(pa.array(found)))
     bits = [_bits(_words(token) & _BIT.keys()) for token in distinct.dictionary.to_pylist()]
     if bits:
@@ -130,18 +133,12 @@ def _bitset(stems: set[str]) -> npt.NDArray[np.uint64]:
 
 def _prefixed(flat: pa.Array, parent: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
     """Per text an id of its set of stems beginning un-, dis- or non- (0: none)."""
-    found = _mask(pc.match_substring_regex(flat, _opening(_PREFIXES)))
+    found = _matches(flat, _opening(_PREFIXES))
     sets: dict[int, set[str]] = {}
     tokens = flat.filter(pa.array(found)).to_pylist()
     for text, token in zip(parent[found].tolist(), tokens, strict=True):
-        stems = {w for w in _words(token) if w.startswith(_PREFIXES)}
-        if stems:
-            sets.setdefault(text, set()).update(stems)
-    out = np.zeros(n, dtype=np.int64)
-    ids: dict[frozenset[str], int] = {frozenset(): 0}
-    for text, stems in sets.items():
-        out[text] = ids.setdefault(frozenset(stems), len(ids))
-    return out
+        sets.setdefault(text, set()).update(w for w in _words(token) if w.startswith(_PREFIXES))
+    return _ids(n, ((text, frozenset(stems)) for text, stems in sets.items()))
 
 
 def settled(
@@ -162,11 +159,13 @@ def settled(
         open_ |= opposed.any(axis=1) | (s.prefixed[a] != s.prefixed[b])
     if "negation" in rules:
         open_[:] = True
-    return refused | ~open_ | (a == b), refused & (a != b)
+    return refused | ~open_ | (a == b), refused  # a text's numbers never differ from its own
 
 
-def _mask(found: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
-    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+def _matches(texts: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
+    """Per text whether RE2 `pattern` matches somewhere in it."""
+    found = pc.fill_null(pc.match_substring_regex(texts, pattern), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 class Memo:
