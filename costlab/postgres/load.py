@@ -53,8 +53,7 @@ class _TableStream:
     def __init__(self, label: str, table: reader.Table, window: watermark.Window) -> None:
         self.label = label
         self.records: int | None = table.count(window)
-        self.keys: tuple[str, ...] = tuple(sorted(table.columns))  # every row's keys
-        self.fields = table.fields()  # the CSV lines' columns
+        self.fields = table.fields()  # the CSV lines' columns: every row's keys
         self._table = table
         self._window = window
         self._tracker = watermark.Tracker(window.after)

@@ -143,13 +143,8 @@ class Table:
         """The window's rows in (startTime, request_id) order, as lines of JSON (`row_to_json`),
         `rows` at a time: (the lines, how many). Streamed with `COPY ... TO STDOUT`, the next
         chunk read on a thread while the caller works on this one."""
-        condition, values = window.where()
-        query = self._sql(
-            "COPY (SELECT row_to_json(t)::text FROM {table} t WHERE "
-            + condition
-            + ' ORDER BY t."startTime", t.request_id) TO STDOUT'
-        )
-        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS))
+        select = _psycopg().sql.SQL("row_to_json(t)::text")
+        return self._copied(select, window, rows, csv=False)
 
     def fields(self) -> tuple[tuple[str, bool], ...]:
         """The columns of `csv_chunks`, in order: (name, whether the field is text to quote as
@@ -165,16 +160,25 @@ class Table:
             if kind not in TEXT_TYPES and kind not in AS_IS_TYPES:
                 column = sql.SQL("to_json({})::text").format(column)
             columns.append(column)
+        return self._copied(sql.SQL(", ").join(columns), window, rows, csv=True)
+
+    def _copied(
+        self, select: Any, window: Window, rows: int | None, csv: bool
+    ) -> Iterator[tuple[bytes, int]]:
+        """`COPY (SELECT <select> ...) TO STDOUT` of the window's rows in (startTime, request_id)
+        order, in chunks, the next read on a thread."""
+        sql = _psycopg().sql
         condition, values = window.where()
         query = sql.SQL(
-            "COPY (SELECT {columns} FROM {table} t WHERE "
+            "COPY (SELECT {select} FROM {table} t WHERE "
             + condition
-            + ' ORDER BY t."startTime", t.request_id) TO STDOUT (FORMAT csv)'
-        ).format(columns=sql.SQL(", ").join(columns), table=self._name)
-        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS, csv=True))
+            + ' ORDER BY t."startTime", t.request_id) TO STDOUT'
+            + (" (FORMAT csv)" if csv else "")
+        ).format(select=select, table=self._name)
+        return _prefetched(self._copy(query, values, rows or CHUNK_ROWS, csv))
 
     def _copy(
-        self, query: Any, values: dict[str, Any], rows: int, csv: bool = False
+        self, query: Any, values: dict[str, Any], rows: int, csv: bool
     ) -> Generator[tuple[bytes, int]]:
         """Chunks of `rows` rows: COPY sends one row a message (a CSV row may hold newlines)."""
         finish = _as_is if csv else _clean

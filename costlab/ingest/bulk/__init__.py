@@ -187,7 +187,6 @@ class ChunkedStream(Stream, Protocol):
     lines, every row with the same columns (`fields`: name, and whether the field is text to
     quote as JSON, else it is JSON text already)."""
 
-    keys: tuple[str, ...]
     fields: litellm_spend.Columns
 
     def chunks(self) -> Iterator[tuple[bytes, int]]: ...  # (CSV lines, how many)
@@ -195,12 +194,13 @@ class ChunkedStream(Stream, Protocol):
 
 def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
     """The stream, when its rows may take the spend-log fast path (None: they may not)."""
-    keys = getattr(stream, "keys", None)
-    if keys is None or not hasattr(stream, "chunks"):
+    fields = getattr(stream, "fields", None)
+    if fields is None or not hasattr(stream, "chunks"):
         return None
     if options.redact or options.field_map or options.format != litellm_spend.NAME:
         return None
-    return stream if litellm_spend.eligible(tuple(keys)) else None  # type: ignore[return-value]
+    keys = tuple(name for name, _ in fields)
+    return stream if litellm_spend.eligible(keys) else None  # type: ignore[return-value]
 
 
 def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterator[Line | int]:
