@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costlab.cache import entries, simulate
+from costlab.cache import entries, merge, simulate
 from costlab.cache.neighbours import neighbours
 from costlab.cache.reference import naive
 from costlab.cache.search import ExactSearch, IndexSearch, Search
@@ -143,3 +143,37 @@ def test_the_list_order_is_lexsorts_ties_and_signed_zeros_included(
     v = np.array([p[1] for p in pairs], np.int64)
     s = np.array([p[2] for p in pairs], np.float32)
     assert np.array_equal(entries.list_order(u, v, s), np.lexsort((v, -s, u)))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(0, 6), st.integers(0, 6)),
+        st.tuples(st.sampled_from([0.5, 0.9, 0.0, -0.0, 1.0, 0.90000004]), st.integers(0, 2)),
+        max_size=40,
+    )
+)
+def test_pairs_inserted_into_lists_equal_assembling_all_of_them(
+    compiled: bool, pairs: dict[tuple[int, int], tuple[float, int]]
+) -> None:
+    # each pair has one similarity; 0: only the lists hold it, 1: only the new pairs, 2: both
+    def part(where: set[int]) -> entries.Pairs:
+        chosen = [(u, v, s) for (u, v), (s, at) in pairs.items() if at in where]
+        return (
+            np.array([p[0] for p in chosen], np.int64),
+            np.array([p[1] for p in chosen], np.int64),
+            np.array([p[2] for p in chosen], np.float32),
+        )
+
+    n, kept = 7, merge.COMPILE_FROM
+    lists = entries.assemble(n, part({0, 2}))
+    merge.COMPILE_FROM = 0 if compiled else kept
+    try:
+        got = entries.inserted(lists, part({1, 2}))
+    finally:
+        merge.COMPILE_FROM = kept
+    want = entries.assemble(n, part({0, 1, 2}))
+    assert np.array_equal(got.offsets, want.offsets)
+    assert np.array_equal(got.index, want.index)
+    assert np.array_equal(got.similarity, want.similarity)

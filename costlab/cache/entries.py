@@ -37,14 +37,14 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import simulate
-from costlab.cache.neighbours import Neighbours, joined
+from costlab.cache.merge import merged
+from costlab.cache.neighbours import ANY, Neighbours, joined
 from costlab.cache.search import Pairs, Search
 
 SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
 MAX_ROUNDS = 60  # 2-6 rounds without a TTL; a TTL of a day over a month took 19 at 300,000
 BALL_PAIRS = 1 << 25  # pairs of refuted keys' searches kept for later rounds (256 MiB at most)
 UNKNOWN = np.float32(math.inf)
-ANY = float(np.nextafter(0.0, 1.0))  # lists with no minimum of their own: what a pair holds decides
 Progress = Callable[[str, int, int], None]  # (stage, done, to do)
 Entered = npt.NDArray[np.int64]  # per key, the first request at which it became an entry
 NEVER = np.iinfo(np.int64).max
@@ -333,28 +333,8 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
 
 
 def inserted(lists: Neighbours, extra: Pairs) -> Neighbours:
-    """`lists` with the pairs `extra` added, as `assemble` of both would give: only the lists
-    that gain a pair are sorted again, the others are copied as they are."""
-    touched = np.unique(extra[0])
-    if not len(touched):
+    """`lists` with the pairs `extra` added, as `assemble` of both would give: the pairs sorted
+    among themselves, then merged into the lists in one pass (costlab.cache.merge)."""
+    if not len(extra[0]):
         return lists
-    owner, position = lists.gather(touched)
-    part = assemble(
-        lists.n, (touched[owner], lists.index[position], lists.similarity[position]), extra
-    )
-    del owner, position
-    lengths = np.diff(lists.offsets)
-    unchanged = np.ones(lists.n, dtype=np.bool_)
-    unchanged[touched] = False
-    old_items = np.repeat(unchanged, lengths)
-    lengths[touched] = np.diff(part.offsets)[touched]
-    offsets = np.zeros(lists.n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    new_items = np.repeat(unchanged, lengths)
-    index = np.empty(int(offsets[-1]), dtype=np.int64)
-    similarity = np.empty(int(offsets[-1]), dtype=np.float32)
-    index[new_items] = lists.index[old_items]
-    similarity[new_items] = lists.similarity[old_items]
-    index[~new_items] = part.index
-    similarity[~new_items] = part.similarity
-    return Neighbours(ANY, offsets, index, similarity, complete=False)
+    return merged(lists, assemble(lists.n, extra))
