@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from costlab.cache import entries, fidelity, simulate
 from costlab.cache.entries import EntryLists
-from costlab.cache.neighbours import Neighbours
+from costlab.cache.neighbours import ANY, Neighbours
 from costlab.cache.search import ExactSearch, IndexSearch, Search
 from costlab.store import Store
 
@@ -241,7 +241,7 @@ def _read(store: Store, embedder: str, count: int) -> EntryLists:
     index = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64)
     similarity = pc.list_flatten(table.column("similarities").combine_chunks())
     lists = Neighbours(
-        entries.ANY,
+        ANY,
         offsets,
         index,
         similarity.to_numpy(zero_copy_only=False).astype(np.float32),
