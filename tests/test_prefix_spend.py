@@ -152,3 +152,29 @@ def test_a_template_head_is_clipped_as_from_the_whole_text(seed: int) -> None:
         flat = " ".join(text.split())
         expected = flat if len(flat) <= 80 else flat[:79] + "…"
         assert report._clip(text, 80) == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_short_head_is_clipped_as_flattened_whatever_its_whitespace(seed: int) -> None:
+    rng = random.Random(seed)
+    # every kind of whitespace str.split() takes, and printable text around it
+    pieces = [
+        "a",
+        "bb",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\xa0",
+        "\u2028",
+        "\x1c",
+        "\u3000",
+        "ü",
+        "?",
+        "x" * 9,
+    ]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 14)))
+        flat = " ".join(text.split())
+        expected = flat if len(flat) <= 80 else flat[:79] + "…"
+        assert report._clip(text, 80) == expected

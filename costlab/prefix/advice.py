@@ -152,7 +152,10 @@ def compression(
 ) -> list[str]:
     """Templates with a cached prefix: compressing it would break the cache and save little."""
     rows = []
-    for template in replayed.templates:
+    hit = (replayed.cached > 0) & (replayed.template_of >= 0)  # templates with a cache read
+    counts = np.bincount(replayed.template_of[hit], minlength=len(replayed.templates))
+    for k in np.flatnonzero(counts).tolist():
+        template = replayed.templates[k]
         hits = replayed.cached[template.rows]
         hits = hits[hits > 0]
         if not len(hits):

@@ -249,6 +249,11 @@ def _notes(
 
 
 def _clip(text: str, width: int) -> str:
+    # a short printable text with single inner spaces is its own flattening (the only printable
+    # whitespace is the space): most templates' heads, a million at scale
+    if len(text) <= width and text.isprintable() and "  " not in text:
+        if text[:1] != " " and text[-1:] != " ":
+            return text
     # the flattened start of a text is the start of the flattened text: flatten a long text's
     # start only, unless that comes out short
     flat = " ".join(text[: width * 4].split())
