@@ -128,7 +128,7 @@ def stage(store: Store, bulk_read: BulkRead, target: Target) -> list[Line]:
         _stage_chunks(store, FAST[name](target.max_tokens), target)
     if bulk_read.key_sets:
         keys = _union(bulk_read.key_sets)
-        count = bulk_read.count if lines == bulk_read.lines else _left_over(store)
+        count = _left_over(store) if bulk_read.formats else bulk_read.count
         _stage_sql(store, flat.insert_sql(keys, target.max_tokens, lines), target, lines, count)
         if _left_over(store) >= RESAMPLE_MIN_LINES:
             more = flat.left_over_key_sets(store, set(keys))
