@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlab import costs, prices, settings
-from costlab.ingest import conflicts
+from costlab.ingest import conflicts, prompt_hash
 from costlab.store import Store
 
 
@@ -23,22 +23,25 @@ def land(store: Store, catalogue: prices.Catalogue, no_text: bool) -> None:
     known = sorted({r.model for r in resolutions.values() if r.model})
     _create_table(store, "_points", prices.points_columns(catalogue.points(known)), _POINT_TYPES)
     text = "NULL" if no_text else None
+    store.execute(_TEMPLATES_SQL)
     version = conflicts.CONTENT_MD5_VERSION
     content_md5 = conflicts.content_md5("s", "p.md5", version)
     store.execute(_CALLS_SQL.format(content_md5=content_md5, version=int(version)))
-    store.execute(
-        _INSERT_SQL.format(
-            priced=costs.priced_sql("_calls", "_points"),
-            system_prompt=text or "system_prompt",
-            prompt=text or "prompt",
-            messages=text or "messages",
-            response=text or "response",
-        ),
-        [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
-    )
+    with prompt_hash.sql(store, "_templates") as prompt_md5:
+        store.execute(
+            _INSERT_SQL.format(
+                priced=costs.priced_sql("_calls", "_points"),
+                system_prompt=text or "system_prompt",
+                prompt=text or "prompt",
+                messages=text or "messages",
+                response=text or "response",
+                prompt_hash=prompt_md5,
+            ),
+            [settings.MISMATCH_RELATIVE, settings.MISMATCH_ABSOLUTE_USD],
+        )
     store.execute("DROP VIEW _calls")
-    store.execute("DROP TABLE _models")
-    store.execute("DROP TABLE _points")
+    for table in ("_templates", "_models", "_points"):
+        store.execute(f"DROP TABLE {table}")
 
 
 def _models_columns(resolutions: Mapping[str, prices.Resolution]) -> dict[str, list[Any]]:
@@ -80,7 +83,12 @@ def _text(value: Any) -> str:
 # A system prompt is most often one of a few templates: its md5 is taken once per distinct
 # text and joined back (on the text itself; its 64-bit hash only finds it fast), not once per
 # row (measured: 0.23 s instead of 0.58 s for 100,000 rows of 3 KB prompts, 5 distinct); the
-# content hash takes that md5 in place of the text.
+# content hash takes that md5 in place of the text, and the prompt hash goes on from it.
+_TEMPLATES_SQL = """
+CREATE OR REPLACE TEMP TABLE _templates AS
+SELECT hash(text) AS key, text, md5(text) AS md5
+FROM (SELECT DISTINCT system_prompt AS text FROM _stage WHERE system_prompt IS NOT NULL)
+"""
 _CALLS_SQL = """
 CREATE OR REPLACE TEMP VIEW _calls AS
 SELECT s.* EXCLUDE (provider, logged_cost_usd),
@@ -90,9 +98,7 @@ SELECT s.* EXCLUDE (provider, logged_cost_usd),
        {version}::TINYINT AS content_md5_version, p.md5 AS system_prompt_md5
 FROM _stage s
 LEFT JOIN _models m ON m.logged = s.model_logged
-LEFT JOIN (SELECT hash(text) AS key, text, md5(text) AS md5
-           FROM (SELECT DISTINCT system_prompt AS text FROM _stage)) p
-       ON hash(s.system_prompt) = p.key AND s.system_prompt = p.text
+LEFT JOIN _templates p ON hash(s.system_prompt) = p.key AND s.system_prompt = p.text
 WHERE s.format <> 'openai_batch_input'
   AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = s.request_id)
   AND s.row_key IN (SELECT min(row_key) FROM _stage GROUP BY request_id)
@@ -123,8 +129,7 @@ SELECT request_id, ts, provider, model, model_logged, feature, user_id, team,
        {system_prompt} AS system_prompt, {prompt} AS prompt, {messages} AS messages,
        {response} AS response,
        CASE WHEN prompt IS NOT NULL OR system_prompt IS NOT NULL
-            THEN md5(coalesce(system_prompt, '') || chr(0) || coalesce(prompt, '')) END
-           AS prompt_hash,
+            THEN {prompt_hash} END AS prompt_hash,
        system_prompt_md5 AS system_prompt_hash,
        flags, format, metadata, source_file, source_line, run_id, content_md5,
        content_md5_version
