@@ -273,6 +273,14 @@ def _m013_entry_samples(con: Connection) -> None:
     )
 
 
+def _m014_content_md5_version(con: Connection) -> None:
+    # `content_md5` now holds the system prompt's md5 in place of its text (conflicts.py, version
+    # 2): the rows hashed before keep their hash, marked version 1, and a record read again is
+    # compared with a stored row by the stored row's definition (no false conflict).
+    con.execute("ALTER TABLE requests ADD COLUMN content_md5_version TINYINT")
+    con.execute("UPDATE requests SET content_md5_version = 1 WHERE content_md5 IS NOT NULL")
+
+
 Migration = tuple[str, Callable[[Connection], None]]
 
 # Append only: never edit or reorder a migration that has shipped.
@@ -290,4 +298,5 @@ MIGRATIONS: list[Migration] = [
     ("011_intent_methods", _m011_intent_methods),
     ("012_postgres_watermark", _m012_postgres_watermark),
     ("013_entry_samples", _m013_entry_samples),
+    ("014_content_md5_version", _m014_content_md5_version),
 ]

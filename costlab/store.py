@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import duckdb.func
 
 from costlab.errors import StoreError, StoreLocked
 from costlab.migrations import MIGRATIONS
@@ -217,6 +218,19 @@ class Store:
 
     def unregister(self, name: str) -> None:
         self._con.unregister(name)
+
+    @contextmanager
+    def function(
+        self, name: str, function: Any, parameters: list[str], returns: str
+    ) -> Iterator[None]:
+        """A Python function of one row's values (NULLs passed in), callable from SQL as `name`
+        while inside."""
+        types: list[Any] = list(parameters)  # SQL type names
+        self._con.create_function(name, function, types, returns, null_handling=duckdb.func.SPECIAL)
+        try:
+            yield
+        finally:
+            self._con.remove_function(name)
 
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""

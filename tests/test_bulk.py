@@ -11,6 +11,7 @@ import pytest
 
 from costlab import ingest
 from costlab.ingest import IngestOptions, bulk, sources
+from costlab.ingest.staging import empty_stage
 from costlab.prices import Catalogue
 from costlab.store import Store
 from tests.conftest import DATA, flat, write_jsonl
@@ -120,6 +121,26 @@ def test_most_flat_records_take_the_bulk_path(
     leftovers = list(bulk.stage(store, bulk_read, bulk.Target(str(path), "run", 10**8)))
     assert leftovers == []
     assert store.row("SELECT count(*) FROM _stage")[0] == 300
+
+
+@pytest.mark.parametrize(
+    ("extra", "left"),
+    [([], []), (["", "   "], []), (["", '{"object": "list"}'], [4])],
+    ids=["every line flat", "blank lines", "one line for Python"],
+)
+def test_the_lines_left_for_python_are_those_no_fast_path_staged(
+    tmp_path: Path, extra: list[str], left: list[int]
+) -> None:
+    """Every non-empty line staged: none left (the file is not read again to find them)."""
+    path = write_jsonl(tmp_path / "a.jsonl", [flat(1), flat(2), *extra, flat(3)])
+    store = Store.open(":memory:")
+    store.register("_empty", empty_stage())
+    store.execute("CREATE TEMP TABLE _stage AS SELECT * FROM _empty")
+    bulk_read = bulk.read(store, sources.Source(path, str(path)))
+    assert bulk_read is not None and bulk_read.count == 3 + sum(bool(e) for e in extra)
+    leftovers = bulk.stage(store, bulk_read, bulk.Target(str(path), "run", 10**8))
+    assert [line.number for line in leftovers] == left
+    assert store.row("SELECT count(*) FROM _stage")[0] == 3
 
 
 @pytest.mark.parametrize("late", [40, 160])

@@ -94,3 +94,16 @@ def test_a_lean_read_holds_duckdb_low_and_gives_back_what_it_cached(tmp_path: Pa
         assert limit(s) == normal and s.rows("SELECT count(*) FROM t") == [(200_000,)]
         cached = s.rows("SELECT sum(memory_usage_bytes) FROM duckdb_memory()")[0][0]
         assert cached <= 64 * 2**20
+
+
+def test_a_python_function_is_callable_from_sql_only_while_inside(store: Store) -> None:
+    def shout(text: str | None) -> str:
+        return "NULL!" if text is None else text.upper()
+
+    with store.function("shout", shout, ["VARCHAR"], "VARCHAR"):
+        assert store.rows("SELECT shout(t) FROM (VALUES ('a'), (NULL)) v(t)") == [
+            ("A",),
+            ("NULL!",),
+        ]
+    with pytest.raises(StoreError, match="shout"):
+        store.rows("SELECT shout('a')")

@@ -57,6 +57,7 @@ class BulkRead:
     key_sets: list[KeySet]
     formats: tuple[str, ...] = ()
     lines: str = "_bulk_file"  # the file's lines as a view of it, or held in a table (`_bulk`)
+    count: int = 0  # how many of them are not empty
 
 
 def eligible(source: Source, forced_format: str | None, redact: bool, mapped: bool) -> bool:
@@ -90,12 +91,12 @@ def read(
         if hold:
             store.execute("CREATE TEMP TABLE _bulk AS SELECT * FROM _bulk_file")
             store.execute("DROP VIEW _bulk_file")
-        else:
-            store.row("SELECT count(raw) FROM _bulk_file")  # a file DuckDB cannot read fails here
+        lines = "_bulk" if hold else "_bulk_file"
+        row = store.row(f"SELECT count(raw) FROM {lines}")  # a file DuckDB cannot read fails here
     except StoreError:
         _drop_lines(store)
         return None
-    return BulkRead(key_sets, formats, "_bulk" if hold else "_bulk_file")
+    return BulkRead(key_sets, formats, lines, int(row[0]) if row else 0)
 
 
 def _drop_lines(store: Store) -> None:
@@ -127,7 +128,8 @@ def stage(store: Store, bulk_read: BulkRead, target: Target) -> list[Line]:
         _stage_chunks(store, FAST[name](target.max_tokens), target)
     if bulk_read.key_sets:
         keys = _union(bulk_read.key_sets)
-        _stage_sql(store, flat.insert_sql(keys, target.max_tokens, lines), target, lines)
+        count = _left_over(store) if bulk_read.formats else bulk_read.count
+        _stage_sql(store, flat.insert_sql(keys, target.max_tokens, lines), target, lines, count)
         if _left_over(store) >= RESAMPLE_MIN_LINES:
             more = flat.left_over_key_sets(store, set(keys))
             if more:
@@ -148,10 +150,20 @@ def _stage_chunks(store: Store, insert: str, target: Target) -> None:
     _keep_left_over(store, "_bulk")
 
 
-def _stage_sql(store: Store, insert: str, target: Target, lines: str = "_bulk") -> None:
-    """Stage the records an INSERT takes; `_bulk` keeps the lines still left."""
+def _stage_sql(
+    store: Store, insert: str, target: Target, lines: str = "_bulk", count: int | None = None
+) -> None:
+    """Stage the records an INSERT takes; `_bulk` keeps the lines still left.
+
+    When it took as many lines as there are (`count`, not empty), none is left: the lines are
+    not read again to find them (~0.5 s of CPU for a 435 MB file)."""
+    before = _staged(store)
     store.execute(insert, [target.source_file, target.run_id])
-    _keep_left_over(store, lines)
+    if count is not None and _staged(store) - before == count:
+        _drop_lines(store)
+        store.execute("CREATE TEMP TABLE _bulk (line_no BIGINT, raw VARCHAR)")
+    else:
+        _keep_left_over(store, lines)
 
 
 def _keep_left_over(store: Store, lines: str) -> None:
