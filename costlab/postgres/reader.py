@@ -51,6 +51,12 @@ CONNECT_TIMEOUT_S = 10
 # floats, booleans, arrays, ...) is sent as `to_json(column)`, the text `row_to_json` holds.
 TEXT_TYPES = frozenset({"text", "character varying", "character"})
 AS_IS_TYPES = frozenset({"json", "jsonb", "smallint", "integer", "bigint"})
+# Column types whose JSON text is already compact (no string with escapes, no space): DuckDB
+# need not write it back (`json()`), ~0.04 s a column per 200,000 rows.
+COMPACT_TYPES = frozenset(
+    {"smallint", "integer", "bigint", "boolean", "date"}
+    | {f"timestamp{p} with{z} time zone" for p in ("", "(3)", "(6)") for z in ("", "out")}
+)
 _AUTH_STATES = ("28P01", "28000")  # invalid password, invalid authorization
 _NO_DRIVER_HINT = "pip install 'costlab[postgres]' (psycopg 3), then run this again"
 
@@ -146,10 +152,10 @@ class Table:
         select = _psycopg().sql.SQL("row_to_json(t)::text")
         return self._copied(select, window, rows, csv=False)
 
-    def fields(self) -> tuple[tuple[str, bool], ...]:
-        """The columns of `csv_chunks`, in order: (name, whether the field is text to quote as
-        JSON; otherwise it is JSON text already)."""
-        return tuple((name, kind in TEXT_TYPES) for name, kind in self.types.items())
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """The columns of `csv_chunks`, in order: (name, what the field is: "text" to quote as
+        JSON, "compact" JSON text as DuckDB writes it, else "json" text to write back)."""
+        return tuple((name, _field_kind(kind)) for name, kind in self.types.items())
 
     def csv_chunks(self, window: Window, rows: int | None = None) -> Iterator[tuple[bytes, int]]:
         """The window's rows as `chunks` gives them, as CSV lines of their `fields`."""
@@ -249,6 +255,12 @@ def _prefetched(chunks: Generator[tuple[bytes, int]]) -> Iterator[tuple[bytes, i
     finally:
         stop.set()
         thread.join()
+
+
+def _field_kind(kind: str) -> str:
+    if kind in TEXT_TYPES:
+        return "text"
+    return "compact" if kind in COMPACT_TYPES else "json"
 
 
 def _as_is(data: bytes) -> bytes:
