@@ -5,6 +5,7 @@ and edge rows (nulls, odd metadata, cache tokens, failed calls, rows the mapping
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -230,3 +231,56 @@ def test_columns_of_other_types_are_read_as_row_to_json_writes_them(
             tuple(r) for r in reference.rows(kept)
         ]
         assert left_to_python == []  # the SQL path took every row
+
+
+def test_a_read_cut_off_mid_table_writes_nothing_and_the_next_run_reads_it_all(
+    server: Server, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection lost after some chunks were mapped: one error, no row, reject or run kept,
+    the watermark of the run before; the next run reads every row, its watermark the last."""
+    import psycopg
+
+    from costlab.errors import BadInput
+    from costlab.postgres import reader, watermark
+
+    base = spend_rows()[0]
+    first = [base | {"request_id": "r-first", "startTime": "2027-05-01T00:00:00.000Z"}]
+    insert(server.url(db=database), first)
+    url = _url(server, database)
+    label = postgres.target.parse(url).label
+    later = [
+        base
+        | {"request_id": f"r{i:03d}", "startTime": f"2027-05-02T00:{i // 60:02d}:{i % 60:02d}.000Z"}
+        | ({"prompt_tokens": -1} if i == 40 else {})  # rejected, in the middle chunk
+        for i in range(90)
+    ]
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 25)
+    options, catalogue = file_ingest.IngestOptions(), prices.Catalogue.load()
+    with Store.open(":memory:") as store:
+        source = postgres.DatabaseSource(url, overlap=timedelta(0))
+        postgres.ingest(store, source, options, catalogue, "one")  # the watermark to keep
+        insert_mark = watermark.last(store, label)
+        assert insert_mark is not None and insert_mark.request_ids == ("r-first",)
+        insert(server.url(db=database), later)
+        real_copy = reader.Table._copy
+
+        def cut_off(self: Any, *args: Any) -> Any:
+            for n, chunk in enumerate(real_copy(self, *args)):
+                if n == 2:
+                    raise psycopg.OperationalError("server closed the connection unexpectedly")
+                yield chunk
+
+        with monkeypatch.context() as patch:
+            patch.setattr(reader.Table, "_copy", cut_off)
+            with pytest.raises(BadInput, match="reading the table failed .*server closed"):
+                postgres.ingest(store, source, options, catalogue, "cut")
+        assert store.rows("SELECT count(*) FROM requests WHERE run_id = 'cut'") == [(0,)]
+        assert store.rows("SELECT count(*) FROM rejects") == [(0,)]
+        assert store.rows("SELECT count(*) FROM ingest_runs WHERE run_id = 'cut'") == [(0,)]
+        assert watermark.last(store, label) == insert_mark
+        again = postgres.ingest(store, source, options, catalogue, "again")
+        assert (again.records_read, again.added, again.rejected) == (90, 89, 1)
+        rejected = store.rows("SELECT source_line FROM rejects WHERE run_id = 'again'")
+        assert rejected == [(41,)]
+        mark = watermark.last(store, label)
+        assert mark is not None and mark.request_ids == ("r089",)

@@ -196,8 +196,8 @@ def _leftovers(store: Store) -> list[Line]:
 
 class ChunkedStream(Stream, Protocol):
     """A stream of LiteLLM spend-log rows (a database table) that also comes in chunks of CSV
-    lines, every row with the same columns (`fields`: name, and whether the field is text to
-    quote as JSON, else it is JSON text already)."""
+    lines, every row with the same columns (`fields`: name, and what the field is:
+    `litellm_spend.Columns`)."""
 
     fields: litellm_spend.Columns
 

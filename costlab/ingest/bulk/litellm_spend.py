@@ -27,9 +27,9 @@ from costlab.ingest.staging import MAX_CALLS_PER_RECORD
 
 NAME = LiteLLMSpendLog.name
 KeySet = tuple[str, ...]
-# A table's columns in order: (name, whether its CSV field is text to quote as JSON, else it is
-# JSON text already).
-Columns = tuple[tuple[str, bool], ...]
+# A table's columns in order: (name, what its CSV field is: "text" to quote as JSON, "compact"
+# JSON text as `json()` would write it (whole numbers, times), else "json" text to write back).
+Columns = tuple[tuple[str, str], ...]
 
 # The columns the mapping reads from the row itself: the per-record path's and the JSON ones.
 _MAPPED = SPEND_MAPPED | {"messages", "response", "metadata"}
@@ -97,11 +97,11 @@ class _Fields:
         return f"k_{self.keys.index(key)}" if key in self.keys else "NULL::VARCHAR"
 
 
-def _sent(n: int, column: tuple[str, bool]) -> str:
+def _sent(n: int, column: tuple[str, str]) -> str:
     """A CSV field as the JSON text `row_to_json` holds (an integral float8 `spend` with the
     text an export written by Python has: `0.0`, not `0`)."""
-    name, text = column
-    if text:
+    name, kind = column
+    if kind == "text":
         return f"coalesce(to_json(c_{n})::VARCHAR, 'null')"
     if name == "spend":
         whole = f"regexp_full_match(c_{n}, '-?[0-9]+')"
@@ -109,10 +109,12 @@ def _sent(n: int, column: tuple[str, bool]) -> str:
     return f"coalesce(c_{n}, 'null')"
 
 
-def _json_value(n: int, column: tuple[str, bool]) -> str:
+def _json_value(n: int, column: tuple[str, str]) -> str:
     """A column's value as `json_extract` of the row's JSON writes it (compact, numbers written
     back): the text the mapping's tests read."""
-    return _sent(n, column) if column[1] else f"json({_sent(n, column)})::VARCHAR"
+    if column[1] == "json":
+        return f"json({_sent(n, column)})::VARCHAR"
+    return _sent(n, column)
 
 
 def chunk_sql(columns: Columns, path: str, first_line: int) -> str:
