@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from costlab import jit
 from costlab.cache import simulate
 from costlab.cache.neighbours import neighbours
 from costlab.cache.reference import naive
@@ -250,5 +251,5 @@ def test_empty_log() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
 def test_large_sweeps_run_the_numba_compiled_loop() -> None:
-    compiled = simulate._compiled_loop()
+    compiled = jit.compiled(simulate._replay_loop)
     assert compiled is not simulate._replay_loop and compiled.py_func is simulate._replay_loop

@@ -7,19 +7,14 @@ gathered or sorted again: the memory is the two inputs and the output.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
+from costlab import jit
 from costlab.cache.neighbours import ANY, Neighbours
 
 # Below this many pairs the merge runs as plain Python: loading the compiled one costs more.
 COMPILE_FROM = 200_000
-
-Merge = Callable[..., Any]
 
 
 def merged(old: Neighbours, new: Neighbours) -> Neighbours:
@@ -29,7 +24,7 @@ def merged(old: Neighbours, new: Neighbours) -> Neighbours:
     if not len(new.index):
         return old
     size = len(old.index) + len(new.index)
-    run = _compiled() if size >= COMPILE_FROM else _merge
+    run = jit.compiled(_merge) if size >= COMPILE_FROM else _merge
     offsets = np.zeros(old.n + 1, dtype=np.int64)
     arrays = (old.offsets, old.index, old.similarity, new.offsets, new.index, new.similarity)
     run(*arrays, offsets, None, None)  # lengths first: a pair both hold is counted once
@@ -38,17 +33,6 @@ def merged(old: Neighbours, new: Neighbours) -> Neighbours:
     similarity = np.empty(total, dtype=np.float32)
     run(*arrays, offsets, index, similarity)
     return Neighbours(ANY, offsets, index, similarity, complete=False)
-
-
-@cache
-def _compiled() -> Merge:
-    """The merge compiled by numba (cached on disk), or the plain one without numba."""
-    try:
-        from numba import njit
-    except ImportError:
-        return _merge
-    compiled: Merge = njit(cache=True, nogil=True)(_merge)
-    return compiled
 
 
 def _merge(  # noqa: PLR0913 (the two CSR inputs and the output, as numba takes them: arrays)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from costlab import jit
 from costlab.cache.neighbours import Neighbours, check_threshold
 
 # Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
@@ -37,17 +37,6 @@ from costlab.cache.neighbours import Neighbours, check_threshold
 COMPILE_FROM = 200_000
 
 Loop = Callable[..., tuple[Any, int, int, Any]]
-
-
-@cache
-def _compiled_loop() -> Loop:
-    """The replay loop compiled by numba (cached on disk), or the plain one without numba."""
-    try:
-        from numba import njit
-    except ImportError:
-        return _replay_loop
-    compiled: Loop = njit(cache=True, nogil=True)(_replay_loop)
-    return compiled
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +130,9 @@ def replay(
     for threshold in thresholds:
         check_threshold(threshold)
     lists = _Lists.of(neighbours, traffic)
-    loop = _compiled_loop() if traffic.n * len(thresholds) >= COMPILE_FROM else _replay_loop
+    loop = (
+        jit.compiled(_replay_loop) if traffic.n * len(thresholds) >= COMPILE_FROM else _replay_loop
+    )
     return [_replay(loop, lists, threshold, settings) for threshold in thresholds]
 
 

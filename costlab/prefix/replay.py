@@ -11,14 +11,13 @@ back at most `lookback_blocks` boundaries) and writes the rest up to the breakpo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from itertools import chain
 
 import numpy as np
 
+from costlab import jit
 from costlab.prefix.rules import Rule, RuleName
 from costlab.prefix.traffic import Traffic
 from costlab.prefix.trie import BlockTrie, SegmentTrie
@@ -147,7 +146,7 @@ def _automatic(
         nodes = np.fromiter(chain.from_iterable(paths), np.int64, int(offsets[-1]))
         ts = np.fromiter((traffic.ts_s[i] for i in order.tolist()), np.float64, len(order))
         visits = int((offsets[1:] - offsets[:-1])[local].sum())
-        walk = _compiled_walk() if visits >= COMPILE_FROM else _walk
+        walk = jit.compiled(_walk) if visits >= COMPILE_FROM else _walk
         out.cached[order] = walk(
             local.reshape(-1).astype(np.int64), ts, offsets, nodes, len(trie),
             float(rule.idle_expiry_s), trie.first, trie.step, traffic.input_tokens[order],
@@ -157,17 +156,6 @@ def _automatic(
 # Below this many trie nodes visited the walk runs as plain Python: importing numba and loading
 # the compiled walk costs more than the walk.
 COMPILE_FROM = 200_000
-
-
-@cache
-def _compiled_walk() -> Callable[..., np.ndarray]:
-    """The walk compiled by numba (cached on disk), or the plain one without numba."""
-    try:
-        from numba import njit
-    except ImportError:
-        return _walk
-    compiled: Callable[..., np.ndarray] = njit(cache=True, nogil=True)(_walk)
-    return compiled
 
 
 def _walk(
