@@ -101,6 +101,8 @@ def test_sweep_equals_naive(
     lists = neighbours(vectors, min_64ths / 64, block=block)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(simulate, "COMPILE_FROM", 0)  # the compiled loop, whatever the size
+        # the slots' lists mapped a few slots at a time as well as all at once
+        patch.setattr(simulate, "SLOT_BLOCK", data.draw(st.sampled_from([1, 2, 5, 1 << 16])))
         swept = sweep(lists, traffic, thresholds, cache)
     for got, threshold in zip(swept, thresholds, strict=True):
         assert_same(got, naive(vectors, traffic, threshold, cache))

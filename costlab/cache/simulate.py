@@ -35,6 +35,7 @@ from costlab.cache.neighbours import Neighbours, check_threshold
 # Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
 # numba and loading the compiled loop costs a second or two, more than such a sweep takes.
 COMPILE_FROM = 200_000
+SLOT_BLOCK = 1 << 16  # slots whose lists are mapped at once (bounds the working arrays)
 
 Loop = Callable[..., tuple[Any, int, int, Any]]
 
@@ -162,21 +163,33 @@ class _Lists:
         _, scope = np.unique(traffic.scope, return_inverse=True)
         codes, slot = np.unique(scope.astype(np.int64) * keys + traffic.keys, return_inverse=True)
         slot_scope, slot_key = codes // max(keys, 1), codes % max(keys, 1)
-        # one array per pair at a time where it can be: a long log has tens of millions of pairs
-        owner, position = neighbours.gather(slot_key)
-        wanted = slot_scope[owner]
-        wanted *= keys
-        wanted += neighbours.index[position]
-        found = np.searchsorted(codes, wanted)
-        np.minimum(found, max(len(codes) - 1, 0), out=found)
-        kept = codes[found] == wanted if len(codes) else np.zeros(0, dtype=np.bool_)
-        del wanted
+        # a long log has tens of millions of pairs: the slots' lists are mapped a block of slots
+        # at a time into arrays made once, so only one block's working arrays exist at a time
+        room = int((neighbours.offsets[slot_key + 1] - neighbours.offsets[slot_key]).sum())
+        index = np.empty(room, dtype=np.int64)
+        similarity = np.empty(room, dtype=np.float64)
+        counts = np.zeros(len(codes), dtype=np.int64)
+        filled = 0
+        for start in range(0, len(codes), SLOT_BLOCK):
+            stop = min(start + SLOT_BLOCK, len(codes))
+            owner, position = neighbours.gather(slot_key[start:stop])
+            wanted = slot_scope[start:stop][owner]
+            wanted *= keys
+            wanted += neighbours.index[position]
+            found = np.searchsorted(codes, wanted)
+            np.minimum(found, len(codes) - 1, out=found)
+            kept = codes[found] == wanted
+            del wanted
+            counts[start:stop] = np.bincount(owner[kept], minlength=stop - start)
+            took = filled + int(kept.sum())
+            index[filled:took] = found[kept]
+            similarity[filled:took] = neighbours.similarity[position[kept]]
+            filled = took
+        if filled < room:  # pairs out of scope: the lists keep only what they hold
+            index, similarity = index[:filled].copy(), similarity[:filled].copy()
         offsets = np.zeros(len(codes) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner[kept], minlength=len(codes)), out=offsets[1:])
-        del owner
-        similarity = neighbours.similarity[position[kept]].astype(np.float64)
-        del position
-        return cls(slot.astype(np.int64), offsets, found[kept], similarity, traffic.ts)
+        np.cumsum(counts, out=offsets[1:])
+        return cls(slot.astype(np.int64), offsets, index, similarity, traffic.ts)
 
     @property
     def slots(self) -> int:
