@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from costlab.cache.reference import naive
 from costlab.cache.simulate import CacheSettings, Traffic
-from costlab.distributed import partitions
+from costlab.distributed import partitions, windows
 from costlab.store import Store
 from tests.conftest import Cli, FakeEmbedder, flat, write_jsonl
 from tests.test_architecture import PACKAGE, _imports
@@ -51,9 +51,73 @@ def test_replaying_scope_by_scope_equals_the_whole_replay(
     parts = partitions.by_scope(traffic)
     assert sorted(np.concatenate([p.requests for p in parts]).tolist()) == list(range(traffic.n))
     replayed = [partitions.replay(p, vectors[p.keys], thresholds, cache) for p in parts]
-    merged = partitions.merge(traffic, parts, replayed, cache)
+    merged = partitions.merge(traffic, parts, [r.results for r in replayed], cache)
     for got, threshold in zip(merged, thresholds, strict=True):
         assert_same(got, naive(vectors, traffic, threshold, cache))
+
+
+@settings(max_examples=60, deadline=None)
+@given(logs(), st.data())
+def test_replaying_by_time_window_equals_the_whole_replay(
+    log: tuple[npt.NDArray[np.float32], Traffic, CacheSettings, int, int], data: st.DataObject
+) -> None:
+    """Windows as short as a quarter TTL, warm-ups down to none (so that speculation often
+    disagrees and windows are replayed again after their halo), one scope or several."""
+    vectors, traffic, cache, min_64ths, _ = log
+    if traffic.n == 0:
+        return
+    ttl = cache.ttl_s or data.draw(st.sampled_from([0.5, 1.0, 2.0, 5.0]))
+    if data.draw(st.booleans()):
+        traffic = Traffic(traffic.ts, np.zeros(traffic.n), traffic.keys)
+    thresholds = sorted({data.draw(st.integers(min_64ths, 64)) / 64 for _ in range(3)})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(windows, "MIN_WINDOW_TTLS", data.draw(st.sampled_from([0.25, 1.0, 4.0])))
+        patch.setattr(windows, "WARM_UP_TTLS", data.draw(st.sampled_from([0.0, 0.5, 1.0])))
+        patch.setattr(windows, "MIN_CHUNK", data.draw(st.sampled_from([1, 3, 2048])))
+        split = windows.replay(
+            traffic, vectors, thresholds, CacheSettings(ttl), pieces=data.draw(st.integers(1, 9))
+        )
+    assert split.windows >= split.scopes
+    event(f"windowed: {split.windows > split.scopes}, fixed up: {split.fixed > 0}")
+    for got, threshold in zip(split.results, thresholds, strict=True):
+        assert_same(got, naive(vectors, traffic, threshold, CacheSettings(ttl)))
+
+
+def _one_key(ts: list[float]) -> tuple[npt.NDArray[np.float32], Traffic]:
+    n = len(ts)
+    return np.eye(1, 8, dtype=np.float32), Traffic(np.array(ts), np.zeros(n), np.zeros(n))
+
+
+def test_a_text_asked_more_often_than_its_ttl_keeps_its_phase_so_windows_are_fixed_up() -> None:
+    # every 0.3 s with a TTL of 1 s: entries at 0, 1.2, 2.4, ...; a window started empty
+    # inserts at its own first request and never agrees: each is replayed after its halo
+    vectors, traffic = _one_key([0.3 * i for i in range(200)])
+    cache = CacheSettings(1.0)
+    split = windows.replay(traffic, vectors, [0.9], cache, pieces=6)
+    assert split.windows == 6
+    assert split.fixed == 5
+    want = naive(vectors, traffic, 0.9, cache)
+    assert want.expired_misses == 49
+    assert_same(split.results[0], want)
+
+
+def test_traffic_with_quiet_gaps_converges_without_fix_ups() -> None:
+    # bursts 10 TTLs apart: each window's speculation agrees on its halo
+    vectors, traffic = _one_key([10.0 * b + 0.3 * i for b in range(12) for i in range(8)])
+    cache = CacheSettings(1.0)
+    split = windows.replay(traffic, vectors, [0.9], cache, pieces=4)
+    assert (split.windows, split.fixed) == (4, 0)
+    assert_same(split.results[0], naive(vectors, traffic, 0.9, cache))
+
+
+def test_time_windows_need_a_ttl_and_no_capacity() -> None:
+    vectors, traffic = _one_key([float(i) for i in range(100)])
+    assert windows.splits(traffic, CacheSettings(1.0), pieces=4)
+    assert not windows.splits(traffic, CacheSettings(), pieces=4)
+    assert not windows.splits(traffic, CacheSettings(1.0, max_entries=5), pieces=4)
+    assert not windows.splits(traffic, CacheSettings(30.0), pieces=4)  # under 4 TTLs a window
+    with pytest.raises(ValueError, match="capacity"):
+        windows.replay(traffic, vectors, [0.9], CacheSettings(1.0, 5))
 
 
 def test_only_scoped_traffic_without_a_capacity_splits() -> None:
@@ -133,6 +197,7 @@ def stores(tmp_path: Path, fake_embedder: FakeEmbedder) -> tuple[Cli, Cli]:
 
 RUNS = {
     "scope partitions": ["--neighbours", "exact", "--scope", "feature", "--ttl", "20h"],
+    "time windows": ["--neighbours", "exact", "--ttl", "3h"],
     "search actors, index": ["--neighbours", "approx", "--max-entries", "12"],
 }
 
@@ -149,14 +214,15 @@ def test_ray_gives_the_single_process_answers_and_store(
     assert got.exit_code == 0, got.output
     want_report, got_report = json.loads(want.output), json.loads(got.output)
     assert got_report["engine"].startswith("ray (a local instance, 2 workers")
-    assert ("by scope" in got_report["engine"]) == (run == "scope partitions")
+    assert ("exact, by scope" in got_report["engine"]) == (run != "search actors, index")
+    assert ("time window" in got_report["engine"]) == (run == "time windows")
     hits = [t["hits"] for t in got_report["thresholds"]]
     assert hits[0] > hits[-1] > 0  # the thresholds tell the texts apart
     for key in ("thresholds", "health", "intents", "recommended_threshold", "distinct_keys"):
         assert got_report[key] == want_report[key], key
     for table in ("embeddings", "request_intents", "intents"):
         assert _rows(on_ray.db, table) == _rows(local.db, table), table
-    if run == "scope partitions":  # per-scope lists are not the store's: none written
+    if run != "search actors, index":  # per-part lists are not the store's: none written
         assert _rows(on_ray.db, "entry_lists") == []
     else:  # the same search found the same lists, kept for the next run
         assert _rows(on_ray.db, "entry_lists") == _rows(local.db, "entry_lists") != []

@@ -12,15 +12,17 @@ square of all keys to the sum of each scope's square), and the parts merge back 
   within it at the last request of all (expiry is the only way a live entry goes without a
   capacity).
 
-Time windows are not a partition here: a TTL bounds which entries can *serve* a request, but
-the report also counts the misses an expired entry would have served, and that reaches back to
-every earlier entry of the scope, however old; windows would get that count wrong.
+With a TTL each scope is cut again, into time windows (costlab.distributed.windows): a TTL
+bounds which entries can *serve* a request, so a window's hits follow from the misses within one
+TTL before it; the misses an expired entry would have served reach back to every earlier entry
+of the scope, however old, and are counted in a pass of their own once every hit is known.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -55,9 +57,20 @@ class Replayed:
     searched: int
 
 
+class Costed(Protocol):
+    @property
+    def cost(self) -> int: ...
+
+
+C = TypeVar("C", bound=Costed)
+
+
 def separable(traffic: simulate.Traffic, settings: simulate.CacheSettings) -> bool:
-    """Whether the traffic splits by scope exactly: several scopes and no capacity."""
-    return settings.max_entries is None and len(np.unique(traffic.scope)) > 1
+    """Whether the traffic splits exactly: no capacity, and several scopes or a TTL (time
+    windows, costlab.distributed.windows)."""
+    if settings.max_entries is not None:
+        return False
+    return settings.ttl_s is not None or len(np.unique(traffic.scope)) > 1
 
 
 def by_scope(traffic: simulate.Traffic) -> list[Part]:
@@ -74,10 +87,19 @@ def by_scope(traffic: simulate.Traffic) -> list[Part]:
     return sorted(parts, key=lambda p: int(p.requests[0]))
 
 
-def balance(parts: Sequence[Part], groups: int) -> list[list[Part]]:
+def within(part: Part, local: npt.NDArray[np.int64]) -> Part:
+    """The part's requests `local` (indices in it, ascending) as a part of their own."""
+    keys, inverse = np.unique(part.keys[part.traffic.keys[local]], return_inverse=True)
+    traffic = simulate.Traffic(
+        part.traffic.ts[local], part.traffic.scope[local], inverse.reshape(-1)
+    )
+    return Part(part.requests[local], keys.astype(np.int64), traffic)
+
+
+def balance(parts: Sequence[C], groups: int) -> list[list[C]]:
     """The parts in at most `groups` groups of about equal cost (largest first, to the lightest)."""
     loads = [0] * max(1, min(groups, len(parts)))
-    grouped: list[list[Part]] = [[] for _ in loads]
+    grouped: list[list[C]] = [[] for _ in loads]
     for part in sorted(parts, key=lambda p: -p.cost):
         lightest = loads.index(min(loads))
         grouped[lightest].append(part)
@@ -99,14 +121,16 @@ def replay(
     return Replayed(built.results, built.entry_lists.lists, built.rounds, built.searched)
 
 
-def merged_lists(keys: int, parts: Sequence[Part], replayed: Sequence[Replayed]) -> EntryLists:
-    """The parts' lists over all `keys` (a key in several scopes gets each scope's pairs). They
-    hold what each scope needs, not what the store's lists promise: they promise nothing."""
+def merged_lists(
+    keys: int, found_in: Sequence[tuple[npt.NDArray[np.int64], Neighbours]]
+) -> EntryLists:
+    """The parts' lists (each over its own keys: ids of all keys, and the lists) over all
+    `keys` (a key in several parts gets each part's pairs, once). They hold what each part
+    needs, not what the store's lists promise: they promise nothing."""
     found = []
-    for part, done in zip(parts, replayed, strict=True):
-        lists = done.lists
+    for part_keys, lists in found_in:
         owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
-        found.append((part.keys[owner], part.keys[lists.index], lists.similarity))
+        found.append((part_keys[owner], part_keys[lists.index], lists.similarity))
     nothing = np.full(keys, entries.UNKNOWN, dtype=np.float32)
     return EntryLists(entries.assemble(keys, *found), nothing, nothing.copy())
 
@@ -114,18 +138,19 @@ def merged_lists(keys: int, parts: Sequence[Part], replayed: Sequence[Replayed])
 def merge(
     traffic: simulate.Traffic,
     parts: Sequence[Part],
-    replayed: Sequence[Replayed],
+    replayed: Sequence[list[simulate.SimResult]],
     settings: simulate.CacheSettings,
 ) -> list[simulate.SimResult]:
-    """Each threshold's result over the whole traffic, from its parts' (see the module's rules)."""
+    """Each threshold's result over the whole traffic, from each part's results over its own
+    requests (see the module's rules)."""
     merged = []
-    for t, threshold in enumerate(r.threshold for r in replayed[0].results):
+    for t, threshold in enumerate(r.threshold for r in replayed[0]):
         hit = np.zeros(traffic.n, dtype=np.bool_)
         served_by = np.full(traffic.n, -1, dtype=np.int64)
         expired = evicted = 0
         live: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)]
         for part, done in zip(parts, replayed, strict=True):
-            result = done.results[t]
+            result = done[t]
             hit[part.requests] = result.hit
             served = result.served_by >= 0
             served_by[part.requests[served]] = part.requests[result.served_by[served]]

@@ -8,8 +8,9 @@ Ray is imported here alone, and only when this engine is chosen (`pip install 'c
   `vectors.BATCH`, so each call embeds the very batch the single process would, and the vectors
   come back in order and are saved to the store as they arrive (an interrupted run resumes).
   With `--device cuda` each worker holds one GPU.
-- Neighbours: when the traffic splits by cache scope (costlab.distributed.partitions) and the
-  search is exact, each group of scopes is replayed by one Ray task over its own keys. Otherwise
+- Neighbours: when the traffic splits by cache scope or, with a TTL, by time window
+  (costlab.distributed.partitions, costlab.distributed.windows) and the search is exact, each
+  group of scopes or windows is replayed by one Ray task over its own keys. Otherwise
   the single process's search (every key, or the index, built here once) is copied to one actor
   per worker, and each search's blocks of queries are answered there, in order.
 
@@ -24,18 +25,18 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from costlab.cache import entries, index, simulate
+from costlab.cache import entries, index
 from costlab.cache.engine import Engine, placed
 from costlab.cache.minilm import DEVICES, Embedder
 from costlab.cache.search import BLOCK, Pairs, Progress, Search
 from costlab.cache.vectors import BATCH
-from costlab.distributed import partitions
+from costlab.distributed import windows
 from costlab.errors import BadInput, CostlabError, EngineError
 from costlab.store import Store
 
@@ -43,7 +44,8 @@ RAY_INSTALL = "pip install 'costlab[ray]'"
 BLOCK_BATCHES = 8  # embedding batches per Ray Data block
 CONNECT_TIMEOUT_S = 5.0  # an address that does not answer by then is refused, not waited on
 DEFAULT_PORT, CLIENT_PORT = 6379, 10001  # `ray start --head`'s GCS port and the Ray Client's
-GROUPS_PER_WORKER = 4  # scope groups per worker: small enough to balance uneven scopes
+GROUPS_PER_WORKER = 4  # scope or window groups per worker: small enough to balance uneven ones
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,9 @@ class RayEngine(Engine):
         vectors: index.Vectors,
         progress: entries.Progress | None = None,
     ) -> index.Replayed:
-        if request.mode == "exact" and partitions.separable(request.traffic, request.settings):
-            return self._by_scope(request, vectors(), progress)
+        pieces = GROUPS_PER_WORKER * self.workers
+        if request.mode == "exact" and windows.splits(request.traffic, request.settings, pieces):
+            return self._partitioned(request, vectors(), progress)
         return index.replay(store, request, vectors, progress, self._search)
 
     def _search(self, vectors: npt.NDArray[np.float32], mode: index.Mode) -> Search:
@@ -160,50 +163,52 @@ class RayEngine(Engine):
         self._how = f"{mode}, query blocks on {len(search.actors)} actors"
         return search
 
-    def _by_scope(
+    def _partitioned(
         self,
         request: index.Request,
         vectors: npt.NDArray[np.float32],
         progress: entries.Progress | None,
     ) -> index.Replayed:
-        """Each group of scopes replayed by one Ray task; the parts merged back exactly."""
-        parts = partitions.by_scope(request.traffic)
-        groups = partitions.balance(parts, GROUPS_PER_WORKER * self.workers)
-        task = self._ray.remote(num_cpus=1)(replay_group)
-        thresholds, settings = list(request.thresholds), request.settings
-        pending = {
-            task.remote([(p, vectors[p.keys]) for p in group], thresholds, settings): group
-            for group in groups
-        }
-        done: dict[int, partitions.Replayed] = {}
+        """Each group of scopes, or of time windows, replayed by one Ray task; merged exactly."""
+
+        def run(task: Callable[[Any, Any], R], shared: Any, items: Sequence[Any]) -> list[R]:
+            return self._run(task, shared, items, progress)
+
+        pieces = GROUPS_PER_WORKER * self.workers
+        split = windows.replay(
+            request.traffic, vectors, request.thresholds, request.settings, run, pieces
+        )
+        self._how = f"exact, by scope: {split.scopes:,} scopes in {split.tasks:,} Ray tasks"
+        if split.windows > split.scopes:
+            self._how = (
+                f"exact, by scope and time window: {split.scopes:,} scopes, {split.windows:,} "
+                f"windows ({split.fixed:,} replayed again after their halo) in {split.tasks:,} "
+                "Ray tasks"
+            )
+        built = entries.Built(split.results, split.lists, split.rounds, split.searched)
+        return index.Replayed(built, "exact", reused=False, new_keys=0)
+
+    def _run(
+        self,
+        task: Callable[[Any, Any], R],
+        shared: Any,
+        items: Sequence[Any],
+        progress: entries.Progress | None,
+    ) -> list[R]:
+        """`task(shared, item)` as one Ray task per item (`shared` put once); answers in order."""
+        remote = self._ray.remote(num_cpus=1)(task)
+        common = self._ray.put(shared)
+        pending = {remote.remote(common, item): at for at, item in enumerate(items)}
+        answers: dict[int, R] = {}
         try:
             while pending:
                 ready, _ = self._ray.wait(list(pending), num_returns=1)
-                group = pending.pop(ready[0])
-                for part, replayed in zip(group, self._ray.get(ready[0]), strict=True):
-                    done[id(part)] = replayed
+                answers[pending.pop(ready[0])] = self._ray.get(ready[0])
                 if progress:
-                    progress("neighbours", len(done), len(parts))
+                    progress("neighbours", len(answers), len(items))
         except Exception as err:
             _reraise(err)
-        replayed = [done[id(p)] for p in parts]
-        self._how = f"exact, by scope: {len(parts):,} scopes in {len(groups)} Ray tasks"
-        built = entries.Built(
-            partitions.merge(request.traffic, parts, replayed, settings),
-            partitions.merged_lists(len(request.hashes), parts, replayed),
-            max(r.rounds for r in replayed),
-            sum(r.searched for r in replayed),
-        )
-        return index.Replayed(built, "exact", reused=False, new_keys=0)
-
-
-def replay_group(
-    group: Sequence[tuple[partitions.Part, npt.NDArray[np.float32]]],
-    thresholds: list[float],
-    settings: simulate.CacheSettings,
-) -> list[partitions.Replayed]:
-    """A Ray task: each part of a group replayed over its own keys' vectors."""
-    return [partitions.replay(part, vectors, thresholds, settings) for part, vectors in group]
+        return [answers[at] for at in range(len(items))]
 
 
 class Embed:
