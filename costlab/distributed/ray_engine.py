@@ -73,6 +73,7 @@ class RayEngine(Engine):
         self._ray = _import_ray()
         self._started = _connect(self._ray, settings)
         self._actors: list[Any] = []
+        self._shared: tuple[Any, Any] | None = None  # the last object tasks shared, and its ref
         self._how = "none searched"
         try:
             resources = self._ray.cluster_resources()
@@ -102,7 +103,7 @@ class RayEngine(Engine):
         """Stop the actors of this run, and the local instance when this run started it."""
         for actor in self._actors:
             self._ray.kill(actor)
-        self._actors = []
+        self._actors, self._shared = [], None
         if self._started:
             self._ray.shutdown()
             self._started = False
@@ -175,9 +176,12 @@ class RayEngine(Engine):
             return self._run(task, shared, items, progress)
 
         pieces = GROUPS_PER_WORKER * self.workers
-        split = windows.replay(
-            request.traffic, vectors, request.thresholds, request.settings, run, pieces
-        )
+        try:
+            split = windows.replay(
+                request.traffic, vectors, request.thresholds, request.settings, run, pieces
+            )
+        finally:
+            self._shared = None  # the vectors leave the object store
         self._how = f"exact, by scope: {split.scopes:,} scopes in {split.tasks:,} Ray tasks"
         if split.windows > split.scopes:
             self._how = (
@@ -197,7 +201,9 @@ class RayEngine(Engine):
     ) -> list[R]:
         """`task(shared, item)` as one Ray task per item (`shared` put once); answers in order."""
         remote = self._ray.remote(num_cpus=1)(task)
-        common = self._ray.put(shared)
+        if self._shared is None or self._shared[0] is not shared:  # the vectors: put once
+            self._shared = (shared, self._ray.put(shared))
+        common = self._shared[1]
         pending = {remote.remote(common, item): at for at, item in enumerate(items)}
         answers: dict[int, R] = {}
         try:

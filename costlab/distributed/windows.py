@@ -54,7 +54,8 @@ R = TypeVar("R")
 
 
 class Run(Protocol):
-    """Runs `task(shared, item)` for each item where the engine runs tasks; answers in order."""
+    """Runs `task(shared, item)` for each item where the engine runs tasks; answers in order.
+    Every call of one replay passes the same `shared` object: an engine may ship it once."""
 
     def __call__(self, task: Callable[[Any, Any], R], shared: Any, items: Sequence[Any]) -> list[R]:
         """The answers, one per item."""
@@ -170,10 +171,10 @@ class Question:
 
 
 def answer(
-    vectors: npt.NDArray[np.float32], questions: Sequence[Question]
+    shared: tuple[npt.NDArray[np.float32], simulate.CacheSettings], questions: Sequence[Question]
 ) -> list[npt.NDArray[np.int64]]:
-    """A task: each question's `earliest`."""
-    return [earliest(vectors, q) for q in questions]
+    """A task: each question's `earliest` over the vectors of all keys (`shared`)."""
+    return [earliest(shared[0], q) for q in questions]
 
 
 def earliest(vectors: npt.NDArray[np.float32], question: Question) -> npt.NDArray[np.int64]:
@@ -316,7 +317,7 @@ def replay(
             done.append((p, fix))
         tasks, fixed = tasks + len(due), fixed + len(due)
     # 4. the expired misses of the windowed scopes
-    expired, asked = _expired(run, vectors, [s for s in states if s.cut.count > 1], pieces)
+    expired, asked = _expired(run, shared, [s for s in states if s.cut.count > 1], pieces)
     ttl_s = math.inf if settings.ttl_s is None else settings.ttl_s
     results = [s.results(expired.get(id(s), np.zeros(0, np.int64)), ttl_s) for s in states]
     replays = [r for _, r in done]
@@ -333,7 +334,10 @@ def replay(
 
 
 def _expired(
-    run: Run, vectors: npt.NDArray[np.float32], states: Sequence[_Settling], pieces: int
+    run: Run,
+    shared: tuple[npt.NDArray[np.float32], simulate.CacheSettings],
+    states: Sequence[_Settling],
+    pieces: int,
 ) -> tuple[dict[int, npt.NDArray[np.int64]], int]:
     """Step 4 for each scope's settled hits: per scope (by id), each threshold's expired misses;
     and how many tasks asked."""
@@ -348,7 +352,7 @@ def _expired(
             questions.append(Question(keys, first, queries, state.thresholds))
             owners.append(state)
     groups = partitions.balance(questions, pieces)
-    answered = run(answer, vectors, groups)
+    answered = run(answer, shared, groups)
     found = {
         id(q): a
         for g, answers in zip(groups, answered, strict=True)
