@@ -120,13 +120,13 @@ def test_time_windows_need_a_ttl_and_no_capacity() -> None:
         windows.replay(traffic, vectors, [0.9], CacheSettings(1.0, 5))
 
 
-def test_only_scoped_traffic_without_a_capacity_splits() -> None:
+def test_scoped_traffic_or_a_ttl_without_a_capacity_splits() -> None:
     scoped = Traffic(np.arange(4.0), np.array([0, 1, 0, 1]), np.array([0, 1, 2, 3]))
     assert partitions.separable(scoped, CacheSettings(ttl_s=60))
     assert not partitions.separable(scoped, CacheSettings(max_entries=10))
-    assert not partitions.separable(
-        Traffic(np.arange(2.0), np.zeros(2), np.arange(2)), CacheSettings()
-    )
+    one_scope = Traffic(np.arange(2.0), np.zeros(2), np.arange(2))
+    assert not partitions.separable(one_scope, CacheSettings())
+    assert partitions.separable(one_scope, CacheSettings(ttl_s=60))  # by time window
 
 
 def test_groups_balance_the_search_cost() -> None:
