@@ -7,20 +7,21 @@ serving entry depend only on which requests before it, within one TTL of it, mis
 requests at b_1 < b_2 < ...: window k is [b_k, b_k+1), and its *halo* the requests before b_k
 within one TTL of ts[b_k]. Any replay that decides the halo's misses as the whole replay does
 decides window k as it does too (by induction over j >= b_k: every entry j can see is in the halo
-or in the window before j, and float subtraction keeps `ts[b_k] - ts[e] <= ts[j] - ts[e]`).
+or in window k before j, as float subtraction keeps `ts[b_k] - ts[e] <= ts[j] - ts[e]`).
 
 1. Speculation, in parallel: each window replayed from an empty cache, from `WARM_UP_TTLS` TTLs
    before its halo (window 0 from the scope's first request: exact as it is).
 2. Verification, in time order, threshold by threshold: window k's replay is kept when its
    halo's misses are the exact ones (known once the windows before it are settled).
-3. Otherwise a fix-up: window k replayed after only its halo's exact misses, at their times. Each
-   was a miss with the older entries too, so it is one with fewer; the cache then holds exactly
-   the live entries of the whole replay at b_k, and the window's replay is exact by construction.
+3. Otherwise a fix-up: window k replayed, for that threshold, after only its halo's exact misses
+   at their times (its hits dropped: without a capacity a hit changes nothing). Each was a miss
+   with the older entries too, so it is one with fewer; the cache then holds exactly the live
+   entries of the whole replay at b_k, and the window's replay is exact by construction.
    A fix-up waits for the window before it: a run of fix-ups is a sequence of waves (in each, the
    thresholds and scopes in parallel). Speculation does not always converge: a text asked for
    more often than its TTL is inserted again at the first request after each expiry, so its
    entries keep the phase of its first request in the log; a window started empty has its own
-   phase and agrees only after a gap of a whole TTL in that text's neighbourhood.
+   phase, and agrees only once that text and its near neighbours go a whole TTL unasked.
 4. Expired misses: a miss i is one when an entry of its scope inserted before i, however old, is
    at least the threshold similar (it would have served i, so it expired). With every request's
    hit known, that is a question per key that ever missed, against the keys that ever missed:
