@@ -31,15 +31,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from costlab.cache import simulate
+from costlab.cache import simulate, witness
 from costlab.cache.merge import merged
-from costlab.cache.neighbours import ANY, Neighbours, joined
+from costlab.cache.neighbours import ANY, Neighbours, float32_up, joined
 from costlab.cache.search import Pairs, Search
+from costlab.cache.windows import Window, Windows
 
 SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
 MAX_ROUNDS = 60  # 2-6 rounds without a TTL; a TTL of a day over a month took 19 at 300,000
@@ -57,6 +58,7 @@ class EntryLists:
     lists: Neighbours
     complete_from: npt.NDArray[np.float32]
     seeded_from: npt.NDArray[np.float32]  # what the seed alone promised (its k nearest)
+    window: Window | None = None  # a promise within time windows (a TTL run), beside the rest
 
     @property
     def pairs(self) -> int:
@@ -116,18 +118,38 @@ def build(
     search: Callable[[], Search],
     progress: Progress | None = None,
 ) -> Built:
-    """Steps 2-4 from `start`; `search` is made only when a key needs one."""
+    """Steps 2-4 from `start`; `search` is made only when a key needs one.
+
+    With a TTL and no capacity, a search promises only the keys its window reaches
+    (costlab.cache.windows), and the expired misses are counted afresh at the end
+    (costlab.cache.witness).
+    """
     current, made, searched, balls = start, None, 0, Balls()
+    windows = None
+    if settings.ttl_s is not None and settings.max_entries is None:
+        windows = Windows(traffic, settings.ttl_s, start.lists.n)
+        current = replace(current, window=current.window or Window.empty(start.lists.n))
     for rounds in range(1, MAX_ROUNDS + 1):
         results = simulate.replay(current.lists, traffic, thresholds, settings)
-        need = needs(results, traffic, current.lists.n)
-        # float32 similarities: s >= t exactly when s >= the smallest float32 >= t
-        short = np.flatnonzero(float32_up(need) < current.complete_from)
+        if windows is None or current.window is None:
+            need = needs(results, traffic, current.lists.n)
+            # float32 similarities: s >= t exactly when s >= the smallest float32 >= t
+            short = np.flatnonzero(float32_up(need) < current.complete_from)
+            radius, grown = need[short], None
+        else:
+            short, grown = windows.uncovered(results, current.complete_from, current.window)
+            radius = grown.radius[short]
         if not len(short):
+            if made is not None and windows is not None:  # a window may hide an expired miss
+                results, more = witness.recounted(
+                    results, traffic, current.lists, current.complete_from, made
+                )
+                searched += more
             return Built(results, current, rounds, searched)
         made = made or search()
         entered = {r.threshold: _entered(r, traffic, current.lists.n) for r in results}
-        current = extend(current, made, short, need[short], entered, progress, balls)
+        reach = None if grown is None or windows is None else (windows, grown)
+        current = extend(current, made, short, radius, entered, progress, balls, reach)
         searched += len(short)
     raise RuntimeError(f"neighbour lists did not settle in {MAX_ROUNDS} rounds")
 
@@ -158,6 +180,7 @@ def extend(
     entered: dict[float, Entered] | None = None,
     progress: Progress | None = None,
     balls: Balls | None = None,
+    reach: tuple[Windows, Window] | None = None,
 ) -> EntryLists:
     """Step 3: `keys` searched down to their `need`; the keys found get them in their lists.
 
@@ -167,7 +190,10 @@ def extend(
     is searched again and kept). This keeps the keys that early rounds make entries only for
     want of a pair from flooding the lists with their neighbours. With `balls`, a refuted key's
     search is kept, and answers its search in a later round (at a radius as high or higher,
-    scanning alike) without searching again.
+    scanning alike) without searching again. With `reach` (the traffic's windows and the
+    window each key is searched for), a key found gets a searched key in its list only where
+    the window reaches it, and a searched key's promise is that window (its time-free one
+    stays as it was).
     """
     old = current.lists
     found: list[Pairs] = []
@@ -177,6 +203,10 @@ def extend(
     held = np.sort(asked[owner] * old.n + old.index[position])
     del owner, position
     complete_from = current.complete_from.copy()
+    window = None
+    if current.window is not None:
+        w = current.window
+        window = Window(w.radius.copy(), w.lo.copy(), w.hi.copy())
     for radius in np.unique(need):  # one search per radius: the thresholds asked for
         group = keys[need == radius]
         first = None if entered is None else entered.get(float(radius))
@@ -192,6 +222,8 @@ def extend(
             wrong = np.zeros(0, np.int64)
             if first is not None:
                 missed = ~_held(held, v * old.n + u)
+                if reach is not None:  # only an entry live at v's could have served it
+                    missed &= reach[0].within_ttl(first[u], first[v])
                 wrong = np.unique(v[missed & (first[u] < first[v]) & (u != v)])
                 fix = np.isin(v, wrong) & (first[u] < NEVER) & missed
                 found.append((v[fix], u[fix], s[fix]))
@@ -199,13 +231,19 @@ def extend(
                 if balls is not None and len(wrong):
                     balls.keep(v, u, s, wrong, radius, scan)
             kept = ~np.isin(v, wrong)
+            if reach is not None:
+                kept &= reach[0].reaches(reach[1], v, u)
             found.append((u[kept], v[kept], s[kept]))
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
-        bound = float32_up(np.array([radius]))[0]
-        complete_from[done] = np.minimum(complete_from[done], bound)
+        if reach is not None and window is not None:
+            window.radius[done], window.lo[done] = reach[1].radius[done], reach[1].lo[done]
+            window.hi[done] = reach[1].hi[done]
+        else:
+            bound = float32_up(np.array([radius]))[0]
+            complete_from[done] = np.minimum(complete_from[done], bound)
     extra = joined(found)
     found.clear()  # the parts, now copied into `extra`: not held twice while the lists grow
-    return EntryLists(inserted(old, extra), complete_from, current.seeded_from)
+    return EntryLists(inserted(old, extra), complete_from, current.seeded_from, window)
 
 
 class Balls:
@@ -267,23 +305,20 @@ def _held(held: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDAr
 def prune(entry_lists: EntryLists, need: npt.NDArray[np.float64]) -> EntryLists:
     """What is worth keeping once the replay settled: the seed's pairs, and a search's pairs only
     down to the need of a key that is still an entry (keys made entries in early rounds that are
-    none at the end fall back to their seed). The promise narrows to what is kept."""
+    none at the end fall back to their seed). The promise narrows to what is kept; a window's
+    pairs are kept down to the need of its key, and the window with them."""
     bound = np.maximum(
         entry_lists.complete_from, np.minimum(entry_lists.seeded_from, float32_up(need))
     )
     lists = entry_lists.lists
     owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
     kept = lists.similarity >= bound[lists.index]
+    window = entry_lists.window
+    if window is not None:
+        windowed = np.maximum(float32_up(window.radius), float32_up(need))
+        kept |= lists.similarity >= windowed[lists.index]
     pruned = assemble(lists.n, (owner[kept], lists.index[kept], lists.similarity[kept]))
-    return EntryLists(pruned, bound, entry_lists.seeded_from)
-
-
-def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
-    """Each value as the smallest float32 at or above it (infinities stay)."""
-    out = np.array(values, dtype=np.float32)
-    low = out.astype(np.float64) < values
-    out[low] = np.nextafter(out[low], np.float32(math.inf))
-    return out
+    return EntryLists(pruned, bound, entry_lists.seeded_from, window)
 
 
 def assemble(n: int, *parts: Pairs) -> Neighbours:

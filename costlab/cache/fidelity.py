@@ -12,20 +12,24 @@ pairs that the index had found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import entries, simulate
-from costlab.cache.neighbours import Neighbours, joined
+from costlab.cache.neighbours import Neighbours, float32_up, joined
 from costlab.cache.search import Pairs, at_least, score
+from costlab.cache.windows import Windows
 
 SAMPLE = 1000
 ROUNDS = 4
 GOAL = 0.005  # hits within 0.5 % of the exact replay's
 PRODUCT_FLOATS = 1 << 24  # similarities computed at once by the exact sample (64 MiB)
+Keys = npt.NDArray[np.int64]
+# which pairs (u, v, similarity) the lists promise u holds v (all of them, without windows)
+Reach = Callable[[Keys, Keys, npt.NDArray[np.float32]], npt.NDArray[np.bool_]]
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,20 @@ def checked(
     n = lists.n
     drawn = sample.drawn
     patched, again = lists, built.results
+    window = built.entry_lists.window
+    reach = None
+    if window is not None and settings.ttl_s is not None:  # lists kept to windows
+        windows = Windows(traffic, settings.ttl_s, n)
+        complete_from = built.entry_lists.complete_from
+
+        def reach(u: Keys, v: Keys, s: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+            return (s >= complete_from[v]) | windows.reaches(window, v, u)
+
     extra: list[Pairs] = []
     recall: tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None = None
     for _ in range(ROUNDS):  # a patched replay can make new entries: patch again for them
         need = entries.needs(again, traffic, n)
-        (u, v, s), found = _exact_pairs(sample, patched, need)
+        (u, v, s), found = _exact_pairs(sample, patched, need, reach)
         recall = recall or (s, found)
         if found.all():
             break
@@ -160,11 +173,17 @@ def checked(
 
 
 def _exact_pairs(
-    sample: Sample, lists: Neighbours, need: npt.NDArray[np.float64]
+    sample: Sample,
+    lists: Neighbours,
+    need: npt.NDArray[np.float64],
+    reach: Reach | None = None,
 ) -> tuple[Pairs, npt.NDArray[np.bool_]]:
-    """Every (drawn key, entry, similarity) at least the entry's need; and which the lists hold."""
+    """Every (drawn key, entry, similarity) at least the entry's need (and, with `reach`, that
+    the lists promise: a window reaches only so far); and which the lists hold."""
     u, v, s = sample.pairs
-    kept = s >= entries.float32_up(need[v])  # +inf need (no entry): never
+    kept = s >= float32_up(need[v])  # +inf need (no entry): never
+    if reach is not None:
+        kept &= reach(u, v, s)
     u, v, s = u[kept], v[kept], s[kept]
     owner, position = lists.gather(sample.drawn)
     held_codes = np.sort(sample.drawn[owner] * lists.n + lists.index[position])

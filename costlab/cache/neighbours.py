@@ -28,6 +28,14 @@ def joined(parts: list[Pairs]) -> Pairs:
     )
 
 
+def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """Each value as the smallest float32 at or above it (infinities stay)."""
+    out = np.array(values, dtype=np.float32)
+    low = out.astype(np.float64) < values
+    out[low] = np.nextafter(out[low], np.float32(math.inf))
+    return out
+
+
 def check_threshold(threshold: float, name: str = "threshold") -> None:
     """Refuse a similarity threshold outside (0, 1]."""
     if not 0.0 < threshold <= 1.0:  # also refuses NaN

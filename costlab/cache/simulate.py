@@ -142,6 +142,14 @@ def check_keys(count: int, traffic: Traffic) -> None:
         raise ValueError(f"traffic keys must index the {count} keys' vectors")
 
 
+def slots_of(traffic: Traffic, keys: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The (scope, key) pairs seen, as sorted codes `scope * keys + key` (scopes numbered from 0
+    in their own order), and each request's slot: the position of its code."""
+    _, scope = np.unique(traffic.scope, return_inverse=True)
+    codes, slot = np.unique(scope.astype(np.int64) * keys + traffic.keys, return_inverse=True)
+    return codes, slot.reshape(-1).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class _Lists:
     """The traffic as slots, one per (scope, key) seen, with each slot's neighbour slots.
@@ -160,8 +168,7 @@ class _Lists:
     @classmethod
     def of(cls, neighbours: Neighbours, traffic: Traffic) -> _Lists:
         keys = neighbours.n
-        _, scope = np.unique(traffic.scope, return_inverse=True)
-        codes, slot = np.unique(scope.astype(np.int64) * keys + traffic.keys, return_inverse=True)
+        codes, slot = slots_of(traffic, keys)
         slot_scope, slot_key = codes // max(keys, 1), codes % max(keys, 1)
         # a long log has tens of millions of pairs: the slots' lists are mapped a block of slots
         # at a time into arrays made once, so only one block's working arrays exist at a time
@@ -189,7 +196,7 @@ class _Lists:
             index, similarity = index[:filled].copy(), similarity[:filled].copy()
         offsets = np.zeros(len(codes) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return cls(slot.astype(np.int64), offsets, index, similarity, traffic.ts)
+        return cls(slot, offsets, index, similarity, traffic.ts)
 
     @property
     def slots(self) -> int:
