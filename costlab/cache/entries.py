@@ -142,7 +142,12 @@ def build(
         if not len(short):
             if made is not None and windows is not None:  # a window may hide an expired miss
                 results, more = witness.recounted(
-                    results, traffic, current.lists, current.complete_from, made
+                    results,
+                    traffic,
+                    current.lists,
+                    current.complete_from,
+                    made,
+                    _stage(progress, "expired misses"),
                 )
                 searched += more
             return Built(results, current, rounds, searched)

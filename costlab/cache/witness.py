@@ -17,8 +17,9 @@ neither holds and no earlier entry was found, u is searched (the searches are no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,7 @@ def recounted(
     lists: Neighbours,
     complete_from: npt.NDArray[np.float32],
     search: Search,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[simulate.SimResult], int]:
     """`results` with their expired (and evicted: none) misses counted as the module says; and
     how many keys had to be searched for it."""
@@ -70,9 +72,15 @@ def recounted(
     rows, slots_unsure = np.nonzero(unsure)
     np.minimum.at(radius, slot_key[slots_unsure], thresholds[rows])
     searched = np.flatnonzero(np.isfinite(radius))
+    before = 0  # keys searched at the radii done
     for r in np.unique(radius[searched]):
-        for q, x, s in search.within_blocks(searched[radius[searched] == r], float(r)):
+        group = searched[radius[searched] == r]
+        stage = None
+        if progress is not None:
+            stage = partial(lambda done, _, at: progress(at + done, len(searched)), at=before)
+        for q, x, s in search.within_blocks(group, float(r), stage):
             _spread(q, x, s, *shape)
+        before += len(group)
     alone = score(search.vectors, np.arange(lists.n), np.arange(lists.n))  # self-similarity
     out = list(results)
     for row, k in enumerate(order):
