@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab import jit
-from costlab.cache.neighbours import Neighbours, check_threshold
+from costlab.cache.neighbours import Neighbours, check_threshold, float32_up
 
 # Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
 # numba and loading the compiled loop costs a second or two, more than such a sweep takes.
@@ -161,8 +161,8 @@ class _Lists:
 
     slot: npt.NDArray[np.int64]  # per request
     offsets: npt.NDArray[np.int64]  # per slot
-    index: npt.NDArray[np.int64]  # neighbour slots
-    similarity: npt.NDArray[np.float64]  # float64, so that `>= threshold` compares as in naive
+    index: npt.NDArray[np.integer[Any]]  # neighbour slots (int32 when they fit)
+    similarity: npt.NDArray[np.float32]  # compared with thresholds rounded up to float32: exact
     ts: npt.NDArray[np.float64]
 
     @classmethod
@@ -173,8 +173,10 @@ class _Lists:
         # a long log has tens of millions of pairs: the slots' lists are mapped a block of slots
         # at a time into arrays made once, so only one block's working arrays exist at a time
         room = int((neighbours.offsets[slot_key + 1] - neighbours.offsets[slot_key]).sum())
-        index = np.empty(room, dtype=np.int64)
-        similarity = np.empty(room, dtype=np.float64)
+        index: npt.NDArray[np.integer[Any]] = np.empty(
+            room, dtype=np.int32 if len(codes) < 1 << 31 else np.int64
+        )
+        similarity = np.empty(room, dtype=np.float32)
         counts = np.zeros(len(codes), dtype=np.int64)
         filled = 0
         for start in range(0, len(codes), SLOT_BLOCK):
@@ -207,9 +209,16 @@ class _Lists:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """Per slot: where its list starts, where the run at least `threshold` similar ends,
         and whether that run is the slot alone (no other slot near enough to serve it)."""
-        within = np.concatenate([[0], np.cumsum(self.similarity >= threshold)])
+        # s >= t exactly when s >= the smallest float32 at or above t
+        at_least = float32_up(np.array([threshold]))[0]
         starts = self.offsets[:-1]
-        ends = starts + within[self.offsets[1:]] - within[starts]
+        # a count per list of its pairs at least that similar (no running sum over every pair)
+        counts = np.zeros(self.slots, dtype=np.int64)
+        filled = np.flatnonzero(np.diff(self.offsets))
+        if len(filled):  # a run from each filled list's start to the next one's: its own pairs
+            within = self.similarity >= at_least
+            counts[filled] = np.add.reduceat(within, starts[filled], dtype=np.int64)
+        ends = starts + counts
         alone = np.zeros(self.slots, dtype=np.bool_)
         single = np.flatnonzero(ends - starts == 1)
         alone[single] = self.index[starts[single]] == single
@@ -241,8 +250,8 @@ def _replay_loop(  # noqa: C901 (one loop, kept whole so that numba compiles it 
     starts: npt.NDArray[np.int64],
     ends: npt.NDArray[np.int64],
     alone: npt.NDArray[np.bool_],
-    index: npt.NDArray[np.int64],
-    similarity: npt.NDArray[np.float64],
+    index: npt.NDArray[np.integer[Any]],
+    similarity: npt.NDArray[np.float32],
     ttl: float,  # < 0: none
     capacity: int,  # < 0: none
 ) -> tuple[npt.NDArray[np.int64], int, int, npt.NDArray[np.bool_]]:
