@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab import prices
+from costlab import heap, prices
 from costlab.errors import BadInput
 from costlab.prefix import advice, money, replay, rules, traffic
 from costlab.prefix.advice import Reorder
@@ -96,6 +96,17 @@ def run(
 
     `memo`: token ids already made in this run, shared with its other loads (`costlab plan`).
     """
+    with heap.few_collections():
+        return _run(store, options, catalogue, progress, memo)
+
+
+def _run(
+    store: Store,
+    options: PrefixOptions,
+    catalogue: prices.Catalogue,
+    progress: Callable[[str, int, int | None], None] | None,
+    memo: traffic.Memo | None,
+) -> PrefixReport:
     table = rules.with_overrides(list(options.overrides))
     tick = progress or (lambda label, done, total: None)
     tick("tokenizing", 0, None)
