@@ -176,11 +176,13 @@ def _templates(
     code = np.fromiter((index[f] for f in found.features), np.int64, len(found))
     feature = most_common(replayed.template_of, code, count).tolist()
     hit = replayed.cached > 0
-    with_hits = np.bincount(replayed.template_of[hit], minlength=count) if hit.any() else None
+    with_hits = (
+        np.bincount(replayed.template_of[hit], minlength=count).tolist() if hit.any() else []
+    )
     rows = []
     for k, t in enumerate(replayed.templates):
         tokens = 0
-        if with_hits is not None and with_hits[k]:
+        if with_hits and with_hits[k]:
             hits = replayed.cached[t.rows]
             tokens = int(np.median(hits[hits > 0]))
         rows.append(
