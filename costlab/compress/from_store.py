@@ -4,6 +4,7 @@ logged volume and price of a template file found in the store."""
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +16,7 @@ from costlab.compress.templates import Template
 from costlab.store import Store
 
 _DAYS_PER_MONTH = Decimal(30)
+COUNT_BLOCK = 256  # texts counted between two checks of the cut
 _MIN_PREFIX_CHARS = 64  # a shorter static prefix matches too much to claim a volume
 _INPUT_COST = (
     "coalesce(uncached_input_cost_usd, 0) + coalesce(cached_input_cost_usd, 0)"
@@ -31,12 +33,15 @@ class StoredPrompt:
     input_usd: Decimal  # what sending this text cost over the logs (tokens × requests × price)
 
 
+_Row = tuple[str, str, int, Decimal | None, str, str]  # kind, text, requests, price, source, name
+
+
 def recurring(
     store: Store, catalogue: prices.Catalogue, count: Callable[[str], int], top: int
 ) -> list[StoredPrompt]:
     """The `top` system prompts and repeated prompts by the input dollars their text costs."""
     months = _months(store)
-    found: list[StoredPrompt] = []
+    rows: list[_Row] = []
     for column, kind in (("system_prompt", "system"), ("prompt", "prompt")):
         for text, requests, model, feature, cost, input_tokens in store.rows(
             f"""
@@ -47,13 +52,45 @@ def recurring(
             """
         ):
             price, source = _price(cost, input_tokens, model, catalogue)
-            usage = Usage(requests, requests / months, price, source, f"{kind} prompt")
             digest = hashlib.md5(text.encode()).hexdigest()[:8]
-            name = f"{kind}-{feature or 'all'}-{digest}.txt"
-            input_usd = count(text) * requests * (price or Decimal(0))
-            found.append(StoredPrompt(Template(name, text), usage, input_usd))
-    found.sort(key=lambda p: (-p.input_usd, p.template.name))
-    return found[:top]
+            rows.append(
+                (kind, text, requests, price, source, f"{kind}-{feature or 'all'}-{digest}.txt")
+            )
+    found = []
+    for input_usd, k in _top(rows, count, top):
+        kind, text, requests, price, source, name = rows[k]
+        usage = Usage(requests, requests / months, price, source, f"{kind} prompt")
+        found.append(StoredPrompt(Template(name, text), usage, input_usd))
+    return found
+
+
+def _top(
+    rows: list[_Row],
+    count: Callable[[str], int],
+    top: int,
+) -> list[tuple[Decimal, int]]:
+    """The `top` rows by input dollars (most first, then by name) and their dollars, counting
+    tokens only while a row could still make the cut: a text has at most as many tokens as
+    UTF-8 bytes (a byte-level BPE token is at least one byte), so once the `top`-th dollars
+    counted exceed every bound still to come, the rest cannot enter."""
+
+    def dollars(k: int, tokens: int) -> Decimal:
+        return tokens * rows[k][2] * (rows[k][3] or Decimal(0))
+
+    def most(k: int) -> Decimal:  # no token: the most a negative price (a refund) can come to
+        price = rows[k][3] or Decimal(0)
+        return dollars(k, len(rows[k][1].encode("utf-8", "surrogatepass")) if price > 0 else 0)
+
+    bound = [most(k) for k in range(len(rows))]
+    counted: list[tuple[Decimal, str, int]] = []  # (−dollars, name, row): the sort key
+    pending = sorted(range(len(rows)), key=lambda k: -bound[k])
+    block = max(top, COUNT_BLOCK)
+    for start in range(0, len(pending) if top else 0, block):
+        if len(counted) >= top and bound[pending[start]] < -heapq.nsmallest(top, counted)[-1][0]:
+            break
+        for k in pending[start : start + block]:
+            counted.append((-dollars(k, count(rows[k][1])), rows[k][5], k))
+    return [(-minus, k) for minus, _, k in heapq.nsmallest(top, counted)]
 
 
 def usage(store: Store, catalogue: prices.Catalogue, templates: list[Template]) -> dict[str, Usage]:

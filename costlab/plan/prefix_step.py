@@ -46,7 +46,9 @@ def apply(
     store.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW {_VIEW} AS
-        SELECT q.* REPLACE (p.routed_model AS model, coalesce(t.provider, q.provider) AS provider)
+        SELECT q.* REPLACE (p.routed_model AS model, coalesce(t.provider, q.provider) AS provider,
+                            -- the replay reads no money or latency: not converted a row at a time
+                            NULL::DECIMAL(38, 18) AS cost_usd, NULL::DOUBLE AS latency_ms)
         FROM requests q JOIN {stack.TABLE} p ON p.request_id = q.request_id
         LEFT JOIN {tariffs.TABLE} t ON t.model = p.routed_model
         WHERE NOT p.hit

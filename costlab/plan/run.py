@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from costlab import encodings, prices
+from costlab import encodings, heap, prices
 from costlab.cache import savings
 from costlab.compress import run as compress_run
 from costlab.errors import BadInput
@@ -92,7 +92,11 @@ def run(
     progress: Progress | None = None,
 ) -> Plan:
     """Run every lever alone, stack them per request, and rank them."""
-    clock = _Clock(progress)
+    with heap.few_collections():
+        return _run(store, catalogue, options, _Clock(progress))
+
+
+def _run(store: Store, catalogue: prices.Catalogue, options: PlanOptions, clock: _Clock) -> Plan:
     _check(store, options)
     requests = stack.create(store, options.scope)
     if requests == 0:

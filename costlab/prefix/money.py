@@ -101,14 +101,16 @@ def costs(
             store.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
         rows = store.arrow(
             f"""
-            SELECT s.position, l.computed_cost_usd AS logged, c.computed_cost_usd AS simulated,
-                   b.computed_cost_usd AS batch, b.price_note AS batch_note
+            SELECT l.computed_cost_usd AS logged, l.price_note AS logged_note,
+                   c.row_key IS NOT NULL AS repriced, c.computed_cost_usd AS simulated,
+                   b.row_key IS NOT NULL AS rebatched, b.computed_cost_usd AS batch,
+                   b.price_note AS batch_note
             FROM _prefix_sim s
             JOIN ({cost_sql("_prefix_logged", "_prefix_points")}) l
               ON l.row_key = s.request_id
-            JOIN ({cost_sql("_prefix_cached", "_prefix_points")}) c
+            LEFT JOIN ({cost_sql("_prefix_cached", "_prefix_points")}) c
               ON c.row_key = s.request_id
-            JOIN ({cost_sql("_prefix_batched", "_prefix_points")}) b
+            LEFT JOIN ({cost_sql("_prefix_batched", "_prefix_points")}) b
               ON b.row_key = s.request_id
             ORDER BY s.position
             """
@@ -119,7 +121,17 @@ def costs(
         store.unregister("_prefix_sim")
         store.unregister("_prefix_points")
     column = {name: rows.column(name).to_pylist() for name in rows.column_names}
-    return Costs(column["logged"], column["simulated"], column["batch"], column["batch_note"])
+    logged, note = column["logged"], column["logged_note"]
+    return Costs(
+        logged,
+        _either(column["repriced"], column["simulated"], logged),
+        _either(column["rebatched"], column["batch"], logged),
+        _either(column["rebatched"], column["batch_note"], note),
+    )
+
+
+def _either(taken: list[bool], values: list[Any], otherwise: list[Any]) -> list[Any]:
+    return [v if t else o for t, v, o in zip(taken, values, otherwise, strict=True)]
 
 
 def _or(value: Decimal | None, fallback: Decimal) -> Decimal:
@@ -148,9 +160,18 @@ _SIMULATED = {
     "write_5m": "CASE WHEN s.simulated THEN s.write_5m ELSE r.cache_write_5m_tokens END",
     "write_1h": "CASE WHEN s.simulated THEN s.write_1h ELSE r.cache_write_1h_tokens END",
 }
+# A request whose simulated (or batch) buckets are its logged ones costs what its logged buckets
+# cost: only the others are priced again (the same SQL on the same values gives the same price).
+_CHANGED = (
+    " WHERE s.simulated AND (({uncached}) IS DISTINCT FROM r.uncached_input_tokens"
+    " OR s.cached IS DISTINCT FROM r.cached_input_tokens"
+    " OR s.write_5m IS DISTINCT FROM r.cache_write_5m_tokens"
+    " OR s.write_1h IS DISTINCT FROM r.cache_write_1h_tokens)"
+).format(uncached="coalesce(r.input_tokens, 0) - s.cached - s.write_5m - s.write_1h")
 _VIEWS = {
     "_prefix_logged": "SELECT " + _BUCKETS.format(**_LOGGED),
-    "_prefix_cached": "SELECT " + _BUCKETS.format(**_SIMULATED),
+    "_prefix_cached": "SELECT " + _BUCKETS.format(**_SIMULATED) + _CHANGED,
     "_prefix_batched": "SELECT "
-    + _BUCKETS.format(**{**_LOGGED, "batch": "coalesce(r.batch, false) OR s.to_batch"}),
+    + _BUCKETS.format(**{**_LOGGED, "batch": "coalesce(r.batch, false) OR s.to_batch"})
+    + " WHERE s.to_batch OR r.batch IS NULL",
 }

@@ -111,15 +111,15 @@ def _group(
     number = np.empty_like(by_start)
     number[by_start] = np.arange(len(by_start))
     out.template_of[rows] = number[inverse.reshape(-1)]
-    ordered = rows[np.argsort(out.template_of[rows], kind="stable")]
-    ends = np.cumsum(np.bincount(out.template_of[rows], minlength=len(first)))
-    for k, start in enumerate(rows[first[by_start]].tolist()):
+    ordered = rows[np.argsort(out.template_of[rows], kind="stable")].tolist()
+    bounds = [0, *np.cumsum(np.bincount(out.template_of[rows], minlength=len(first))).tolist()]
+    starts = rows[first[by_start]]
+    heads = first_segment[traffic.sequence[starts]].tolist()
+    for k, start in enumerate(starts.tolist()):
         rule = rule_of[start]
         assert rule is not None
-        template = Template(
-            traffic.models[start], rule, int(first_segment[traffic.sequence[start]])
-        )
-        template.rows = ordered[ends[k - 1] if k else 0 : ends[k]].tolist()
+        template = Template(traffic.models[start], rule, heads[k])
+        template.rows = ordered[bounds[k] : bounds[k + 1]]
         out.templates.append(template)
 
 

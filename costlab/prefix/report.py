@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from costlab import prices
+from costlab import heap, prices
 from costlab.errors import BadInput
 from costlab.prefix import advice, money, replay, rules, traffic
 from costlab.prefix.advice import Reorder
@@ -96,6 +96,17 @@ def run(
 
     `memo`: token ids already made in this run, shared with its other loads (`costlab plan`).
     """
+    with heap.few_collections():
+        return _run(store, options, catalogue, progress, memo)
+
+
+def _run(
+    store: Store,
+    options: PrefixOptions,
+    catalogue: prices.Catalogue,
+    progress: Callable[[str, int, int | None], None] | None,
+    memo: traffic.Memo | None,
+) -> PrefixReport:
     table = rules.with_overrides(list(options.overrides))
     tick = progress or (lambda label, done, total: None)
     tick("tokenizing", 0, None)
@@ -165,11 +176,13 @@ def _templates(
     code = np.fromiter((index[f] for f in found.features), np.int64, len(found))
     feature = most_common(replayed.template_of, code, count).tolist()
     hit = replayed.cached > 0
-    with_hits = np.bincount(replayed.template_of[hit], minlength=count) if hit.any() else None
+    with_hits = (
+        np.bincount(replayed.template_of[hit], minlength=count).tolist() if hit.any() else []
+    )
     rows = []
     for k, t in enumerate(replayed.templates):
         tokens = 0
-        if with_hits is not None and with_hits[k]:
+        if with_hits and with_hits[k]:
             hits = replayed.cached[t.rows]
             tokens = int(np.median(hits[hits > 0]))
         rows.append(

@@ -63,9 +63,12 @@ class Columns:
             column = getattr(self, name)[order]
             at = np.add.reduceat(column, starts).tolist() if len(filled) else []
             summed.append([ZERO + v for v in at] if column.dtype == object else at)
+        made = [Spend(*values) for values in zip(*summed, strict=True)]
+        if len(filled) == groups:  # every group has requests (templates always do)
+            return made
         out = [Spend() for _ in range(groups)]
-        for g, values in zip(filled.tolist(), zip(*summed, strict=True), strict=True):
-            out[g] = Spend(*values)
+        for g, spend in zip(filled.tolist(), made, strict=True):
+            out[g] = spend
         return out
 
     def total(self) -> Spend:

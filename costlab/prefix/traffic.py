@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from costlab import encodings
 from costlab.scope import Scope
@@ -111,25 +113,28 @@ def load(
         f"SELECT {_COLUMNS} FROM {source}{where} ORDER BY ts NULLS LAST, request_id", params
     )
     swap = rewrite or {}
-    col = {name: table.column(name).to_pylist() for name in table.column_names}
-    model_encodings = {m: _encoding(m, encoding) for m in set(col["model"])}
+    models = table.column("model").to_pylist()
+    model_encodings = {m: _encoding(m, encoding) for m in set(models)}
+    # rows with the same texts and encoding share a key: only the first row of each is parsed
+    texts, codes = zip(*(_codes(table.column(name)) for name in _TEXTS), strict=True)
+    number: dict[str, int] = {}
+    model_names, model_codes = _codes(table.column("model"))
+    of_model = np.array(
+        [number.setdefault(_encoding(m, encoding), len(number)) for m in model_names], np.int64
+    )
+    key, first = _first_seen([*codes, of_model[model_codes]])
     segment_index: dict[tuple[str, str], int] = {}
     sequence_index: dict[tuple[int, ...], int] = {}
-    sequence = np.full(len(col["request_id"]), -1, dtype=np.int64)
-    parsed: dict[tuple[Any, ...], tuple[int, ...]] = {}
-    for i, key in enumerate(
-        zip(
-            col["system_prompt"], col["prompt"], col["messages"], col["tools"],
-            (model_encodings[m] for m in col["model"]), strict=True,
-        )
-    ):  # fmt: skip
-        ids = parsed.get(key)
-        if ids is None:
-            texts = [swap.get(t, t) for t in segments(*key[:4])]
-            ids = tuple(segment_index.setdefault((key[4], t), len(segment_index)) for t in texts)
-            parsed[key] = ids
+    sequence_of_key = np.full(len(first), -1, dtype=np.int64)
+    heads = [column[first].tolist() for column in codes]  # each key's code per text column
+    for k, (row, *at) in enumerate(zip(first.tolist(), *heads, strict=True)):
+        name = model_encodings[models[row]]
+        said = segments(*(values[c] for values, c in zip(texts, at, strict=True)))
+        ids = tuple(segment_index.setdefault((name, swap.get(t, t)), len(segment_index))
+                    for t in said)  # fmt: skip
         if ids:
-            sequence[i] = sequence_index.setdefault(ids, len(sequence_index))
+            sequence_of_key[k] = sequence_index.setdefault(ids, len(sequence_index))
+    sequence = sequence_of_key[key]
     keys = list(segment_index)
     size = [len(text.encode("utf-8", "surrogatepass")) for _, text in keys]
     short = np.fromiter(
@@ -139,26 +144,28 @@ def load(
                      for s in ids})  # fmt: skip
     segment_tokens = _tokenized(keys, needed, {} if memo is None else memo)
     tokens, ends = [], []
+    zeros: dict[int, list[int]] = {}  # short sequences of one length share their (read-only) ends
     for ids, low in zip(sequence_index, short, strict=True):
         if low:
             tokens.append(_EMPTY)
-            ends.append([0] * len(ids))
+            ends.append(zeros.get(len(ids)) or zeros.setdefault(len(ids), [0] * len(ids)))
             continue
         parts = [segment_tokens[s] for s in ids]
         tokens.append(np.concatenate(parts))
         ends.append(np.cumsum([len(p) for p in parts]).tolist())
+    column = {name: table.column(name) for name in _KEPT}
     return Traffic(
-        request_ids=col["request_id"],
-        ts_s=[None if t is None else float(t) for t in col["ts_s"]],
-        providers=col["provider"],
-        models=[m or "(unknown)" for m in col["model"]],
-        features=col["feature"],
-        input_tokens=np.asarray(col["input_tokens"], dtype=np.int64),
-        logged_cached=np.asarray(col["cached"], dtype=np.int64),
-        logged_written=np.asarray(col["written"], dtype=np.int64),
-        batch=col["batch"],
-        cost_usd=col["cost_usd"],
-        latency_ms=col["latency_ms"],
+        request_ids=column["request_id"].to_pylist(),
+        ts_s=column["ts_s"].cast(pa.float64()).to_pylist(),
+        providers=column["provider"].to_pylist(),
+        models=[m or "(unknown)" for m in models],
+        features=column["feature"].to_pylist(),
+        input_tokens=_ints(column["input_tokens"]),
+        logged_cached=_ints(column["cached"]),
+        logged_written=_ints(column["written"]),
+        batch=column["batch"].to_pylist(),
+        cost_usd=column["cost_usd"].to_pylist(),
+        latency_ms=column["latency_ms"].to_pylist(),
         sequence=sequence,
         tokens=tokens,
         segment_ends=ends,
@@ -167,6 +174,40 @@ def load(
         short=short,
         model_encodings={m or "(unknown)": e for m, e in model_encodings.items()},
     )
+
+
+_TEXTS = ("system_prompt", "prompt", "messages", "tools")  # the arguments of `segments`
+_KEPT = ("request_id", "ts_s", "provider", "feature", "input_tokens", "cached", "written",
+         "batch", "cost_usd", "latency_ms")  # fmt: skip
+
+
+def _codes(column: Any) -> tuple[list[Any], np.ndarray]:
+    """The distinct values of a column, then None; per row its value's position (-1: null,
+    which is that None)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return [*encoded.dictionary.to_pylist(), None], codes.astype(np.int64)
+
+
+def _first_seen(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the number of its combination of codes (one per column), numbered in the order
+    of first appearance; and the first row of each."""
+    rows = len(columns[0])
+    combined = np.zeros(rows, np.int64)
+    for column in columns:
+        if rows and column.min() != column.max():  # a constant column tells no row apart
+            # both factors stay under rows + 1 after each step: no overflow
+            pair = combined * (int(column.max()) + 2) + (column + 1)
+            combined = np.unique(pair, return_inverse=True)[1].reshape(-1)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    by_first = np.argsort(first)
+    number = np.empty_like(by_first)
+    number[by_first] = np.arange(len(by_first))
+    return number[inverse.reshape(-1)], first[by_first]
+
+
+def _ints(column: Any) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _encoding(model: str | None, chosen: str) -> str:
