@@ -1,4 +1,4 @@
-"""The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of `_bulk` as
+"""The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of a chunk (`CHUNK`) as
 `formats.litellm.LiteLLMSpendLog` maps them, for the rows that are certainly well-formed.
 
 A chunk of rows comes as CSV (`chunk_sql`: every column of the table, a database's rows all have
@@ -59,6 +59,8 @@ _NESTED = {
     },
 }
 _COUNT = "'[0-9]{1,15}'"
+# The view of a chunk's rows (`chunk_sql`) the mapping reads.
+CHUNK = "_chunk"
 
 
 def eligible(keys: KeySet) -> bool:
@@ -72,7 +74,7 @@ def _path(parts: tuple[str | int, ...]) -> str:
 
 class _Fields:
     """The JSON text of each value a row's mapping reads, by name (NULL when absent), from the
-    columns `c_<n>` of `_bulk` (CSV fields, `Columns`, in the table's order)."""
+    columns `c_<n>` of `CHUNK` (CSV fields, `Columns`, in the table's order)."""
 
     def __init__(self, columns: Columns) -> None:
         self.columns = columns
@@ -118,11 +120,11 @@ def _json_value(n: int, column: tuple[str, str]) -> str:
 
 
 def chunk_sql(columns: Columns, path: str, first_line: int) -> str:
-    """A statement making `_bulk` (line_no, c_0, c_1, ...) of a chunk's CSV file, its lines
-    numbered from `first_line`."""
+    """A statement making the view `CHUNK` (line_no, c_0, c_1, ...) of a chunk's CSV file, its
+    lines numbered from `first_line` (each query of it reads the file again)."""
     types = ", ".join(f"'c_{n}': 'VARCHAR'" for n in range(len(columns)))
     return f"""
-CREATE OR REPLACE TEMP TABLE _bulk AS
+CREATE OR REPLACE TEMP VIEW {CHUNK} AS
 SELECT {int(first_line) - 1} + row_number() OVER () AS line_no, *
 FROM read_csv({sql_text(path)}, columns = {{{types}}}, delim = ',', quote = '"', escape = '"',
               header = false, auto_detect = false, allow_quoted_nulls = false,
@@ -131,7 +133,7 @@ FROM read_csv({sql_text(path)}, columns = {{{types}}}, delim = ',', quote = '"',
 
 
 def line_sql(columns: Columns) -> str:
-    """SQL: a row of `_bulk` as the JSON line `row_to_json` makes of it, for the per-record path
+    """SQL: a row of `CHUNK` as the JSON line `row_to_json` makes of it, for the per-record path
     (a text value's rare control characters escaped in upper-case hex, the same JSON)."""
     pairs = [
         f"{sql_text(json_text(column[0]) + ':')} || {_sent(n, column)}"
@@ -171,6 +173,20 @@ def _text(j: str) -> str:
     return f"nullif({_string(j)}, '')"
 
 
+# A float's shortest form with a small negative exponent (DuckDB, PostgreSQL and Python write a
+# float below 1e-4 so): at most 9 significant digits and 9 leading zeros, which 18 decimals hold.
+_SMALL_COST = "[1-9](\\.[0-9]{1,8})?e-0[5-9]"
+
+
+def _decimals(text: str) -> str:
+    """SQL: a float's shortest form with no exponent, as `format(Decimal(text), 'f')` writes it
+    (`6.975e-05` is `0.00006975`); only small exponents (`_SMALL_COST`) are written out."""
+    return (
+        f"CASE WHEN regexp_full_match({text}, '{_SMALL_COST}') "
+        f"THEN rtrim(CAST({text} AS DECIMAL(38, 18))::VARCHAR, '0') ELSE {text} END"
+    )
+
+
 def _count(j: str) -> str:
     return f"coalesce(TRY_CAST({j} AS BIGINT), 0)"
 
@@ -191,7 +207,7 @@ def _object_or_absent(j: str) -> str:
 
 
 def insert_sql(columns: Columns, max_tokens: int) -> str:
-    """A statement staging into `_stage` the rows of `_bulk` (`chunk_sql`) this path maps.
+    """A statement staging into `_stage` the rows of `CHUNK` (`chunk_sql`) this path maps.
 
     Bound values: the source file and the run id.
     """
@@ -202,7 +218,7 @@ def insert_sql(columns: Columns, max_tokens: int) -> str:
 
 
 def select_sql(columns: Columns, max_tokens: int) -> str:
-    """A query of `_bulk` (`chunk_sql`): each row's staged columns (`STAGE_SCHEMA`, in order)
+    """A query of `CHUNK` (`chunk_sql`): each row's staged columns (`STAGE_SCHEMA`, in order)
     and `ok`, whether this path maps it (bound values: the source file and the run id)."""
     f = _Fields(columns)
     k = f.key
@@ -224,10 +240,11 @@ def select_sql(columns: Columns, max_tokens: int) -> str:
         _optional_count(k("total_tokens")),
         detail_checks,
         # The cost as the per-record path writes it (`format(Decimal(str(float)), 'f')`): a whole
-        # number, or decimals already in the float's shortest form; anything else goes to Python.
+        # number, or decimals already in the float's shortest form (that of a small cost written
+        # out: `_decimals`); anything else goes to Python.
         f"({_absent(spend)} OR regexp_full_match({spend}, {_COUNT}) OR "
         f"(regexp_full_match({spend}, '[0-9]{{1,7}}\\.[0-9]{{1,20}}') AND "
-        f"TRY_CAST(TRY_CAST({spend} AS DOUBLE) AS VARCHAR) = {spend}))",
+        f"{_decimals(f'TRY_CAST(TRY_CAST({spend} AS DOUBLE) AS VARCHAR)')} = {spend}))",
         f"({_absent(spend)} OR TRY_CAST({spend} AS DOUBLE) < 1000000)",
         _optional_time(k("startTime")),
         _optional_time(k("endTime")),
@@ -272,7 +289,7 @@ def select_sql(columns: Columns, max_tokens: int) -> str:
     )
     return f"""
 WITH fields AS (
-    SELECT line_no, {f.select()} FROM _bulk
+    SELECT line_no, {f.select()} FROM {CHUNK}
 ), listed AS (
     SELECT *, {k("messages")} AS msgs_json,
         CASE WHEN starts_with({k("messages")}, '[') THEN try(json_transform({k("messages")},
