@@ -33,7 +33,7 @@ def _varied_records(n: int) -> list[Any]:
     records: list[Any] = []
     for i in range(n):
         r = flat(i, input_tokens=rng.randint(0, 50_000), output_tokens=rng.randint(0, 4000))
-        choice = i % 17
+        choice = i % 20
         if choice == 0:
             r["request_id"] = None  # content id
         elif choice == 1:
@@ -72,6 +72,13 @@ def _varied_records(n: int) -> list[Any]:
         elif choice == 16:
             r["cost"] = rng.choice(["0.5", -1, 1e300])
             r["model"] = rng.choice(["", "gpt-4o"])
+        elif choice == 17:  # counts of other JSON types than a whole number of 15 digits
+            r["input_tokens"] = rng.choice([12.0, -5, 1e3, 1234567890123456, True, None])
+        elif choice == 18:  # kept in metadata as orjson writes them
+            r["intent"] = rng.choice(['q " \\ \n\t é', "\u2028", "", False, -0.5, []])
+        elif choice == 19:
+            r["duration_ms"] = rng.choice(["12", 1e-7, -3, 2.5e3, None])
+            r["timestamp"] = rng.choice(["2026-11-03 10:00:00", "2026-11-03T10:00:00.5+00:00"])
         records.append(r)
     records.insert(5, "{broken json")
     records.insert(9, "")

@@ -41,3 +41,27 @@ def test_every_prompt_hash_is_the_md5_of_system_prompt_nul_prompt(
             assert hashed is None
         else:
             assert hashed == md5(f"{system or ''}\0{prompt or ''}".encode()).hexdigest()
+
+
+def test_python_hashes_only_the_rows_with_a_system_prompt(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str | None] = []
+    hasher = prompt_hash._hasher
+
+    def counted(states: dict[str, prompt_hash.State]) -> object:
+        inner = hasher(states)
+
+        def call(template_md5: str | None, prompt: str | None) -> str:
+            calls.append(template_md5)
+            return str(inner(template_md5, prompt))
+
+        return call
+
+    monkeypatch.setattr(prompt_hash, "_hasher", counted)
+    rows = _stored(tmp_path, catalogue)
+    with_template = [r for r in rows if r[0] is not None]
+    assert len(calls) == len(with_template) and None not in calls
+    for system, prompt, hashed in rows:
+        if system is not None or prompt is not None:
+            assert hashed == md5(f"{system or ''}\0{prompt or ''}".encode()).hexdigest()

@@ -78,7 +78,12 @@ def _edge_rows() -> list[dict[str, Any]]:
     # Costs: whole, in the float's shortest form, with an exponent, too large, zero.
     add(False, spend=3.0)
     add(False, spend=0.1 + 0.2)
-    add(True, spend=4.2e-05)
+    add(False, spend=4.2e-05)  # below 1e-4: the shortest form has an exponent
+    add(False, spend=1e-05)
+    add(False, spend=6.97512e-06)
+    add(True, spend=1.23456789e-09)  # sent with an exponent (JSON written back)
+    add(True, spend=1.5e-10)
+    add(True, spend=1.2345678912e-05)  # more digits than the SQL path writes out
     add(True, spend=2e6)  # rejected: over the plausible cost
     # Messages and responses.
     messages = [
@@ -183,7 +188,7 @@ def test_a_refused_row_in_a_large_table_keeps_its_place(
             "startTime": f"2027-05-01T00:{i // 60:02d}:{i % 60:02d}.000Z",
         }
         if i % 7 == 0:
-            row["spend"] = 5e-06  # refused: an exponent
+            row["spend"] = 5e-11  # refused: a tiny exponent
         if i % 11 == 0:
             row["prompt_tokens"] = -1  # rejected
         rows.append(row)

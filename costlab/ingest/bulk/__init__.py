@@ -218,13 +218,17 @@ def chunked(stream: Stream, options: IngestOptions) -> ChunkedStream | None:
 def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterator[Line | int]:
     """Stage each chunk's well-formed rows into `_stage` in SQL; yield how many it staged (an
     int), then the chunk's other rows as JSON lines, for the per-record path (in order, numbered
-    from 1)."""
+    from 1).
+
+    The mapping reads the chunk's CSV file itself (a view): copying its rows into a table first
+    cost more than the reading (0.8 against 0.3 CPU s for 250,000 spend-log rows). Only a chunk
+    some of whose rows were not staged is read a second time, for those rows."""
     columns = tuple(stream.fields)
     insert = litellm_spend.insert_sql(columns, target.max_tokens)
     left_sql = (
-        f"SELECT line_no, {litellm_spend.line_sql(columns)} FROM _bulk WHERE line_no NOT IN "
-        f"(SELECT source_line FROM _stage WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) "
-        "ORDER BY line_no"
+        f"SELECT line_no, {litellm_spend.line_sql(columns)} FROM {litellm_spend.CHUNK} "
+        f"WHERE line_no NOT IN (SELECT source_line FROM _stage "
+        f"WHERE row_key >= ?::BIGINT * {MAX_CALLS_PER_RECORD}) ORDER BY line_no"
     )
     first = 1
     with tempfile.TemporaryDirectory(prefix="costlab-chunk-") as folder:
@@ -237,9 +241,10 @@ def stage_stream(store: Store, stream: ChunkedStream, target: Target) -> Iterato
             store.execute(litellm_spend.chunk_sql(columns, str(path), first))
             before = _staged(store)
             store.execute(insert, [target.source_file, target.run_id])
-            yield _staged(store) - before
-            left = store.rows(left_sql, [first])
-            store.execute("DROP TABLE _bulk")
+            staged = _staged(store) - before
+            yield staged
+            left = store.rows(left_sql, [first]) if staged < rows else []
+            store.execute(f"DROP VIEW {litellm_spend.CHUNK}")
             for number, raw in left:
                 yield Line(number, raw.encode("utf-8"))
             first += rows

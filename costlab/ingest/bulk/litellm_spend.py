@@ -1,4 +1,4 @@
-"""The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of `_bulk` as
+"""The LiteLLM spend-log rows' fast path: one SQL mapping of the rows of a chunk (`CHUNK`) as
 `formats.litellm.LiteLLMSpendLog` maps them, for the rows that are certainly well-formed.
 
 A chunk of rows comes as CSV (`chunk_sql`: every column of the table, a database's rows all have
@@ -59,6 +59,8 @@ _NESTED = {
     },
 }
 _COUNT = "'[0-9]{1,15}'"
+# The view of a chunk's rows (`chunk_sql`) the mapping reads.
+CHUNK = "_chunk"
 
 
 def eligible(keys: KeySet) -> bool:
@@ -72,7 +74,7 @@ def _path(parts: tuple[str | int, ...]) -> str:
 
 class _Fields:
     """The JSON text of each value a row's mapping reads, by name (NULL when absent), from the
-    columns `c_<n>` of `_bulk` (CSV fields, `Columns`, in the table's order)."""
+    columns `c_<n>` of `CHUNK` (CSV fields, `Columns`, in the table's order)."""
 
     def __init__(self, columns: Columns) -> None:
         self.columns = columns
@@ -81,8 +83,12 @@ class _Fields:
 
     def select(self) -> str:
         """The fields as columns of JSON text: each column's, then the nested values (one
-        `json_extract` of many paths for each column they are in)."""
+        `json_extract` of many paths for each column they are in); text columns' own fields
+        too (`t_<n>`)."""
         selected = [f"{_json_value(n, column)} AS k_{n}" for n, column in enumerate(self.columns)]
+        selected += [
+            f"c_{n} AS t_{n}" for n, (_, kind) in enumerate(self.columns) if kind == "text"
+        ]
         for root in dict.fromkeys(parts[0] for parts in self.nested.values()):
             names = [name for name, parts in self.nested.items() if parts[0] == root]
             paths = ", ".join(sql_text(_path(self.nested[name][1:])) for name in names)
@@ -95,6 +101,36 @@ class _Fields:
     def key(self, key: str) -> str:
         """The column holding a top-level key's value ('NULL' when rows have no such key)."""
         return f"k_{self.keys.index(key)}" if key in self.keys else "NULL::VARCHAR"
+
+    # A top-level string read from a text column is its field itself: quoting it as JSON and
+    # unquoting it again cost ~0.6 CPU s per 1,000,000 rows of the seven columns read so.
+    def _text_column(self, key: str) -> str | None:
+        if key in self.keys and self.columns[self.keys.index(key)][1] == "text":
+            return f"t_{self.keys.index(key)}"
+        return None
+
+    def string(self, key: str) -> str:
+        """A top-level value that is a string, else NULL."""
+        column = self._text_column(key)
+        return column if column else _string(self.key(key))
+
+    def text(self, key: str) -> str:
+        """`values.text` of a top-level string or absent value: '' is None."""
+        return f"nullif({self.string(key)}, '')"
+
+    def is_string(self, key: str) -> str:
+        column = self._text_column(key)
+        return f"({column} IS NOT NULL)" if column else _is_string(self.key(key))
+
+    def absent(self, key: str) -> str:
+        column = self._text_column(key)
+        return f"({column} IS NULL)" if column else _absent(self.key(key))
+
+    def optional_string(self, key: str) -> str:
+        return "true" if self._text_column(key) else _optional_string(self.key(key))
+
+    def non_empty_string(self, key: str) -> str:
+        return f"({self.is_string(key)} AND {self.string(key)} <> '')"
 
 
 def _sent(n: int, column: tuple[str, str]) -> str:
@@ -118,11 +154,11 @@ def _json_value(n: int, column: tuple[str, str]) -> str:
 
 
 def chunk_sql(columns: Columns, path: str, first_line: int) -> str:
-    """A statement making `_bulk` (line_no, c_0, c_1, ...) of a chunk's CSV file, its lines
-    numbered from `first_line`."""
+    """A statement making the view `CHUNK` (line_no, c_0, c_1, ...) of a chunk's CSV file, its
+    lines numbered from `first_line` (each query of it reads the file again)."""
     types = ", ".join(f"'c_{n}': 'VARCHAR'" for n in range(len(columns)))
     return f"""
-CREATE OR REPLACE TEMP TABLE _bulk AS
+CREATE OR REPLACE TEMP VIEW {CHUNK} AS
 SELECT {int(first_line) - 1} + row_number() OVER () AS line_no, *
 FROM read_csv({sql_text(path)}, columns = {{{types}}}, delim = ',', quote = '"', escape = '"',
               header = false, auto_detect = false, allow_quoted_nulls = false,
@@ -131,7 +167,7 @@ FROM read_csv({sql_text(path)}, columns = {{{types}}}, delim = ',', quote = '"',
 
 
 def line_sql(columns: Columns) -> str:
-    """SQL: a row of `_bulk` as the JSON line `row_to_json` makes of it, for the per-record path
+    """SQL: a row of `CHUNK` as the JSON line `row_to_json` makes of it, for the per-record path
     (a text value's rare control characters escaped in upper-case hex, the same JSON)."""
     pairs = [
         f"{sql_text(json_text(column[0]) + ':')} || {_sent(n, column)}"
@@ -171,6 +207,20 @@ def _text(j: str) -> str:
     return f"nullif({_string(j)}, '')"
 
 
+# A float's shortest form with a small negative exponent (DuckDB, PostgreSQL and Python write a
+# float below 1e-4 so): at most 9 significant digits and 9 leading zeros, which 18 decimals hold.
+_SMALL_COST = "[1-9](\\.[0-9]{1,8})?e-0[5-9]"
+
+
+def _decimals(text: str) -> str:
+    """SQL: a float's shortest form with no exponent, as `format(Decimal(text), 'f')` writes it
+    (`6.975e-05` is `0.00006975`); only small exponents (`_SMALL_COST`) are written out."""
+    return (
+        f"CASE WHEN regexp_full_match({text}, '{_SMALL_COST}') "
+        f"THEN rtrim(CAST({text} AS DECIMAL(38, 18))::VARCHAR, '0') ELSE {text} END"
+    )
+
+
 def _count(j: str) -> str:
     return f"coalesce(TRY_CAST({j} AS BIGINT), 0)"
 
@@ -191,7 +241,7 @@ def _object_or_absent(j: str) -> str:
 
 
 def insert_sql(columns: Columns, max_tokens: int) -> str:
-    """A statement staging into `_stage` the rows of `_bulk` (`chunk_sql`) this path maps.
+    """A statement staging into `_stage` the rows of `CHUNK` (`chunk_sql`) this path maps.
 
     Bound values: the source file and the run id.
     """
@@ -202,7 +252,7 @@ def insert_sql(columns: Columns, max_tokens: int) -> str:
 
 
 def select_sql(columns: Columns, max_tokens: int) -> str:
-    """A query of `_bulk` (`chunk_sql`): each row's staged columns (`STAGE_SCHEMA`, in order)
+    """A query of `CHUNK` (`chunk_sql`): each row's staged columns (`STAGE_SCHEMA`, in order)
     and `ok`, whether this path maps it (bound values: the source file and the run id)."""
     f = _Fields(columns)
     k = f.key
@@ -217,31 +267,32 @@ def select_sql(columns: Columns, max_tokens: int) -> str:
     )
     spend = k("spend")
     checks = [
-        f"{_is_string(k('request_id'))} AND {k('request_id')} <> '\"\"'",
-        f"{_is_string(k('model'))} AND {k('model')} <> '\"\"'",
+        f.non_empty_string("request_id"),
+        f.non_empty_string("model"),
         f"regexp_full_match({k('prompt_tokens')}, {_COUNT})",
         f"regexp_full_match({k('completion_tokens')}, {_COUNT})",
         _optional_count(k("total_tokens")),
         detail_checks,
         # The cost as the per-record path writes it (`format(Decimal(str(float)), 'f')`): a whole
-        # number, or decimals already in the float's shortest form; anything else goes to Python.
+        # number, or decimals already in the float's shortest form (that of a small cost written
+        # out: `_decimals`); anything else goes to Python.
         f"({_absent(spend)} OR regexp_full_match({spend}, {_COUNT}) OR "
         f"(regexp_full_match({spend}, '[0-9]{{1,7}}\\.[0-9]{{1,20}}') AND "
-        f"TRY_CAST(TRY_CAST({spend} AS DOUBLE) AS VARCHAR) = {spend}))",
+        f"{_decimals(f'TRY_CAST(TRY_CAST({spend} AS DOUBLE) AS VARCHAR)')} = {spend}))",
         f"({_absent(spend)} OR TRY_CAST({spend} AS DOUBLE) < 1000000)",
         _optional_time(k("startTime")),
         _optional_time(k("endTime")),
         f"({_absent(k('request_duration_ms'))} OR regexp_full_match({k('request_duration_ms')}, "
         "'-?[0-9]{1,15}(\\.[0-9]{1,15})?'))",
         *(
-            _optional_string(k(key))
+            f.optional_string(key)
             for key in ("custom_llm_provider", "end_user", "user", "team_id", "status")
         ),
         *(
             _optional_string(name)
             for name in ("m_feature_requester", "m_feature_spend", "m_team_alias", "m_team_id")
         ),
-        f"({_absent('m_status')} OR {_is_string('m_status')} OR NOT {_absent(k('status'))})",
+        f"({_absent('m_status')} OR {_is_string('m_status')} OR NOT {f.absent('status')})",
         f"NOT coalesce({_is_string(k('metadata'))}, false)",  # a string: JSON text to decode
         # Messages: none, an object (LiteLLM's '{}'), or a list whose contents are text or null.
         f"({_absent(k('messages'))} OR starts_with({k('messages')}, '{{') OR "
@@ -263,8 +314,8 @@ def select_sql(columns: Columns, max_tokens: int) -> str:
     total = f"TRY_CAST({k('total_tokens')} AS BIGINT)"
     duration = f"TRY_CAST({k('request_duration_ms')} AS DOUBLE)"
     status_text = (
-        f"CASE WHEN nullif({_string(k('status'))}, '') IS NOT NULL THEN {_string(k('status'))} "
-        f"WHEN {_is_string(k('status'))} OR {_absent(k('status'))} THEN {_string('m_status')} END"
+        f"CASE WHEN {f.text('status')} IS NOT NULL THEN {f.string('status')} "
+        f"WHEN {f.is_string('status')} OR {f.absent('status')} THEN {_string('m_status')} END"
     )
     feature = (
         f"CASE WHEN NOT {_absent('m_feature_requester')} THEN {_text('m_feature_requester')} "
@@ -272,7 +323,7 @@ def select_sql(columns: Columns, max_tokens: int) -> str:
     )
     return f"""
 WITH fields AS (
-    SELECT line_no, {f.select()} FROM _bulk
+    SELECT line_no, {f.select()} FROM {CHUNK}
 ), listed AS (
     SELECT *, {k("messages")} AS msgs_json,
         CASE WHEN starts_with({k("messages")}, '[') THEN try(json_transform({k("messages")},
@@ -301,12 +352,12 @@ WITH fields AS (
     FROM buckets
 )
 SELECT line_no * {MAX_CALLS_PER_RECORD} AS row_key,
-       {_string(k("request_id"))} AS request_id,
+       {f.string("request_id")} AS request_id,
        start_ts AS ts,
-       {_text(k("custom_llm_provider"))} AS provider,
-       {_string(k("model"))} AS model_logged,
+       {f.text("custom_llm_provider")} AS provider,
+       {f.string("model")} AS model_logged,
        {feature} AS feature,
-       coalesce({_text(k("end_user"))}, {_text(k("user"))}) AS user_id,
+       coalesce({f.text("end_user")}, {f.text("user")}) AS user_id,
        uncached_n AS uncached_input_tokens, read_n AS cached_input_tokens,
        out_5m AS cache_write_5m_tokens, out_1h AS cache_write_1h_tokens,
        completion_n AS output_tokens, reasoning_n AS reasoning_tokens,
@@ -338,7 +389,7 @@ SELECT line_no * {MAX_CALLS_PER_RECORD} AS row_key,
        '{NAME}' AS format,
        {_kept(f)} AS metadata,
        ?::VARCHAR AS source_file, line_no AS source_line, ?::VARCHAR AS run_id,
-       coalesce({_text(k("team_id"))}, {_text("m_team_alias")}, {_text("m_team_id")}) AS team,
+       coalesce({f.text("team_id")}, {_text("m_team_alias")}, {_text("m_team_id")}) AS team,
        well_formed
            AND (start_ts IS NOT NULL OR {_absent(k("startTime"))})
            AND (end_ts IS NOT NULL OR {_absent(k("endTime"))})
