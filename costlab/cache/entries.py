@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from costlab.cache import simulate, witness
 from costlab.cache.merge import merged
-from costlab.cache.neighbours import ANY, Neighbours, float32_up, joined
+from costlab.cache.neighbours import ANY, Neighbours, float32_up, joined, per_list
 from costlab.cache.search import Pairs, Search
 from costlab.cache.windows import Window, Windows
 
@@ -316,13 +316,15 @@ def prune(entry_lists: EntryLists, need: npt.NDArray[np.float64]) -> EntryLists:
         entry_lists.complete_from, np.minimum(entry_lists.seeded_from, float32_up(need))
     )
     lists = entry_lists.lists
-    owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
     kept = lists.similarity >= bound[lists.index]
     window = entry_lists.window
     if window is not None:
         windowed = np.maximum(float32_up(window.radius), float32_up(need))
         kept |= lists.similarity >= windowed[lists.index]
-    pruned = assemble(lists.n, (owner[kept], lists.index[kept], lists.similarity[kept]))
+    # the lists are in order and hold each pair once: what is kept of them is too
+    offsets = np.zeros(lists.n + 1, dtype=np.int64)
+    np.cumsum(per_list(lists.offsets, kept), out=offsets[1:])
+    pruned = Neighbours(ANY, offsets, lists.index[kept], lists.similarity[kept], complete=False)
     return EntryLists(pruned, bound, entry_lists.seeded_from, window)
 
 

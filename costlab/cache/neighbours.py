@@ -36,6 +36,15 @@ def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     return out
 
 
+def per_list(offsets: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """How many of each CSR list's items `mask` holds (no running sum over every item)."""
+    counts = np.zeros(len(offsets) - 1, dtype=np.int64)
+    filled = np.flatnonzero(np.diff(offsets))
+    if len(filled):  # from each filled list's start to the next one's: its own items
+        counts[filled] = np.add.reduceat(mask, offsets[filled], dtype=np.int64)
+    return counts
+
+
 def check_threshold(threshold: float, name: str = "threshold") -> None:
     """Refuse a similarity threshold outside (0, 1]."""
     if not 0.0 < threshold <= 1.0:  # also refuses NaN

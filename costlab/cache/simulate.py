@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab import jit
-from costlab.cache.neighbours import Neighbours, check_threshold, float32_up
+from costlab.cache.neighbours import Neighbours, check_threshold, float32_up, per_list
 
 # Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
 # numba and loading the compiled loop costs a second or two, more than such a sweep takes.
@@ -212,13 +212,7 @@ class _Lists:
         # s >= t exactly when s >= the smallest float32 at or above t
         at_least = float32_up(np.array([threshold]))[0]
         starts = self.offsets[:-1]
-        # a count per list of its pairs at least that similar (no running sum over every pair)
-        counts = np.zeros(self.slots, dtype=np.int64)
-        filled = np.flatnonzero(np.diff(self.offsets))
-        if len(filled):  # a run from each filled list's start to the next one's: its own pairs
-            within = self.similarity >= at_least
-            counts[filled] = np.add.reduceat(within, starts[filled], dtype=np.int64)
-        ends = starts + counts
+        ends = starts + per_list(self.offsets, self.similarity >= at_least)
         alone = np.zeros(self.slots, dtype=np.bool_)
         single = np.flatnonzero(ends - starts == 1)
         alone[single] = self.index[starts[single]] == single
