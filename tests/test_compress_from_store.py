@@ -24,12 +24,7 @@ def _reference(
     """Every recurring text made into a row, one count at a time, sorted, then cut."""
     found = []
     for column, kind in (("system_prompt", "system"), ("prompt", "prompt")):
-        for text, requests, model, feature, cost, tokens in store.rows(
-            f"SELECT any_value({column}), count(*), mode(model), mode(feature), "
-            f"sum({from_store._INPUT_COST}), sum(input_tokens) FROM requests "
-            f"WHERE {column} IS NOT NULL AND length(trim({column})) > 0 "
-            f"GROUP BY md5({column}) HAVING count(*) >= 2"
-        ):
+        for text, requests, model, feature, cost, tokens in from_store.texts(store, column):
             price, source = from_store._price(cost, tokens, model, catalogue)
             name = f"{kind}-{feature or 'all'}-{hashlib.md5(text.encode()).hexdigest()[:8]}.txt"
             usd = counter.count(text) * requests * (price or Decimal(0))
@@ -93,3 +88,19 @@ def test_only_prompts_that_could_make_the_cut_are_counted(
     want = _reference(store, catalogue, counter, 5)
     assert [(p.template.name, p.input_usd) for p in got] == [(w[0], w[2]) for w in want]
     assert len(want) == 5 and len(counted) < 700  # the rest were bounded out
+
+
+def test_a_tie_between_features_or_models_is_broken_alike_every_time(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    """Two requests of a text in two features (and models): the first of each, by name."""
+    records = [
+        flat(0, prompt="the same words", feature="support", model="gpt-4o"),
+        flat(1, prompt="the same words", feature="chat", model="gpt-4o-mini"),
+        flat(2, prompt="the same words", feature="support", model="gpt-4o-mini"),
+        flat(3, prompt="the same words", feature="chat", model="gpt-4o"),
+    ]
+    load(store, catalogue, tmp_path, records)
+    for _ in range(5):
+        (row,) = from_store.texts(store, "prompt")
+        assert row[:4] == ("the same words", 4, "gpt-4o", "chat")

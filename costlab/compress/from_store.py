@@ -8,6 +8,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from costlab import prices
 from costlab.compress import protect
@@ -43,14 +44,7 @@ def recurring(
     months = _months(store)
     rows: list[_Row] = []
     for column, kind in (("system_prompt", "system"), ("prompt", "prompt")):
-        for text, requests, model, feature, cost, input_tokens in store.rows(
-            f"""
-            SELECT any_value({column}), count(*), mode(model), mode(feature),
-                   sum({_INPUT_COST}), sum(input_tokens)
-            FROM requests WHERE {column} IS NOT NULL AND length(trim({column})) > 0
-            GROUP BY md5({column}) HAVING count(*) >= 2
-            """
-        ):
+        for text, requests, model, feature, cost, input_tokens in texts(store, column):
             price, source = _price(cost, input_tokens, model, catalogue)
             digest = hashlib.md5(text.encode()).hexdigest()[:8]
             rows.append(
@@ -62,6 +56,28 @@ def recurring(
         usage = Usage(requests, requests / months, price, source, f"{kind} prompt")
         found.append(StoredPrompt(Template(name, text), usage, input_usd))
     return found
+
+
+def texts(store: Store, column: str) -> list[tuple[Any, ...]]:
+    """Each text of `column` sent at least twice: (text, requests, model, feature, input
+    dollars, input tokens), with the model and feature most of its requests have (ties: the
+    first in order), so that a name or a price never depends on how a query breaks a tie."""
+    return store.rows(
+        f"""
+        SELECT any_value(text), count(*),
+               first(model ORDER BY model_n DESC, model),
+               first(feature ORDER BY feature_n DESC, feature),
+               sum(cost), sum(input_tokens)
+        FROM (
+            SELECT {column} AS text, md5({column}) AS h, model, feature,
+                   {_INPUT_COST} AS cost, input_tokens,
+                   count(model) OVER (PARTITION BY md5({column}), model) AS model_n,
+                   count(feature) OVER (PARTITION BY md5({column}), feature) AS feature_n
+            FROM requests WHERE {column} IS NOT NULL AND length(trim({column})) > 0
+        )
+        GROUP BY h HAVING count(*) >= 2
+        """
+    )
 
 
 def _top(
