@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,8 +62,8 @@ def recounted(
     earliest = np.full_like(first, NEVER)
     shape = (thresholds, key_offsets, by_key, slot_scope, first, earliest)
     owner = np.repeat(np.arange(lists.n, dtype=np.int64), np.diff(lists.offsets))
-    _spread(owner, lists.index, lists.similarity, *shape)
-    _spread(lists.index, owner, lists.similarity, *shape)
+    _spread(owner, lists.index, lists.similarity, shape)
+    _spread(lists.index, owner, lists.similarity, shape)
     del owner
     # where no earlier entry was found and the lists may have missed one, search
     up = float32_up(thresholds)
@@ -79,7 +80,7 @@ def recounted(
         if progress is not None:
             stage = partial(lambda done, _, at: progress(at + done, len(searched)), at=before)
         for q, x, s in search.within_blocks(group, float(r), stage):
-            _spread(q, x, s, *shape)
+            _spread(q, x, s, shape)
         before += len(group)
     alone = score(search.vectors, np.arange(lists.n), np.arange(lists.n))  # self-similarity
     out = list(results)
@@ -96,17 +97,13 @@ def _spread(
     a: npt.NDArray[np.int64],
     b: npt.NDArray[np.int64],
     s: npt.NDArray[np.float32],
-    thresholds: npt.NDArray[np.float64],
-    key_offsets: npt.NDArray[np.int64],
-    by_key: npt.NDArray[np.int64],
-    slot_scope: npt.NDArray[np.int64],
-    first: npt.NDArray[np.int64],
-    earliest: npt.NDArray[np.int64],
+    shape: tuple[npt.NDArray[Any], ...],
 ) -> None:
     """Pairs (a, b, similarity): each slot of a takes b's first entry in its scope as a
-    candidate for `earliest`, at every threshold the pair reaches."""
+    candidate for `earliest`, at every threshold the pair reaches. `shape`: the thresholds,
+    the slots by key and their scopes, `first` and `earliest` (`_spread_loop`'s arguments)."""
     loop = jit.compiled(_spread_loop) if len(a) >= COMPILE_FROM else _spread_loop
-    loop(a, b, s, thresholds, key_offsets, by_key, slot_scope, first, earliest)
+    loop(a, b, s, *shape)
 
 
 def _spread_loop(  # noqa: PLR0913 (arrays, as numba takes them)
