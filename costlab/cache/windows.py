@@ -57,8 +57,12 @@ class Windows:
         n = traffic.n
         # request i of key k as k * n + i, sorted: a key's requests in index order
         self._codes = np.sort(traffic.keys * max(n, 1) + np.arange(n, dtype=np.int64))
-        # end(h): the first request at or after ts[h] + ttl
-        self._end = np.searchsorted(traffic.ts, traffic.ts + ttl_s, side="left").astype(np.int64)
+        # end(h): the first request at or after ts[h] + ttl, a few ulps later: the replay tests
+        # `ts[i] - ts[h] < ttl`, which may round otherwise than `ts[i] < ts[h] + ttl` (a window
+        # that reaches a little further only promises a few more pairs)
+        bound = traffic.ts + ttl_s
+        bound += 4 * np.spacing(np.abs(bound))
+        self._end = np.searchsorted(traffic.ts, bound, side="right").astype(np.int64)
 
     def reaches(
         self, window: Window, v: npt.NDArray[np.int64], u: npt.NDArray[np.int64]
