@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from costlab.cache import simulate, witness
 from costlab.cache.merge import merged
-from costlab.cache.neighbours import ANY, Neighbours, float32_up, joined, per_list
+from costlab.cache.neighbours import ANY, Neighbours, at_least, float32_up, joined, per_list
 from costlab.cache.search import Pairs, Search
 from costlab.cache.windows import Window, Windows
 
@@ -244,7 +244,7 @@ def extend(
             window.radius[done], window.lo[done] = reach[1].radius[done], reach[1].lo[done]
             window.hi[done] = reach[1].hi[done]
         else:
-            bound = float32_up(np.array([radius]))[0]
+            bound = at_least(float(radius))
             complete_from[done] = np.minimum(complete_from[done], bound)
     extra = joined(found)
     found.clear()  # the parts, now copied into `extra`: not held twice while the lists grow
@@ -276,7 +276,7 @@ class Balls:
         v = np.repeat(keys, [len(p[2]) for p in parts])
         u = np.concatenate([np.zeros(0, np.int32), *(p[2] for p in parts)]).astype(np.int64)
         s = np.concatenate([np.zeros(0, np.float32), *(p[3] for p in parts)])
-        kept = s >= float32_up(np.array([radius]))[0]
+        kept = s >= at_least(radius)
         return v[kept], u[kept], s[kept]
 
     def keep(

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import entries, simulate
-from costlab.cache.neighbours import Neighbours, float32_up, joined
-from costlab.cache.search import Pairs, at_least, score
+from costlab.cache.neighbours import Neighbours, at_least, float32_up, joined
+from costlab.cache.search import Pairs, score
 from costlab.cache.windows import Windows
 
 SAMPLE = 1000

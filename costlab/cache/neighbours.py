@@ -36,6 +36,11 @@ def float32_up(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     return out
 
 
+def at_least(threshold: float) -> np.float32:
+    """The smallest float32 >= `threshold`: comparing in float32 then agrees with float64."""
+    return np.float32(float32_up(np.array([threshold]))[0])
+
+
 def per_list(offsets: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """How many of each CSR list's items `mask` holds (no running sum over every item)."""
     counts = np.zeros(len(offsets) - 1, dtype=np.int64)
@@ -131,19 +136,11 @@ def neighbours(
         raise ValueError(f"block must be at least 1, got {block}")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     parts: list[Pairs] = []
-    for done, pairs in _pairs(vectors, _float32_at_least(min_threshold), block):
+    for done, pairs in _pairs(vectors, at_least(min_threshold), block):
         parts.extend(pairs)
         if progress:
             progress(done, len(vectors))
     return _assemble(len(vectors), min_threshold, parts)
-
-
-def _float32_at_least(threshold: float) -> np.float32:
-    """The smallest float32 >= `threshold`: comparing in float32 then agrees with float64."""
-    value = np.float32(threshold)
-    if float(value) < threshold:
-        value = np.nextafter(value, np.float32(math.inf))
-    return value
 
 
 def _pairs(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from costlab.cache.neighbours import at_least
 from costlab.errors import BadInput
 
 Pairs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
@@ -44,14 +45,6 @@ def score(
             "ij,ij->i", vectors[a[s : s + (1 << 16)]], vectors[b[s : s + (1 << 16)]]
         )
     return out
-
-
-def at_least(threshold: float) -> np.float32:
-    """The smallest float32 >= `threshold`: comparing in float32 then agrees with float64."""
-    value = np.float32(threshold)
-    if float(value) < threshold:
-        value = np.nextafter(value, np.float32(math.inf))
-    return value
 
 
 class Search(ABC):

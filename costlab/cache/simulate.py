@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab import jit
-from costlab.cache.neighbours import Neighbours, check_threshold, float32_up, per_list
+from costlab.cache.neighbours import Neighbours, at_least, check_threshold, per_list
 
 # Below this many request replays (requests × thresholds) the loop runs as plain Python: importing
 # numba and loading the compiled loop costs a second or two, more than such a sweep takes.
@@ -210,9 +210,8 @@ class _Lists:
         """Per slot: where its list starts, where the run at least `threshold` similar ends,
         and whether that run is the slot alone (no other slot near enough to serve it)."""
         # s >= t exactly when s >= the smallest float32 at or above t
-        at_least = float32_up(np.array([threshold]))[0]
         starts = self.offsets[:-1]
-        ends = starts + per_list(self.offsets, self.similarity >= at_least)
+        ends = starts + per_list(self.offsets, self.similarity >= at_least(threshold))
         alone = np.zeros(self.slots, dtype=np.bool_)
         single = np.flatnonzero(ends - starts == 1)
         alone[single] = self.index[starts[single]] == single

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costlab.cache import simulate
-from costlab.cache.neighbours import float32_up
+from costlab.cache.neighbours import at_least, float32_up
 
 NONE = np.iinfo(np.int64).max  # lo of a key with no window
 
@@ -104,7 +104,7 @@ class Windows:
         for result in results:
             misses = np.flatnonzero(~result.hit)
             keys = self.traffic.keys[misses]
-            up = float32_up(np.array([result.threshold]))[0]
+            up = at_least(result.threshold)
             below = up < complete_from[keys]  # entries the time-free promise leaves out
             misses, keys = misses[below], keys[below]
             covered = (
