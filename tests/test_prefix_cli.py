@@ -117,6 +117,7 @@ def test_an_empty_report_page_renders() -> None:
     empty = report.PrefixReport(
         requests=0, replayed=0, encoding="cl100k_base", rules=[], total=report.Spend(),
         features=[], templates=[], reorders=[], warnings=[], batch=[], notes=[],
+        template_count=0,
     )  # fmt: skip
     page = prefix_html.render(empty)
     assert "No features." in page and parse(page).figures == {}

@@ -209,6 +209,7 @@ def _prefix(
             overrides=options.rule_overrides,
             batch_features=options.batch_features,
             top=0,
+            rows=options.emit is not None,  # the rows are read only by --emit
         ),
         memo,
     )
@@ -309,7 +310,7 @@ def _prefix_step(
             f"{step.lost:,} compressed requests read less from cache than their logs did: "
             "compression shortened or broke their cached prefix"
         )
-    setting: dict[str, Any] = {"templates": len(report.templates)}
+    setting: dict[str, Any] = {"templates": report.template_count}
     saved: Decimal = report.total.saved_usd
     risk = rank.prefix(step.replayed, step.estimated)
     action = "static parts first; Anthropic breakpoints as emitted"

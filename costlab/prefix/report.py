@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -33,6 +33,9 @@ class PrefixOptions:
     encoding: str = traffic.AUTO  # or one encoding for every request
     batch_features: dict[str, str] = field(default_factory=dict)  # feature -> why eligible
     top: int = 10
+    # False: the totals and batch rows only, no feature or template rows, advice or notes
+    # (`costlab plan` without --emit reads no more: at 1M requests, ~600k template rows)
+    rows: bool = True
 
 
 @dataclass
@@ -83,6 +86,7 @@ class PrefixReport:
     warnings: list[str]
     batch: list[BatchRow]
     notes: list[str]
+    template_count: int  # templates replayed (all of them, whatever `templates` lists)
 
 
 def run(
@@ -129,23 +133,31 @@ def _run(
     eligible = [f in options.batch_features for f in found.features]
     costs = money.costs(store, found, replayed, eligible, points)
     per_request = columns(found, replayed, costs)
-    total = per_request.total()
-    reorders = advice.reorders(found, replayed, table, units, options.top)
-    warnings = advice.template_changes(found, replayed, table)
-    warnings += advice.compression(found, replayed, units, options.top)
-    notes = _notes(found, rule_of, replayed, units, per_request.kept_logged)
-    return PrefixReport(
+    report = PrefixReport(
         requests=len(found),
         replayed=int((replayed.template_of >= 0).sum()),
         encoding=found.describe_encodings(),
         rules=[table[name] for name in sorted({r for r in rule_of if r})],
-        total=total,
+        total=per_request.total(),
+        features=[],
+        templates=[],
+        reorders=[],
+        warnings=[],
+        batch=_batch(found, costs, options.batch_features),
+        notes=[],
+        template_count=len(replayed.templates),
+    )
+    if not options.rows:
+        return report
+    warnings = advice.template_changes(found, replayed, table)
+    warnings += advice.compression(found, replayed, units, options.top)
+    return replace(
+        report,
         features=_features(found, per_request, costs, options.batch_features),
         templates=_templates(found, replayed, per_request, options.top),
-        reorders=reorders,
+        reorders=advice.reorders(found, replayed, table, units, options.top),
         warnings=warnings,
-        batch=_batch(found, costs, options.batch_features),
-        notes=notes,
+        notes=_notes(found, rule_of, replayed, units, per_request.kept_logged),
     )
 
 
