@@ -42,3 +42,15 @@ def test_skipping_the_rules_that_cannot_match_changes_no_key(text: str) -> None:
 def test_the_shortcut_keeps_letter_ids_and_unicode_digits() -> None:
     assert normalize("ref abcdefab-abcd-abcd-abcd-abcdefabcdef ok") == "ref <id> ok"
     assert normalize("code ٣٤") == "code <num>"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_byte_table_is_the_last_two_rules(text: str) -> None:
+    assert normalize(text) == _every_rule(text)
+
+
+def test_every_ascii_character_as_the_rules_read_it() -> None:
+    # control characters, \x1c-\x1f (whitespace to Python, not to bytes.split) and < > _
+    for code in range(128):
+        text = f"a{chr(code)}b {chr(code)}"
+        assert normalize(text) == _every_rule(text), repr(chr(code))
