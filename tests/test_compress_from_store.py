@@ -104,3 +104,20 @@ def test_a_tie_between_features_or_models_is_broken_alike_every_time(
     for _ in range(5):
         (row,) = from_store.texts(store, "prompt")
         assert row[:4] == ("the same words", 4, "gpt-4o", "chat")
+
+
+def test_a_missing_feature_counts_for_none(
+    store: Store, catalogue: prices.Catalogue, tmp_path: Path
+) -> None:
+    """Requests without a feature do not outvote one that has it; with none at all, none."""
+    records = [
+        flat(0, prompt="words with a feature", feature=None),
+        flat(1, prompt="words with a feature", feature=None),
+        flat(2, prompt="words with a feature", feature="support"),
+        flat(3, prompt="words without one", feature=None),
+        flat(4, prompt="words without one", feature=None),
+    ]
+    load(store, catalogue, tmp_path, records)
+    rows = {row[0]: row for row in from_store.texts(store, "prompt")}
+    assert rows["words with a feature"][1:4] == (3, "gpt-4o-mini", "support")
+    assert rows["words without one"][1:4] == (2, "gpt-4o-mini", None)
