@@ -127,13 +127,20 @@ def load(
     sequence_index: dict[tuple[int, ...], int] = {}
     sequence_of_key = np.full(len(first), -1, dtype=np.int64)
     heads = [column[first].tolist() for column in codes]  # each key's code per text column
-    for k, (row, *at) in enumerate(zip(first.tolist(), *heads, strict=True)):
+    system, prompt, messages, tools = texts  # in the order of _TEXTS
+    segment, sequence_number = segment_index.setdefault, sequence_index.setdefault
+    rows = zip(first.tolist(), *heads, strict=True)
+    # a loop over every distinct prompt (~600k at 1M requests): names bound once, and without
+    # messages `segments` inlined (its texts are system, tools, prompt)
+    for k, (row, s, p, m, t) in enumerate(rows):
         name = model_encodings[models[row]]
-        said = segments(*(values[c] for values, c in zip(texts, at, strict=True)))
-        ids = tuple(segment_index.setdefault((name, swap.get(t, t)), len(segment_index))
-                    for t in said)  # fmt: skip
+        if m < 0:
+            said = [x for x in (system[s], tools[t], prompt[p]) if x]
+        else:
+            said = segments(system[s], prompt[p], messages[m], tools[t])
+        ids = tuple([segment((name, swap.get(x, x)), len(segment_index)) for x in said])
         if ids:
-            sequence_of_key[k] = sequence_index.setdefault(ids, len(sequence_index))
+            sequence_of_key[k] = sequence_number(ids, len(sequence_index))
     sequence = sequence_of_key[key]
     keys = list(segment_index)
     size = [len(text.encode("utf-8", "surrogatepass")) for _, text in keys]
