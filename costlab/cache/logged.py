@@ -160,12 +160,21 @@ def _codes(column: pa.ChunkedArray) -> tuple[list[str], npt.NDArray[np.int64]]:
 def _keys(raw: list[str], normalized: bool) -> tuple[npt.NDArray[np.int64], list[str], list[str]]:
     """Per distinct logged text its key id; the keys and their hashes, in hash order."""
     texts = _normalized(raw) if normalized else raw
-    distinct = sorted(set(texts))
+    # the distinct keys (in order of first appearance), and per text its key, found by Arrow
+    encoded = pc.dictionary_encode(pa.array(texts, pa.large_string()))
+    distinct = encoded.dictionary.to_pylist()
     hashes = [text_hash(t) for t in distinct]
-    order = sorted(range(len(distinct)), key=hashes.__getitem__)
-    position = {distinct[k]: i for i, k in enumerate(order)}
-    key_of_raw = np.array([position[t] for t in texts], dtype=np.int64)
-    return key_of_raw, [distinct[k] for k in order], [hashes[k] for k in order]
+    order = np.argsort(np.array(hashes, dtype="S32"), kind="stable")
+    ordered = [hashes[k] for k in order.tolist()]
+    if any(
+        a == b for a, b in zip(ordered, ordered[1:], strict=False)
+    ):  # two keys of one hash: by text
+        order = np.array(sorted(range(len(distinct)), key=lambda k: (hashes[k], distinct[k])))
+        ordered = [hashes[k] for k in order.tolist()]
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct))
+    key_of_raw: npt.NDArray[np.int64] = rank[encoded.indices.to_numpy()]
+    return key_of_raw, [distinct[k] for k in order.tolist()], ordered
 
 
 def _normalized(texts: list[str]) -> list[str]:
