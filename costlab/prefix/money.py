@@ -13,6 +13,8 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from costlab import prices
 from costlab.costs import cost_sql
 from costlab.prefix.replay import Replayed, UnitPrices
@@ -120,18 +122,23 @@ def costs(
     finally:
         store.unregister("_prefix_sim")
         store.unregister("_prefix_points")
-    column = {name: rows.column(name).to_pylist() for name in rows.column_names}
-    logged, note = column["logged"], column["logged_note"]
+    logged, note = rows.column("logged").to_pylist(), rows.column("logged_note").to_pylist()
     return Costs(
         logged,
-        _either(column["repriced"], column["simulated"], logged),
-        _either(column["rebatched"], column["batch"], logged),
-        _either(column["rebatched"], column["batch_note"], note),
+        _either(rows.column("repriced"), rows.column("simulated"), logged),
+        _either(rows.column("rebatched"), rows.column("batch"), logged),
+        _either(rows.column("rebatched"), rows.column("batch_note"), note),
     )
 
 
-def _either(taken: list[bool], values: list[Any], otherwise: list[Any]) -> list[Any]:
-    return [v if t else o for t, v, o in zip(taken, values, otherwise, strict=True)]
+def _either(taken: Any, values: Any, otherwise: list[Any]) -> list[Any]:
+    """`values` where `taken`, else `otherwise` (Arrow columns): only the values taken become
+    Python objects (a Decimal each: most requests keep their logged cost)."""
+    out = list(otherwise)
+    at = np.flatnonzero(taken.to_numpy(zero_copy_only=False))
+    for i, value in zip(at.tolist(), values.take(at).to_pylist(), strict=True):
+        out[i] = value
+    return out
 
 
 def _or(value: Decimal | None, fallback: Decimal) -> Decimal:
