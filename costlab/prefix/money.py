@@ -19,7 +19,7 @@ from costlab import prices
 from costlab.costs import cost_sql
 from costlab.prefix.replay import Replayed, UnitPrices
 from costlab.prefix.rules import Rule
-from costlab.prefix.traffic import Traffic
+from costlab.prefix.traffic import Traffic, python_values
 from costlab.store import Store
 
 
@@ -122,7 +122,8 @@ def costs(
     finally:
         store.unregister("_prefix_sim")
         store.unregister("_prefix_points")
-    logged, note = rows.column("logged").to_pylist(), rows.column("logged_note").to_pylist()
+    logged = python_values(rows.column("logged"))
+    note = rows.column("logged_note").to_pylist()
     return Costs(
         logged,
         _either(rows.column("repriced"), rows.column("simulated"), logged),
