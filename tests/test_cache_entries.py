@@ -199,3 +199,17 @@ def test_pairs_inserted_into_lists_equal_assembling_all_of_them(
     assert np.array_equal(got.offsets, want.offsets)
     assert np.array_equal(got.index, want.index)
     assert np.array_equal(got.similarity, want.similarity)
+
+
+def test_restricting_lists_to_every_key_keeps_them_as_they_are() -> None:
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(40, 8)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    lists = neighbours(v, 0.2)
+    whole = lists.restrict(np.arange(lists.n))
+    shuffled = lists.restrict(np.arange(lists.n)[::-1]).restrict(np.arange(lists.n)[::-1])
+    for made in (whole, shuffled):
+        assert made.min_threshold == lists.min_threshold and made.complete
+        assert np.array_equal(made.offsets, lists.offsets)
+        assert np.array_equal(made.index, lists.index)
+        assert np.array_equal(made.similarity, lists.similarity)

@@ -102,6 +102,8 @@ class Neighbours:
 
     def restrict(self, keep: npt.NDArray[np.int64]) -> Neighbours:
         """The lists over the keys `keep` (new key i is old key `keep[i]`), in the same order."""
+        if len(keep) == self.n and np.array_equal(keep, np.arange(self.n)):  # every key, as is
+            return Neighbours(self.min_threshold, self.offsets, self.index, self.similarity)
         remap = np.full(self.n, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep), dtype=np.int64)
         owner, position = self.gather(keep)
