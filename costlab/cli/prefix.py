@@ -83,7 +83,9 @@ def simulate_prefix_cache(
 
         render.write_page(html, prefix_html.render(result))
     if as_json:
-        render.print_json(dataclasses.asdict(result))
+        shown = dataclasses.asdict(result)
+        del shown["template_count"]  # for `costlab plan`, which lists no templates
+        render.print_json(shown)
         return
     render.show(sheets(result), "table")
     for warning in result.warnings:
