@@ -52,8 +52,18 @@ def _opening(stems: Sequence[str]) -> str:
     """RE2 for a token (a run of letters and apostrophes, lowered) in which a guard word may begin
     with one of `stems`: at its start or after an apostrophe, an apostrophe allowed between
     letters (a guard word may hold one, and its stem drops it)."""
+    return "(?:^|')" + _spelt(stems)
+
+
+def _opening_in_text(stems: Sequence[str]) -> str:
+    """RE2 for a lowered text where `_opening` may match one of its tokens: a token opens at the
+    start or after a character that is not a letter (an apostrophe is one)."""
+    return "(?:^|[^a-z])" + _spelt(stems)
+
+
+def _spelt(stems: Sequence[str]) -> str:
     spelt = ("'?".join(stem) for stem in sorted(stems, key=len, reverse=True))
-    return "(?:^|')(?:" + "|".join(spelt) + ")"
+    return "(?:" + "|".join(spelt) + ")"
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +88,12 @@ def sketch(texts: Sequence[str]) -> Sketch:
     names = _ids(
         len(texts), ((k, guard.names_of(texts[k])) for k in np.flatnonzero(named).tolist())
     )
-    tokens = pc.split_pattern_regex(pc.ascii_lower(column), "[^a-z']+")
-    flat, parent = pc.list_flatten(tokens), pc.list_parent_indices(tokens).to_numpy()
+    # only the texts where a stem or a prefix may open a token are split: the others hold none
+    lowered = pc.ascii_lower(column)
+    found = _matches(lowered, _opening_in_text(_STEMS))
+    split = np.flatnonzero(found | _matches(lowered, _opening_in_text(_PREFIXES)))
+    tokens = pc.split_pattern_regex(lowered.take(pa.array(split)), "[^a-z']+")
+    flat, parent = pc.list_flatten(tokens), split[pc.list_parent_indices(tokens).to_numpy()]
     holds, opposes = _opposable(flat, parent, len(texts))
     prefixed = _prefixed(flat, parent, len(texts))
     return Sketch(numbers, names, holds, opposes, prefixed)
