@@ -110,9 +110,9 @@ class Counting(IndexSearch):
 
     searched = 0
 
-    def within_blocks(self, queries, radius, progress=None):  # type: ignore[no-untyped-def]
+    def within_blocks(self, queries, radius, progress=None, among=None):  # type: ignore[no-untyped-def]
         Counting.searched += len(queries)
-        return super().within_blocks(queries, radius, progress)
+        return super().within_blocks(queries, radius, progress, among)
 
 
 def test_a_refuted_keys_kept_search_answers_later_rounds_alike(

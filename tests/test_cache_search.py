@@ -53,3 +53,17 @@ def test_a_narrow_index_misses_pairs_and_widens_for_low_radii() -> None:
     queries = np.arange(4000)
     found, exact = pairs(index.within(queries, 0.6)), pairs(ExactSearch(v).within(queries, 0.6))
     assert found < exact  # a subset: nothing invented, some missed
+
+
+def test_a_search_among_some_keys_finds_exactly_the_whole_searchs_pairs_among_them() -> None:
+    v = clustered(4000, dim=32)
+    rng = np.random.default_rng(7)
+    among = rng.random(4000) < 0.2
+    queries = np.arange(0, 4000, 5)
+    for search in (ExactSearch(v), IndexSearch(v, probes=2)):  # a narrow index: it misses some
+        whole = search.within(queries, 0.7)
+        some = search.within(queries, 0.7, among=among)
+        inside = among[whole[1]]
+        assert 0 < len(some[0]) < len(whole[0])
+        assert pairs(some) == pairs((whole[0][inside], whole[1][inside], whole[2][inside]))
+        assert among[some[1]].all()

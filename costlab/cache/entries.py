@@ -39,7 +39,7 @@ import numpy.typing as npt
 from costlab.cache import simulate, witness
 from costlab.cache.merge import merged
 from costlab.cache.neighbours import ANY, Neighbours, at_least, float32_up, joined, per_list
-from costlab.cache.search import Pairs, Search
+from costlab.cache.search import Among, Pairs, Search
 from costlab.cache.windows import Window, Windows
 
 SEED_K = 16  # nearest keys seeded per key: enough for most keys never to need a search
@@ -198,7 +198,8 @@ def extend(
     scanning alike) without searching again. With `reach` (the traffic's windows and the
     window each key is searched for), a key found gets a searched key in its list only where
     the window reaches it, and a searched key's promise is that window (its time-free one
-    stays as it was).
+    stays as it was); and each key is searched only among the keys with a request near its
+    window in time (`Windows.spans`), which are all the pairs it can use.
     """
     old = current.lists
     found: list[Pairs] = []
@@ -217,28 +218,33 @@ def extend(
         first = None if entered is None else entered.get(float(radius))
         refuted: list[npt.NDArray[np.int64]] = []
         scan = search.scan(float(radius))
-        known = (
-            np.zeros(len(group), np.bool_) if balls is None else balls.holds(group, radius, scan)
-        )
-        blocks = search.within_blocks(group[~known], float(radius), _stage(progress, "entries"))
-        if balls is not None and known.any():
-            blocks = itertools.chain([balls.take(group[known], radius)], blocks)
-        for v, u, s in blocks:
-            wrong = np.zeros(0, np.int64)
-            if first is not None:
-                missed = ~_held(held, v * old.n + u)
-                if reach is not None:  # only an entry live at v's could have served it
-                    missed &= reach[0].within_ttl(first[u], first[v])
-                wrong = np.unique(v[missed & (first[u] < first[v]) & (u != v)])
-                fix = np.isin(v, wrong) & (first[u] < NEVER) & missed
-                found.append((v[fix], u[fix], s[fix]))
-                refuted.append(wrong)
-                if balls is not None and len(wrong):
-                    balls.keep(v, u, s, wrong, radius, scan)
-            kept = ~np.isin(v, wrong)
-            if reach is not None:
-                kept &= reach[0].reaches(reach[1], v, u)
-            found.append((u[kept], v[kept], s[kept]))
+        parts: list[tuple[npt.NDArray[np.int64], Among, int]] = [(group, None, scan)]
+        if reach is not None:  # each key searched among the keys its window can pair it with
+            parts = list(reach[0].spans(reach[1], first, group, scan))
+        for part, among, code in parts:
+            known = (
+                np.zeros(len(part), np.bool_) if balls is None else balls.holds(part, radius, code)
+            )
+            stage = _stage(progress, "entries")
+            blocks = search.within_blocks(part[~known], float(radius), stage, among)
+            if balls is not None and known.any():
+                blocks = itertools.chain([balls.take(part[known], radius)], blocks)
+            for v, u, s in blocks:
+                wrong = np.zeros(0, np.int64)
+                if first is not None:
+                    missed = ~_held(held, v * old.n + u)
+                    if reach is not None:  # only an entry live at v's could have served it
+                        missed &= reach[0].within_ttl(first[u], first[v])
+                    wrong = np.unique(v[missed & (first[u] < first[v]) & (u != v)])
+                    fix = np.isin(v, wrong) & (first[u] < NEVER) & missed
+                    found.append((v[fix], u[fix], s[fix]))
+                    refuted.append(wrong)
+                    if balls is not None and len(wrong):
+                        balls.keep(v, u, s, wrong, radius, code)
+                kept = ~np.isin(v, wrong)
+                if reach is not None:
+                    kept &= reach[0].reaches(reach[1], v, u)
+                found.append((u[kept], v[kept], s[kept]))
         done = np.setdiff1d(group, np.concatenate([np.zeros(0, np.int64), *refuted]))
         if reach is not None and window is not None:
             window.radius[done], window.lo[done] = reach[1].radius[done], reach[1].lo[done]

@@ -16,6 +16,13 @@ holds v, and the replay decides i as over complete lists. The lists' time-free p
 (`complete_from`) covers the rest; an entry neither covers makes its key be searched again with
 the window grown to it (`Windows.uncovered`).
 
+A search for v can only pair it with keys that have a request near v's window in time: the keys
+its window reaches (a request in [lo[v], end(hi[v]))) and the entries that refute it (an entry
+live at v's first entry, less than a TTL before or after it). So each key is searched *among*
+the keys with a request from one TTL before the earlier of lo[v] and its first entry to one TTL
+after the later of hi[v] and it (`Windows.spans`), which finds exactly the pairs a search among
+all keys finds there: a month's search at a day's TTL scans a few days' keys.
+
 What the replay cannot tell from such lists is the *expired* misses: a miss that an entry of long
 ago would have served (costlab.cache.simulate) is a pair the window leaves out. Those are counted
 afresh once the replay settles (costlab.cache.witness).
@@ -24,7 +31,7 @@ afresh once the replay settles (costlab.cache.witness).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +41,9 @@ from costlab.cache import simulate
 from costlab.cache.neighbours import at_least, float32_up
 
 NONE = np.iinfo(np.int64).max  # lo of a key with no window
+SPAN_BLOCKS = 4  # a TTL cut into this many blocks of time: a key's search spans whole blocks
+MAX_BLOCKS = 4096  # at most this many blocks, however short the TTL (wider ones scan more)
+MARGIN_S = 1.0  # a span reaches this much further each way than the float sums say
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +87,44 @@ class Windows:
         inside = at < len(self._codes)
         inside[inside] = self._codes[at[inside]] < stop[inside]
         return inside & spanned
+
+    def spans(
+        self,
+        window: Window,
+        first: npt.NDArray[np.int64] | None,
+        keys: npt.NDArray[np.int64],
+        scan: int,
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], int]]:
+        """`keys` (each searched for `window`, first an entry at request `first`) in groups of
+        one span of time blocks: each group, the keys with a request in that span (every key its
+        search can pair it with), and a code of the scan and the span (a search kept for one
+        answers another only with the same code)."""
+        ts = self.traffic.ts
+        if not len(keys) or not len(ts):
+            return
+        lo, hi = window.lo[keys], window.hi[keys]
+        if first is not None:
+            entry = first[keys]
+            known = entry < len(ts)
+            lo = np.where(known, np.minimum(lo, entry), lo)
+            hi = np.where(known, np.maximum(hi, entry), hi)
+        width = max(self.ttl_s / SPAN_BLOCKS, (ts[-1] - ts[0]) / MAX_BLOCKS, 1e-3)
+        count = int((ts[-1] - ts[0]) // width) + 1
+        start = np.floor((ts[lo] - self.ttl_s - MARGIN_S - ts[0]) / width)
+        stop = np.floor((ts[hi] + self.ttl_s + MARGIN_S - ts[0]) / width)
+        start = np.clip(start, 0, count - 1).astype(np.int64)
+        stop = np.clip(stop, 0, count - 1).astype(np.int64)
+        # the first request of each block, and one past the last block
+        bounds = np.searchsorted(ts, ts[0] + width * np.arange(count + 1), side="left")
+        bounds[-1] = len(ts)
+        span = start * count + stop
+        order = np.argsort(span, kind="stable")
+        cuts = np.flatnonzero(np.diff(span[order])) + 1
+        for part in np.split(order, cuts):
+            a, b = int(start[part[0]]), int(stop[part[0]])
+            among = np.zeros(self.keys, np.bool_)
+            among[self.traffic.keys[bounds[a] : bounds[b + 1]]] = True
+            yield keys[part], among, (scan * count + a) * count + b
 
     def within_ttl(
         self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]

@@ -34,7 +34,7 @@ import pyarrow as pa
 from costlab.cache import entries, index
 from costlab.cache.engine import Engine, placed
 from costlab.cache.minilm import DEVICES, Embedder
-from costlab.cache.search import BLOCK, Pairs, Progress, Search
+from costlab.cache.search import BLOCK, Among, Pairs, Progress, Search
 from costlab.cache.vectors import BATCH
 from costlab.distributed import windows
 from costlab.errors import BadInput, CostlabError, EngineError
@@ -233,8 +233,8 @@ class SearchWorker:
     def __init__(self, search: Search) -> None:
         self.search = search
 
-    def within(self, queries: npt.NDArray[np.int64], radius: float) -> Pairs:
-        return self.search.within(queries, radius)
+    def within(self, queries: npt.NDArray[np.int64], radius: float, among: Among = None) -> Pairs:
+        return self.search.within(queries, radius, among=among)
 
     def nearest(self, k: int, queries: npt.NDArray[np.int64]) -> Pairs:
         return self.search.nearest(k, queries=queries)
@@ -257,9 +257,13 @@ class RaySearch(Search):
         self._pool = ray.util.ActorPool(self.actors)
 
     def _candidates(
-        self, queries: npt.NDArray[np.int64], radius: float | None, k: int
+        self,
+        queries: npt.NDArray[np.int64],
+        radius: float | None,
+        k: int,
+        among: Among = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        return self._inner._candidates(queries, radius, k)
+        return self._inner._candidates(queries, radius, k, among)
 
     def _answers(
         self,
@@ -277,9 +281,13 @@ class RaySearch(Search):
             _reraise(err)
 
     def within_blocks(
-        self, queries: npt.NDArray[np.int64], radius: float, progress: Progress | None = None
+        self,
+        queries: npt.NDArray[np.int64],
+        radius: float,
+        progress: Progress | None = None,
+        among: Among = None,
     ) -> Iterator[Pairs]:
-        return self._answers(queries, lambda a, b: a.within.remote(b, radius), progress)
+        return self._answers(queries, lambda a, b: a.within.remote(b, radius, among), progress)
 
     def nearest(
         self,
