@@ -12,7 +12,9 @@ when earliest[w] < i, or when it is not w's first miss and u is at least t simil
 own entry, first[w]). `earliest` is the minimum over the pairs the lists hold, both ways round;
 it is exact for w when the pairs cannot have missed a key: when t is at or above u's time-free
 promise (every key at least that similar to u holds u), or after u is searched down to t. Where
-neither holds and no earlier entry was found, u is searched (the searches are not kept).
+neither holds and no earlier entry was found, u is searched (the searches are not kept), among
+the keys with a request before the end of the block of the traffic that holds u's last request:
+an entry after all of u's misses cannot make one expired.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from costlab.cache.search import Search, score
 
 NEVER = np.iinfo(np.int64).max
 COMPILE_FROM = 100_000  # pairs: below this the loop runs as plain Python
+PREFIX_BLOCKS = 32  # a searched key looks among the keys asked for up to its block's end
 
 
 def recounted(
@@ -73,15 +76,25 @@ def recounted(
     rows, slots_unsure = np.nonzero(unsure)
     np.minimum.at(radius, slot_key[slots_unsure], thresholds[rows])
     searched = np.flatnonzero(np.isfinite(radius))
-    before = 0  # keys searched at the radii done
+    # only an entry before one of the key's misses counts, and an entry is a request: a key is
+    # searched among the keys with a request up to the end of its last request's block
+    last = np.full(lists.n, -1, np.int64)
+    np.maximum.at(last, traffic.keys, np.arange(traffic.n, dtype=np.int64))
+    cuts = np.linspace(0, traffic.n, PREFIX_BLOCKS + 1).round().astype(np.int64)
+    block = np.searchsorted(cuts, last, side="right") - 1
+    before = 0  # keys searched at the radii and blocks done
     for r in np.unique(radius[searched]):
-        group = searched[radius[searched] == r]
-        stage = None
-        if progress is not None:
-            stage = partial(lambda done, _, at: progress(at + done, len(searched)), at=before)
-        for q, x, s in search.within_blocks(group, float(r), stage):
-            _spread(q, x, s, shape)
-        before += len(group)
+        at_r = searched[radius[searched] == r]
+        for b in np.unique(block[at_r]):
+            group = at_r[block[at_r] == b]
+            among = np.zeros(lists.n, np.bool_)
+            among[traffic.keys[: cuts[min(b + 1, PREFIX_BLOCKS)]]] = True
+            stage = None
+            if progress is not None:
+                stage = partial(lambda done, _, at: progress(at + done, len(searched)), at=before)
+            for q, x, s in search.within_blocks(group, float(r), stage, among):
+                _spread(q, x, s, shape)
+            before += len(group)
     alone = score(search.vectors, np.arange(lists.n), np.arange(lists.n))  # self-similarity
     out = list(results)
     for row, k in enumerate(order):
