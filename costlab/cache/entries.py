@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -218,9 +218,9 @@ def extend(
         first = None if entered is None else entered.get(float(radius))
         refuted: list[npt.NDArray[np.int64]] = []
         scan = search.scan(float(radius))
-        parts: list[tuple[npt.NDArray[np.int64], Among, int]] = [(group, None, scan)]
+        parts: Iterable[tuple[npt.NDArray[np.int64], Among, int]] = [(group, None, scan)]
         if reach is not None:  # each key searched among the keys its window can pair it with
-            parts = list(reach[0].spans(reach[1], first, group, scan))
+            parts = reach[0].spans(reach[1], first, group, scan)  # a mask at a time
         for part, among, code in parts:
             known = (
                 np.zeros(len(part), np.bool_) if balls is None else balls.holds(part, radius, code)
